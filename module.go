@@ -1,0 +1,199 @@
+// Package aigateway is the Caddy module http.handlers.ai_gateway: an OpenAI-compatible AI gateway in front of
+// OpenAI, Anthropic, Gemini and any OpenAI-compatible server. The work is done by the gateway package; this
+// package is the Caddy glue: configuration, the Caddyfile directive, placeholders and logging.
+package aigateway
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/aibackend/caddy-ai-gateway/gateway"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions and GET …/models (and
+// …/models/{id}) under whatever path its route gives it, and passes every other request to the next handler.
+// Clients name models "provider/model" (or an alias); the gateway picks the provider, injects its credential,
+// translates to its API and streams the answer back in OpenAI's format with usage.
+//
+// Errors are answered with OpenAI-shaped JSON bodies ({"error":{"message","type","param","code"}}) written by
+// the handler itself, so OpenAI SDKs can read them; they do not go through handle_errors.
+//
+// Placeholders set after each gateway request:
+//
+// Placeholder | Description
+// ------------|-------------
+// `{http.ai_gateway.provider}` | The provider that answered (or was last tried)
+// `{http.ai_gateway.model}` | The model as the client named it
+// `{http.ai_gateway.upstream_model}` | The model name sent upstream
+// `{http.ai_gateway.prompt_tokens}` | Prompt tokens
+// `{http.ai_gateway.completion_tokens}` | Completion tokens
+// `{http.ai_gateway.total_tokens}` | Total tokens
+// `{http.ai_gateway.usage_origin}` | reported, counted, estimated or unknown
+// `{http.ai_gateway.status}` | The HTTP status sent to the client
+// `{http.ai_gateway.attempts}` | How many upstream attempts were made
+type Handler struct {
+	// Providers are the upstream APIs the gateway can use.
+	Providers []*ProviderConfig `json:"providers,omitempty"`
+	// Aliases maps client-visible model names to "provider/model".
+	Aliases map[string]string `json:"aliases,omitempty"`
+	// DefaultModel is used when a request names no model. Default: none (the request is refused).
+	DefaultModel string `json:"default_model,omitempty"`
+	// MaxRequestBody bounds request bodies, in bytes. Default: 4 MiB.
+	MaxRequestBody int64 `json:"max_request_body,omitempty"`
+	// MaxOutputTokens is the largest max_tokens / max_completion_tokens a client may ask for. Default: 8192.
+	MaxOutputTokens int `json:"max_output_tokens,omitempty"`
+	// ClientKeys, when set, are the Bearer keys clients must present. Placeholders such as {env.GATEWAY_KEYS}
+	// are resolved at load time; one value may hold several keys separated by commas or spaces.
+	ClientKeys []string `json:"client_keys,omitempty"`
+
+	gw     *gateway.Gateway
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.ai_gateway",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves placeholders in credentials and builds the gateway.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	cfg := gateway.Config{
+		Aliases:         h.Aliases,
+		DefaultModel:    h.DefaultModel,
+		MaxRequestBody:  h.MaxRequestBody,
+		MaxOutputTokens: h.MaxOutputTokens,
+	}
+	for _, k := range h.ClientKeys {
+		cfg.ClientKeys = append(cfg.ClientKeys, splitList(repl.ReplaceAll(k, ""))...)
+	}
+	if len(h.ClientKeys) > 0 && len(cfg.ClientKeys) == 0 {
+		return fmt.Errorf("client_keys resolved to no key: check that the environment variable is set, or remove client_keys to allow every client")
+	}
+	warn := func(msg string) { h.logger.Warn(msg) }
+	for _, pc := range h.Providers {
+		p, err := pc.build(repl, warn)
+		if err != nil {
+			return err
+		}
+		cfg.Providers = append(cfg.Providers, p)
+	}
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		return err
+	}
+	h.gw = gw
+	return nil
+}
+
+// Validate checks what Provision could not.
+func (h *Handler) Validate() error {
+	if len(h.Providers) == 0 {
+		return fmt.Errorf("no provider configured: add at least one 'provider <name> { ... }'")
+	}
+	return nil
+}
+
+// Cleanup closes idle upstream connections.
+func (h *Handler) Cleanup() error {
+	if h.gw != nil {
+		h.gw.Close()
+	}
+	return nil
+}
+
+// ServeHTTP serves gateway endpoints and passes everything else to next.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if gateway.Route(r) == gateway.NotOurs {
+		return next.ServeHTTP(w, r)
+	}
+	start := time.Now()
+	res := h.gw.Serve(w, r)
+	h.publish(r, res, time.Since(start))
+	return nil
+}
+
+// publish sets the placeholders and writes the request's log line.
+func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Duration) {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.ai_gateway.provider", res.Provider)
+		repl.Set("http.ai_gateway.model", res.ClientModel)
+		repl.Set("http.ai_gateway.upstream_model", res.UpstreamModel)
+		repl.Set("http.ai_gateway.prompt_tokens", res.Usage.PromptTokens)
+		repl.Set("http.ai_gateway.completion_tokens", res.Usage.CompletionTokens)
+		repl.Set("http.ai_gateway.total_tokens", res.Usage.TotalTokens)
+		repl.Set("http.ai_gateway.usage_origin", res.Usage.Origin.String())
+		repl.Set("http.ai_gateway.status", res.Status)
+		repl.Set("http.ai_gateway.attempts", len(res.Attempts))
+	}
+	lvl := zapcore.InfoLevel
+	if res.Status >= 500 || res.Err != nil && res.Status == http.StatusOK {
+		lvl = zapcore.ErrorLevel
+	}
+	ce := h.logger.Check(lvl, "ai gateway request")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.Int("status", res.Status),
+		zap.String("model", res.ClientModel),
+		zap.String("provider", res.Provider),
+		zap.String("upstream_model", res.UpstreamModel),
+		zap.Bool("stream", res.Stream),
+		zap.Int("prompt_tokens", res.Usage.PromptTokens),
+		zap.Int("completion_tokens", res.Usage.CompletionTokens),
+		zap.Int("total_tokens", res.Usage.TotalTokens),
+		zap.String("usage_origin", res.Usage.Origin.String()),
+		zap.Duration("duration", took),
+		zap.Duration("time_to_first_byte", res.TimeToFirstByte),
+		zap.Array("attempts", attempts(res.Attempts)),
+	}
+	if res.Err != nil {
+		fields = append(fields, zap.String("error", res.Err.Error()))
+	}
+	ce.Write(fields...)
+}
+
+type attempts []gateway.Attempt
+
+func (as attempts) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, a := range as {
+		_ = enc.AppendObject(zapcore.ObjectMarshalerFunc(func(o zapcore.ObjectEncoder) error {
+			o.AddString("target", a.Target)
+			o.AddString("outcome", outcome(a))
+			o.AddDuration("duration", a.Duration)
+			return nil
+		}))
+	}
+	return nil
+}
+
+func outcome(a gateway.Attempt) string {
+	if a.Err == "" {
+		return strconv.Itoa(a.Status)
+	}
+	return strconv.Itoa(a.Status) + " " + a.Err
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

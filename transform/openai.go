@@ -1,0 +1,286 @@
+package transform
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+// OpenAIOptions configures the OpenAI-compatible dialect.
+type OpenAIOptions struct {
+	// ForwardMetadata sends the request's metadata object upstream. OpenAI accepts it only with store: true
+	// and most compatible servers reject it, so it is dropped by default.
+	ForwardMetadata bool
+	// Azure switches to Azure OpenAI's deployment URLs and api-key header.
+	Azure *AzureOptions
+}
+
+// AzureOptions describes an Azure OpenAI resource.
+type AzureOptions struct {
+	// APIVersion is the api-version query parameter, e.g. 2024-10-21.
+	APIVersion string
+	// Deployments maps model names to deployment names; a model without an entry is used as the deployment name.
+	Deployments map[string]string
+}
+
+// OpenAI speaks the OpenAI Chat Completions API: OpenAI itself, Azure OpenAI and every compatible server (vLLM,
+// Ollama's /v1, Groq, Mistral, DeepSeek, OpenRouter, ...). Bodies pass through byte for byte except for the
+// fields the gateway owns: model, stream_options, metadata and the gateway's own routing fields.
+type OpenAI struct {
+	opts OpenAIOptions
+}
+
+// NewOpenAI returns the OpenAI-compatible dialect.
+func NewOpenAI(opts OpenAIOptions) *OpenAI { return &OpenAI{opts: opts} }
+
+// gatewayFields are request fields that the gateway consumes and never sends upstream.
+var gatewayFields = [...]string{"models", "route"}
+
+// BuildRequest rewrites model, asks a streaming upstream for usage (keeping the client's other stream_options),
+// drops stream_options when not streaming, and drops metadata unless configured to forward it.
+func (o *OpenAI) BuildRequest(req *Request) (*Outgoing, error) {
+	body, err := sjson.SetBytes(req.Body, "model", req.Model)
+	if err != nil {
+		return nil, InvalidRequest("model", "could not set the model: "+err.Error())
+	}
+	parsed := gjson.ParseBytes(body)
+	if req.Stream {
+		if !parsed.Get("stream_options.include_usage").Bool() {
+			if body, err = sjson.SetBytes(body, "stream_options.include_usage", true); err != nil {
+				return nil, InvalidRequest("stream_options", "stream_options must be an object")
+			}
+		}
+	} else if parsed.Get("stream_options").Exists() {
+		body, _ = sjson.DeleteBytes(body, "stream_options")
+	}
+	if !o.opts.ForwardMetadata && parsed.Get("metadata").Exists() {
+		body, _ = sjson.DeleteBytes(body, "metadata")
+	}
+	for _, f := range gatewayFields {
+		if parsed.Get(f).Exists() {
+			body, _ = sjson.DeleteBytes(body, f)
+		}
+	}
+	return &Outgoing{Path: o.path(req.Model), Body: body}, nil
+}
+
+func (o *OpenAI) path(model string) string {
+	az := o.opts.Azure
+	if az == nil {
+		return "/chat/completions"
+	}
+	dep := model
+	if d, ok := az.Deployments[model]; ok {
+		dep = d
+	}
+	p := "/openai/deployments/" + url.PathEscape(dep) + "/chat/completions"
+	if az.APIVersion != "" {
+		p += "?api-version=" + url.QueryEscape(az.APIVersion)
+	}
+	return p
+}
+
+// SetAuth sets Authorization: Bearer, or api-key for Azure. An empty key sets nothing (local servers).
+func (o *OpenAI) SetAuth(h http.Header, apiKey string) {
+	if apiKey == "" {
+		return
+	}
+	if o.opts.Azure != nil {
+		h.Set("Api-Key", apiKey)
+		return
+	}
+	h.Set("Authorization", "Bearer "+apiKey)
+}
+
+// TranslateResponse keeps the upstream's bytes and only replaces model with the client-facing name.
+func (o *OpenAI) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
+	if !gjson.ValidBytes(body) {
+		return nil, usage.Usage{}, NewError(http.StatusBadGateway, "server_error", "bad_upstream_response",
+			"the upstream answered with a body that is not valid JSON")
+	}
+	out := spliceModel(nil, body, req.ClientModel)
+	u, _ := parseOpenAIUsage(gjson.GetBytes(body, "usage"))
+	return out, u, nil
+}
+
+// spliceModel appends data to dst with the value of its top-level "model" replaced by model, without decoding
+// anything else.
+func spliceModel(dst, data []byte, model string) []byte {
+	m := gjson.GetBytes(data, "model")
+	if !m.Exists() || m.Index <= 0 {
+		return append(dst, data...)
+	}
+	dst = append(dst, data[:m.Index]...)
+	dst = AppendJSONString(dst, model)
+	return append(dst, data[m.Index+len(m.Raw):]...)
+}
+
+// parseOpenAIUsage reads an OpenAI usage object. ok is false when v is absent or null.
+func parseOpenAIUsage(v gjson.Result) (usage.Usage, bool) {
+	if !v.IsObject() {
+		return usage.Usage{}, false
+	}
+	u := usage.Usage{Origin: usage.Reported}
+	v.ForEach(func(k, val gjson.Result) bool {
+		switch k.Str {
+		case "prompt_tokens":
+			u.PromptTokens = int(val.Int())
+		case "completion_tokens":
+			u.CompletionTokens = int(val.Int())
+		case "total_tokens":
+			u.TotalTokens = int(val.Int())
+		case "prompt_tokens_details":
+			u.CachedTokens = int(val.Get("cached_tokens").Int())
+		case "completion_tokens_details":
+			u.ReasoningTokens = int(val.Get("reasoning_tokens").Int())
+		}
+		return true
+	})
+	if u.TotalTokens == 0 {
+		u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	}
+	return u, true
+}
+
+// NewStream returns a translator that relays OpenAI chunks with model rewritten.
+func (o *OpenAI) NewStream(req *Request) StreamTranslator {
+	return &openAIStream{model: req.ClientModel, buf: make([]byte, 0, 1024)}
+}
+
+type openAIStream struct {
+	model    string
+	buf      []byte
+	finished bool
+}
+
+var doneMarker = []byte("[DONE]")
+
+func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
+	data := bytes.TrimSpace(ev.Data)
+	if bytes.Equal(data, doneMarker) {
+		return true, nil
+	}
+	if len(data) == 0 {
+		return false, nil
+	}
+	if !gjson.ValidBytes(data) {
+		return false, NewError(http.StatusBadGateway, "server_error", "bad_upstream_response",
+			"the upstream sent a stream event that is not valid JSON")
+	}
+	if e := gjson.GetBytes(data, "error"); e.Exists() {
+		return false, openAIErrorFromJSON(http.StatusBadGateway, data)
+	}
+	choices := gjson.GetBytes(data, "choices")
+	if u := gjson.GetBytes(data, "usage"); u.IsObject() {
+		parsed, _ := parseOpenAIUsage(u)
+		sink.Usage(parsed, []byte(u.Raw))
+		if !hasElements(choices) {
+			return false, nil
+		}
+	}
+	if !s.finished {
+		choices.ForEach(func(_, c gjson.Result) bool {
+			if f := c.Get("finish_reason"); f.Type == gjson.String {
+				s.finished = true
+				return false
+			}
+			return true
+		})
+	}
+	s.buf = spliceModel(s.buf[:0], data, s.model)
+	return false, sink.Chunk(s.buf)
+}
+
+// Finish accepts an upstream that closed after its finish_reason without [DONE]; any other early end is an error.
+func (s *openAIStream) Finish(_ Sink, eof bool) error {
+	if eof && !s.finished {
+		return NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
+			"the upstream closed the stream before it was complete")
+	}
+	return nil
+}
+
+// TranslateError passes an OpenAI-shaped error body through unchanged and normalizes the other shapes seen
+// from compatible servers: vLLM's integer code or flat object, Ollama's {"error":"..."} and plain text.
+func (o *OpenAI) TranslateError(status int, h http.Header, body []byte) *Error {
+	e := openAIErrorFromJSON(status, body)
+	e.RetryAfter = ParseRetryAfter(h, time.Now())
+	return e
+}
+
+func openAIErrorFromJSON(status int, body []byte) *Error {
+	e := &Error{Status: status, Type: TypeForStatus(status)}
+	if !gjson.ValidBytes(body) {
+		e.Message = fmt.Sprintf("the upstream answered HTTP %d %s: %s", status, http.StatusText(status), snippet(body))
+		return e
+	}
+	root := gjson.ParseBytes(body)
+	obj := root.Get("error")
+	switch {
+	case obj.IsObject():
+	case obj.Type == gjson.String:
+		e.Message = obj.Str
+		return e
+	case root.Get("message").Type == gjson.String:
+		obj = root
+	default:
+		e.Message = fmt.Sprintf("the upstream answered HTTP %d %s: %s", status, http.StatusText(status), snippet(body))
+		return e
+	}
+	msg, typ, code, param := obj.Get("message"), obj.Get("type"), obj.Get("code"), obj.Get("param")
+	wellFormed := msg.Type == gjson.String && root.Get("error").IsObject() &&
+		(typ.Type == gjson.String || typ.Type == gjson.Null) &&
+		(code.Type == gjson.String || code.Type == gjson.Null || !code.Exists()) &&
+		(param.Type == gjson.String || param.Type == gjson.Null || !param.Exists())
+	if wellFormed && typ.Type == gjson.String {
+		e.Raw = body
+		return e
+	}
+	e.Message = msg.String()
+	if typ.Type == gjson.String && typ.Str != "" {
+		e.Type = typ.Str
+	}
+	switch code.Type {
+	case gjson.String:
+		e.Code = code.Str
+	case gjson.Number:
+		e.Code = strconv.FormatInt(code.Int(), 10)
+	}
+	if param.Type == gjson.String {
+		e.Param = param.Str
+	}
+	return e
+}
+
+// snippet returns the start of a non-JSON error body, trimmed, for an error message.
+func snippet(body []byte) string {
+	const max = 200
+	body = bytes.TrimSpace(body)
+	if len(body) > max {
+		return string(body[:max]) + "…"
+	}
+	if len(body) == 0 {
+		return "(empty body)"
+	}
+	return string(body)
+}
+
+// hasElements reports whether v is a non-empty array, without allocating.
+func hasElements(v gjson.Result) bool {
+	found := false
+	if v.IsArray() {
+		v.ForEach(func(_, _ gjson.Result) bool {
+			found = true
+			return false
+		})
+	}
+	return found
+}
