@@ -1,0 +1,75 @@
+package transform
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+	"github.com/tidwall/gjson"
+)
+
+// TranslateResponse turns an Anthropic Messages answer into an OpenAI chat.completion: text blocks become
+// content, thinking blocks reasoning_content, tool_use blocks tool_calls, stop_reason finish_reason.
+func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
+	if !gjson.ValidBytes(body) {
+		return nil, usage.Usage{}, NewError(http.StatusBadGateway, "server_error", "",
+			"anthropic: upstream answered with a body that is not valid JSON")
+	}
+	msg := gjson.ParseBytes(body)
+	c := Completion{
+		ID:           "chatcmpl-" + msg.Get("id").String(),
+		Created:      time.Now().Unix(),
+		Model:        req.ClientModel,
+		FinishReason: anthropicFinishReason(msg.Get("stop_reason").String()),
+		Usage:        anthropicUsage(msg.Get("usage"), usage.Usage{}),
+	}
+	if c.ID == "chatcmpl-" {
+		c.ID = NewID("chatcmpl-")
+	}
+	var text, thinking strings.Builder
+	msg.Get("content").ForEach(func(_, block gjson.Result) bool {
+		switch block.Get("type").String() {
+		case "text":
+			text.WriteString(block.Get("text").String())
+		case "thinking":
+			thinking.WriteString(block.Get("thinking").String())
+		case "tool_use":
+			input := block.Get("input")
+			args := []byte("{}")
+			if input.IsObject() {
+				args = CompactJSON(nil, []byte(input.Raw))
+			}
+			c.ToolCalls = append(c.ToolCalls, ToolCall{
+				ID:        block.Get("id").String(),
+				Name:      block.Get("name").String(),
+				Arguments: args,
+			})
+		}
+		return true
+	})
+	c.Content, c.Reasoning = text.String(), thinking.String()
+	return c.AppendJSON(make([]byte, 0, len(body)+256)), c.Usage, nil
+}
+
+// anthropicUsage reads a Messages usage object over prev: fields the object lacks keep prev's values, as
+// message_delta repeats only some of them. The result is Reported once any field was present.
+func anthropicUsage(obj gjson.Result, prev usage.Usage) usage.Usage {
+	if !obj.IsObject() {
+		return prev
+	}
+	input := prev.PromptTokens - prev.CachedTokens - prev.CacheWriteTokens
+	set := func(dst *int, field string) {
+		if v := obj.Get(field); v.Type == gjson.Number {
+			*dst = int(v.Int())
+			prev.Origin = usage.Reported
+		}
+	}
+	set(&input, "input_tokens")
+	set(&prev.CacheWriteTokens, "cache_creation_input_tokens")
+	set(&prev.CachedTokens, "cache_read_input_tokens")
+	set(&prev.CompletionTokens, "output_tokens")
+	prev.PromptTokens = input + prev.CacheWriteTokens + prev.CachedTokens
+	prev.TotalTokens = prev.PromptTokens + prev.CompletionTokens
+	return prev
+}

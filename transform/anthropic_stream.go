@@ -1,0 +1,284 @@
+package transform
+
+import (
+	"net/http"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+	"github.com/tidwall/gjson"
+)
+
+// Kinds of the content block a Messages stream has open.
+const (
+	anthropicBlockOther = iota
+	anthropicBlockText
+	anthropicBlockThinking
+	anthropicBlockTool
+)
+
+// NewStream returns a translator for one Messages stream (message_start .. message_stop).
+func (a *Anthropic) NewStream(req *Request) StreamTranslator {
+	return &anthropicStream{model: req.ClientModel, created: time.Now().Unix(), block: -1}
+}
+
+// anthropicStream translates one Messages stream. It keeps the open block's kind and tool index, the number
+// of tool calls so far and the usage, never the text.
+type anthropicStream struct {
+	b       *ChunkBuilder
+	model   string
+	created int64
+
+	block     int64 // Anthropic index of the open content block, -1 when none
+	kind      int   // anthropicBlock* of the open block
+	tool      int   // OpenAI tool_calls index of the open tool_use block
+	toolArgs  bool  // the open tool_use block has had a non-empty arguments fragment
+	toolCount int   // tool_use blocks seen, the next tool call's OpenAI index
+
+	finish     string // OpenAI finish_reason once message_delta carried a stop_reason
+	finishSent bool
+	stopped    bool // message_stop arrived
+	usage      usage.Usage
+	usageSent  bool
+}
+
+// Translate handles one Anthropic event. Events are told apart by their data's type field (the event name
+// repeats it); unknown events, ping and events that are not JSON objects are ignored.
+func (s *anthropicStream) Translate(ev Event, sink Sink) (bool, error) {
+	if s.stopped {
+		return true, nil
+	}
+	// The event's strings are only read during this call, so they may point into ev.Data.
+	e := parseAnthropicEvent(unsafe.String(unsafe.SliceData(ev.Data), len(ev.Data)))
+	switch e.typ.Str {
+	case "message_start":
+		s.usage = anthropicUsage(e.message.Get("usage"), s.usage)
+		return false, s.start(sink, e.message.Get("id").Str)
+	case "content_block_start":
+		return false, s.blockStart(sink, e)
+	case "content_block_delta":
+		return false, s.blockDelta(sink, e)
+	case "content_block_stop":
+		return false, s.blockStop(sink)
+	case "message_delta":
+		s.usage = anthropicUsage(e.usage, s.usage)
+		if r := e.delta.Get("stop_reason"); r.Type == gjson.String && s.finish == "" {
+			s.finish = anthropicFinishReason(r.Str)
+		}
+		return false, s.sendFinish(sink)
+	case "message_stop":
+		s.stopped = true
+		if err := s.sendFinish(sink); err != nil {
+			return true, err
+		}
+		s.reportUsage(sink)
+		return true, nil
+	case "error":
+		msg := strings.Clone(e.err.Get("message").String())
+		if msg == "" {
+			msg = "upstream stream error"
+		}
+		return false, s.fail(sink, anthropicError(0, e.err.Get("type").String(), msg, nil))
+	}
+	return false, nil
+}
+
+// anthropicEvent holds the top-level members of one event's data, read in a single pass.
+type anthropicEvent struct {
+	typ, index, delta, contentBlock, message, usage, err gjson.Result
+}
+
+func parseAnthropicEvent(data string) anthropicEvent {
+	var e anthropicEvent
+	gjson.Parse(data).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "type":
+			e.typ = v
+		case "index":
+			e.index = v
+		case "delta":
+			e.delta = v
+		case "content_block":
+			e.contentBlock = v
+		case "message":
+			e.message = v
+		case "usage":
+			e.usage = v
+		case "error":
+			e.err = v
+		}
+		return true
+	})
+	return e
+}
+
+// Finish ends the stream: the finish chunk if message_delta did not send it, and usage. A stream that ended
+// before message_stop is an error; the usage that arrived is still reported.
+func (s *anthropicStream) Finish(sink Sink, eof bool) error {
+	if !s.stopped {
+		return s.fail(sink, NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
+			"anthropic: the upstream stream was cut before message_stop; the answer is incomplete, retry the request"))
+	}
+	if err := s.sendFinish(sink); err != nil {
+		return err
+	}
+	s.reportUsage(sink)
+	return nil
+}
+
+// fail reports the usage that arrived and returns e, for errors that end the stream.
+func (s *anthropicStream) fail(sink Sink, e *Error) error {
+	s.reportUsage(sink)
+	return e
+}
+
+func (s *anthropicStream) reportUsage(sink Sink) {
+	if s.usageSent || !s.usage.Known() {
+		return
+	}
+	s.usageSent = true
+	sink.Usage(s.usage, nil)
+}
+
+// start emits the role chunk once, creating the chunk builder with the message id.
+func (s *anthropicStream) start(sink Sink, msgID string) error {
+	if s.b != nil {
+		return nil
+	}
+	id := "chatcmpl-" + msgID
+	if msgID == "" {
+		id = NewID("chatcmpl-")
+	}
+	s.b = NewChunkBuilder(id, s.created, s.model)
+	return sink.Chunk(s.b.Role())
+}
+
+// sendFinish emits the final chunk once a stop reason or message_stop arrived.
+func (s *anthropicStream) sendFinish(sink Sink) error {
+	if s.finishSent || (s.finish == "" && !s.stopped) {
+		return nil
+	}
+	if err := s.start(sink, ""); err != nil {
+		return err
+	}
+	if err := s.closeTool(sink); err != nil {
+		return err
+	}
+	s.finishSent = true
+	reason := s.finish
+	if reason == "" {
+		reason = FinishStop
+	}
+	return sink.Chunk(s.b.Finish(reason))
+}
+
+func (s *anthropicStream) blockStart(sink Sink, e anthropicEvent) error {
+	if err := s.start(sink, ""); err != nil {
+		return err
+	}
+	if err := s.closeTool(sink); err != nil {
+		return err
+	}
+	s.block, s.kind = e.index.Int(), anthropicBlockOther
+	cb := e.contentBlock
+	switch cb.Get("type").Str {
+	case "text":
+		s.kind = anthropicBlockText
+		return s.text(sink, cb.Get("text"))
+	case "thinking":
+		s.kind = anthropicBlockThinking
+		return s.reasoning(sink, cb.Get("thinking"))
+	case "tool_use":
+		s.kind, s.tool, s.toolArgs = anthropicBlockTool, s.toolCount, false
+		s.toolCount++
+		var args []byte
+		if in := cb.Get("input"); in.IsObject() && hasMembers(in) && gjson.Valid(in.Raw) {
+			args = AppendJSONString(nil, string(CompactJSON(nil, []byte(in.Raw))))
+			s.toolArgs = true
+		}
+		return sink.Chunk(s.b.ToolCallStart(s.tool, cb.Get("id").String(), cb.Get("name").String(), args))
+	}
+	return nil
+}
+
+func (s *anthropicStream) blockDelta(sink Sink, e anthropicEvent) error {
+	if s.b == nil || e.index.Int() != s.block {
+		return nil // a delta for a block that was never started
+	}
+	var typ, val gjson.Result
+	e.delta.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "type":
+			typ = v
+		case "text", "thinking", "partial_json":
+			val = v
+		}
+		return true
+	})
+	switch typ.Str {
+	case "text_delta":
+		if s.kind == anthropicBlockText {
+			return s.text(sink, val)
+		}
+	case "thinking_delta":
+		if s.kind == anthropicBlockThinking {
+			return s.reasoning(sink, val)
+		}
+	case "input_json_delta":
+		if s.kind != anthropicBlockTool || !isRawString(val) {
+			return nil
+		}
+		s.toolArgs = true
+		return sink.Chunk(s.b.ToolCallArgs(s.tool, unsafe.Slice(unsafe.StringData(val.Raw), len(val.Raw))))
+	}
+	return nil
+}
+
+func (s *anthropicStream) blockStop(sink Sink) error {
+	err := s.closeTool(sink)
+	s.block, s.kind = -1, anthropicBlockOther
+	return err
+}
+
+// closeTool ends an open tool_use block: a call that got no argument fragments gets "{}".
+func (s *anthropicStream) closeTool(sink Sink) error {
+	if s.kind != anthropicBlockTool {
+		return nil
+	}
+	s.kind = anthropicBlockOther
+	if s.toolArgs {
+		return nil
+	}
+	return sink.Chunk(s.b.ToolCallArgs(s.tool, []byte(`"{}"`)))
+}
+
+func (s *anthropicStream) text(sink Sink, v gjson.Result) error {
+	if !isRawString(v) {
+		return nil
+	}
+	return sink.Chunk(s.b.Content(unsafe.Slice(unsafe.StringData(v.Raw), len(v.Raw))))
+}
+
+func (s *anthropicStream) reasoning(sink Sink, v gjson.Result) error {
+	if !isRawString(v) {
+		return nil
+	}
+	return sink.Chunk(s.b.Reasoning(unsafe.Slice(unsafe.StringData(v.Raw), len(v.Raw))))
+}
+
+// isRawString reports whether v is a non-empty JSON string whose raw literal can be copied into a chunk as
+// is: the whole event is never validated, so the literal itself is.
+func isRawString(v gjson.Result) bool {
+	return v.Type == gjson.String && len(v.Raw) > 2 && v.Raw[0] == '"' && gjson.Valid(v.Raw)
+}
+
+// hasMembers reports whether the JSON object obj has at least one member.
+func hasMembers(obj gjson.Result) bool {
+	found := false
+	obj.ForEach(func(_, _ gjson.Result) bool {
+		found = true
+		return false
+	})
+	return found
+}

@@ -1,0 +1,195 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+	"github.com/tidwall/gjson"
+)
+
+// OpenAI finish_reason values that translated dialects map their providers' stop reasons to.
+const (
+	FinishStop          = "stop"
+	FinishLength        = "length"
+	FinishToolCalls     = "tool_calls"
+	FinishContentFilter = "content_filter"
+)
+
+// ParseDataURL splits an RFC 2397 data URL of the form "data:<media type>;base64,<data>" into its media type
+// and base64 payload. ok is false for any other URL, including data URLs that are not base64-encoded.
+func ParseDataURL(url string) (mediaType, data string, ok bool) {
+	rest, found := strings.CutPrefix(url, "data:")
+	if !found {
+		return "", "", false
+	}
+	meta, data, found := strings.Cut(rest, ",")
+	if !found {
+		return "", "", false
+	}
+	mediaType, found = strings.CutSuffix(meta, ";base64")
+	if !found {
+		return "", "", false
+	}
+	if i := strings.IndexByte(mediaType, ';'); i >= 0 { // drop parameters such as ;charset=
+		mediaType = mediaType[:i]
+	}
+	return mediaType, data, true
+}
+
+// IsHTTPURL reports whether url is an absolute http or https URL.
+func IsHTTPURL(url string) bool {
+	return strings.HasPrefix(url, "https://") || strings.HasPrefix(url, "http://")
+}
+
+// ToolCallName returns the function name of the assistant tool call whose id is id, searching the OpenAI
+// request's messages array. Providers that identify tool results by name (Gemini) need it to translate a
+// tool message, which carries only tool_call_id.
+func ToolCallName(messages gjson.Result, id string) (string, bool) {
+	var name string
+	var found bool
+	messages.ForEach(func(_, m gjson.Result) bool {
+		if m.Get("role").String() != "assistant" {
+			return true
+		}
+		m.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
+			if tc.Get("id").String() == id {
+				name, found = tc.Get("function.name").String(), true
+				return false
+			}
+			return true
+		})
+		return !found
+	})
+	return name, found
+}
+
+// ContentText returns the text of an OpenAI message content: the string itself, or the text parts of an
+// array joined without separator. Non-text parts are skipped.
+func ContentText(content gjson.Result) string {
+	if content.Type == gjson.String {
+		return content.String()
+	}
+	if !content.IsArray() {
+		return ""
+	}
+	var b strings.Builder
+	content.ForEach(func(_, part gjson.Result) bool {
+		if part.Get("type").String() == "text" {
+			b.WriteString(part.Get("text").String())
+		}
+		return true
+	})
+	return b.String()
+}
+
+// ToolArgumentsObject turns an OpenAI tool call's arguments string into compact JSON object text, as
+// providers that take arguments as an object (Anthropic input, Gemini args) need. An empty or blank string
+// is "{}". Invalid JSON, or JSON that is not an object, is an error.
+func ToolArgumentsObject(args string) ([]byte, error) {
+	trimmed := strings.TrimSpace(args)
+	if trimmed == "" {
+		return []byte("{}"), nil
+	}
+	if !gjson.Valid(trimmed) {
+		return nil, errors.New("tool call arguments are not valid JSON")
+	}
+	if trimmed[0] != '{' {
+		return nil, errors.New("tool call arguments must be a JSON object")
+	}
+	return CompactJSON(nil, []byte(trimmed)), nil
+}
+
+// CompactJSON appends src (valid JSON) to dst without insignificant whitespace. If src is not valid JSON it
+// is appended unchanged.
+func CompactJSON(dst, src []byte) []byte {
+	if bytes.IndexAny(src, " \t\r\n") < 0 {
+		return append(dst, src...)
+	}
+	buf := bytes.NewBuffer(dst)
+	if err := json.Compact(buf, src); err != nil {
+		return append(dst, src...)
+	}
+	return buf.Bytes()
+}
+
+// ToolCall is one tool call in a translated, non-streamed answer.
+type ToolCall struct {
+	// ID is the call id the client echoes back as tool_call_id.
+	ID string
+	// Name is the function name.
+	Name string
+	// Arguments is the compact JSON text of the arguments (an object, not a string literal).
+	Arguments []byte
+}
+
+// Completion is a translated, non-streamed answer that AppendJSON renders as an OpenAI chat.completion.
+type Completion struct {
+	// ID is the response id, "chatcmpl-…".
+	ID string
+	// Created is the Unix time of the answer.
+	Created int64
+	// Model is the client-facing model name.
+	Model string
+	// Content is the answer text; rendered as null when empty and the answer has tool calls.
+	Content string
+	// Reasoning is the thinking text, rendered as message.reasoning_content when not empty.
+	Reasoning string
+	// ToolCalls are the function calls in the answer, in order.
+	ToolCalls []ToolCall
+	// FinishReason is one of the Finish* constants.
+	FinishReason string
+	// Usage is rendered as the usage object when known (without cost: the engine adds it).
+	Usage usage.Usage
+}
+
+// AppendJSON appends c as an OpenAI chat.completion object.
+func (c *Completion) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = AppendJSONString(dst, c.ID)
+	dst = append(dst, `,"object":"chat.completion","created":`...)
+	dst = strconv.AppendInt(dst, c.Created, 10)
+	dst = append(dst, `,"model":`...)
+	dst = AppendJSONString(dst, c.Model)
+	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
+	if c.Content == "" && len(c.ToolCalls) > 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = AppendJSONString(dst, c.Content)
+	}
+	if c.Reasoning != "" {
+		dst = append(dst, `,"reasoning_content":`...)
+		dst = AppendJSONString(dst, c.Reasoning)
+	}
+	if len(c.ToolCalls) > 0 {
+		dst = append(dst, `,"tool_calls":[`...)
+		for i, tc := range c.ToolCalls {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"id":`...)
+			dst = AppendJSONString(dst, tc.ID)
+			dst = append(dst, `,"type":"function","function":{"name":`...)
+			dst = AppendJSONString(dst, tc.Name)
+			dst = append(dst, `,"arguments":`...)
+			args := tc.Arguments
+			if len(args) == 0 {
+				args = []byte("{}")
+			}
+			dst = AppendJSONString(dst, string(args))
+			dst = append(dst, "}}"...)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":`...)
+	dst = appendNullable(dst, c.FinishReason)
+	dst = append(dst, "}]"...)
+	if c.Usage.Known() {
+		dst = append(dst, `,"usage":`...)
+		dst = c.Usage.AppendJSON(dst, -1)
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,1113 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+// GeminiBaseURL is the preset base URL of Google's Gemini API; Outgoing.Path is relative to it.
+const GeminiBaseURL = "https://generativelanguage.googleapis.com/v1beta"
+
+// GeminiSignatureSeparator joins a tool call id and the Gemini thought signature carried inside it.
+//
+// Gemini 3 attaches an opaque thoughtSignature to functionCall parts and rejects the next turn (400
+// INVALID_ARGUMENT) unless the signature comes back on that part. OpenAI's wire format has no slot for it, so
+// the dialect keeps it inside the tool call id it gives the client, without server state:
+//
+//	<call id> "__thought__" <signature bytes, base64url without padding>
+//
+// <call id> is Gemini's functionCall.id when it sent one, else a minted "call_" + 24 alphanumerics. Clients
+// echo the id back in assistant tool_calls and tool messages; BuildRequest splits it, puts <call id> on the
+// functionCall and functionResponse parts and the signature, in standard base64, on the functionCall part.
+// Ids without the separator (no signature, or ids minted by another provider) pass through as they are.
+const GeminiSignatureSeparator = "__thought__"
+
+// GeminiOptions configures the Gemini dialect.
+type GeminiOptions struct {
+	// IncludeThoughts asks thinking models for thought summaries (thinkingConfig.includeThoughts), which the
+	// gateway returns as reasoning_content. Off by default: Gemini then sends no thoughts at all.
+	IncludeThoughts bool
+	// SignatureFallback, when set, is sent as the thoughtSignature of the first function call of an assistant
+	// turn that carries none (a history written by another model or client). Google documents
+	// "skip_thought_signature_validator" for this; empty (the default) sends no signature, and Gemini 3
+	// models then refuse such a history with 400.
+	SignatureFallback string
+}
+
+// Gemini is the dialect of Google's Gemini API (Generative Language v1beta): generateContent and
+// streamGenerateContent?alt=sse, authenticated with the x-goog-api-key header.
+//
+// What does not translate: parallel_tool_calls (Gemini has no switch; dropped), reasoning_effort, user,
+// metadata and other OpenAI-only fields (dropped), logprobs in responses (requested upstream, not returned),
+// n > 1 with stream (refused with 400: the stream carries one choice).
+type Gemini struct {
+	opts GeminiOptions
+}
+
+var _ Dialect = (*Gemini)(nil)
+
+// NewGemini returns the Gemini dialect.
+func NewGemini(opts GeminiOptions) *Gemini {
+	return &Gemini{opts: opts}
+}
+
+// SetAuth sets the x-goog-api-key header; the key never goes into the URL, so it stays out of access logs.
+func (g *Gemini) SetAuth(h http.Header, apiKey string) {
+	if apiKey != "" {
+		h.Set("x-goog-api-key", apiKey)
+	}
+}
+
+// BuildRequest translates an OpenAI chat completion request into a Gemini generateContent request.
+func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
+	if !gjson.ValidBytes(req.Body) {
+		return nil, InvalidRequest("", "the request body is not valid JSON")
+	}
+	root := gjson.Parse(geminiView(req.Body))
+	if !root.IsObject() {
+		return nil, InvalidRequest("", "the request body must be a JSON object")
+	}
+	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream}
+	if err := b.messages(root.Get("messages")); err != nil {
+		return nil, err
+	}
+	if len(b.contents) == 0 {
+		return nil, InvalidRequest("messages", "Gemini needs at least one user or assistant message besides the system and developer messages")
+	}
+	out := make([]byte, 0, len(req.Body)+256)
+	out = append(out, `{"contents":[`...)
+	out = append(out, b.contents...)
+	out = append(out, ']')
+	if len(b.system) > 0 {
+		out = append(out, `,"systemInstruction":{"parts":[`...)
+		out = append(out, b.system...)
+		out = append(out, "]}"...)
+	}
+	var err error
+	if out, err = geminiTools(out, root.Get("tools")); err != nil {
+		return nil, err
+	}
+	if out, err = geminiToolChoice(out, root.Get("tool_choice")); err != nil {
+		return nil, err
+	}
+	if out, err = b.generationConfig(out, root); err != nil {
+		return nil, err
+	}
+	out = append(out, '}')
+
+	p := "/models/" + url.PathEscape(req.Model)
+	if req.Stream {
+		p += ":streamGenerateContent?alt=sse"
+	} else {
+		p += ":generateContent"
+	}
+	h := make(http.Header, 1)
+	h.Set("Content-Type", "application/json")
+	return &Outgoing{Path: p, Body: out, Header: h}, nil
+}
+
+// geminiRequestBuilder accumulates the translated contents and systemInstruction of one request.
+type geminiRequestBuilder struct {
+	opts     *GeminiOptions
+	stream   bool
+	system   []byte // systemInstruction parts, comma-separated
+	contents []byte // Content objects, comma-separated
+	toolTurn bool   // the last Content is a user turn of functionResponse parts still open to more
+	msgs     gjson.Result
+	part     []byte // scratch for one message's parts
+}
+
+func (b *geminiRequestBuilder) messages(msgs gjson.Result) error {
+	if !msgs.IsArray() {
+		return InvalidRequest("messages", "messages must be an array of message objects")
+	}
+	b.msgs = msgs
+	var err error
+	i := -1
+	msgs.ForEach(func(_, m gjson.Result) bool {
+		i++
+		param := "messages[" + strconv.Itoa(i) + "]"
+		switch role := m.Get("role").String(); role {
+		case "system", "developer":
+			b.system, err = geminiTextParts(b.system, m.Get("content"), param)
+		case "user":
+			b.part, err = geminiUserParts(b.part[:0], m.Get("content"), param)
+			b.addTurn("user")
+		case "assistant":
+			err = b.assistant(m, param)
+		case "tool":
+			err = b.toolResult(m.Get("tool_call_id").String(), m.Get("name").String(), m.Get("content"), param)
+		case "function":
+			err = b.toolResult("", m.Get("name").String(), m.Get("content"), param)
+		default:
+			err = InvalidRequest(param+".role", "role "+strconv.Quote(role)+" is not supported; use system, developer, user, assistant or tool")
+		}
+		return err == nil
+	})
+	return err
+}
+
+// addTurn closes the message in b.part as one Content; a message without parts is left out, because Gemini
+// refuses empty contents.
+func (b *geminiRequestBuilder) addTurn(role string) {
+	if len(b.part) == 0 {
+		return
+	}
+	if len(b.contents) > 0 {
+		b.contents = append(b.contents, ',')
+	}
+	b.contents = append(b.contents, `{"role":"`...)
+	b.contents = append(b.contents, role...)
+	b.contents = append(b.contents, `","parts":[`...)
+	b.contents = append(b.contents, b.part...)
+	b.contents = append(b.contents, "]}"...)
+	b.toolTurn = false
+}
+
+func (b *geminiRequestBuilder) assistant(m gjson.Result, param string) error {
+	var err error
+	b.part, err = geminiTextParts(b.part[:0], m.Get("content"), param)
+	if err != nil {
+		return err
+	}
+	signed := false
+	firstCall := -1
+	i := -1
+	m.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
+		i++
+		p := param + ".tool_calls[" + strconv.Itoa(i) + "]"
+		if t := tc.Get("type").String(); t != "" && t != "function" {
+			err = InvalidRequest(p+".type", "tool call type "+strconv.Quote(t)+" is not supported by Gemini; only function tool calls are")
+			return false
+		}
+		name := tc.Get("function.name").String()
+		if name == "" {
+			err = InvalidRequest(p+".function.name", "a tool call needs a function name")
+			return false
+		}
+		id := tc.Get("id").String()
+		base, sig := SplitGeminiToolCallID(id)
+		args, aerr := ToolArgumentsObject(tc.Get("function.arguments").String())
+		if aerr != nil {
+			err = InvalidRequest(p+".function.arguments", aerr.Error()+"; send the arguments as a JSON object encoded in a string, e.g. \"{}\"")
+			return false
+		}
+		if len(b.part) > 0 {
+			b.part = append(b.part, ',')
+		}
+		b.part = append(b.part, `{"functionCall":{"name":`...)
+		b.part = AppendJSONString(b.part, name)
+		b.part = append(b.part, `,"args":`...)
+		b.part = append(b.part, args...)
+		if base != "" {
+			b.part = append(b.part, `,"id":`...)
+			b.part = AppendJSONString(b.part, base)
+		}
+		b.part = append(b.part, '}')
+		if firstCall < 0 {
+			firstCall = len(b.part) // where the first call's thoughtSignature goes
+		}
+		if sig != "" {
+			signed = true
+			b.part = append(b.part, `,"thoughtSignature":`...)
+			b.part = AppendJSONString(b.part, sig)
+		}
+		b.part = append(b.part, '}')
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if !signed && firstCall >= 0 && b.opts.SignatureFallback != "" {
+		tail := append([]byte(nil), b.part[firstCall:]...)
+		b.part = append(b.part[:firstCall], `,"thoughtSignature":`...)
+		b.part = AppendJSONString(b.part, b.opts.SignatureFallback)
+		b.part = append(b.part, tail...)
+	}
+	b.addTurn("model")
+	return nil
+}
+
+// toolResult adds a functionResponse part; consecutive tool messages share one user turn, as Gemini expects
+// all results of one step together.
+func (b *geminiRequestBuilder) toolResult(callID, name string, content gjson.Result, param string) error {
+	if callID != "" {
+		if n, found := ToolCallName(b.msgs, callID); found {
+			name = n
+		} else if name == "" {
+			return InvalidRequest(param+".tool_call_id", "tool_call_id "+strconv.Quote(callID)+" matches no tool call of an earlier assistant message; Gemini needs the function name, so send the assistant message with its tool_calls before the tool result")
+		}
+	}
+	if name == "" {
+		return InvalidRequest(param+".name", "a function message needs the function name")
+	}
+	text, err := geminiPlainText(content, param)
+	if err != nil {
+		return err
+	}
+	base, _ := SplitGeminiToolCallID(callID)
+	if b.toolTurn {
+		b.contents = b.contents[:len(b.contents)-2] // reopen the previous turn: drop "]}"
+		b.contents = append(b.contents, ',')
+	} else {
+		if len(b.contents) > 0 {
+			b.contents = append(b.contents, ',')
+		}
+		b.contents = append(b.contents, `{"role":"user","parts":[`...)
+	}
+	b.contents = append(b.contents, `{"functionResponse":{"name":`...)
+	b.contents = AppendJSONString(b.contents, name)
+	b.contents = append(b.contents, `,"response":`...)
+	if t := strings.TrimSpace(text); len(t) > 0 && t[0] == '{' && gjson.Valid(t) {
+		b.contents = append(b.contents, t...)
+	} else {
+		b.contents = append(b.contents, `{"result":`...)
+		b.contents = AppendJSONString(b.contents, text)
+		b.contents = append(b.contents, '}')
+	}
+	if base != "" {
+		b.contents = append(b.contents, `,"id":`...)
+		b.contents = AppendJSONString(b.contents, base)
+	}
+	b.contents = append(b.contents, "}}]}"...)
+	b.toolTurn = true
+	return nil
+}
+
+// geminiPlainText returns a message content as one string: the string itself, or its text parts joined.
+func geminiPlainText(content gjson.Result, param string) (string, error) {
+	switch {
+	case content.Type == gjson.String:
+		return content.Str, nil
+	case content.IsArray():
+		var sb strings.Builder
+		var err error
+		i := -1
+		content.ForEach(func(_, p gjson.Result) bool {
+			i++
+			if t := p.Get("type").String(); t != "text" {
+				err = InvalidRequest(param+".content["+strconv.Itoa(i)+"].type", "a tool result content part must be text, not "+strconv.Quote(t))
+				return false
+			}
+			sb.WriteString(p.Get("text").String())
+			return true
+		})
+		return sb.String(), err
+	case !content.Exists() || content.Type == gjson.Null:
+		return "", nil
+	}
+	return "", InvalidRequest(param+".content", "content must be a string or an array of content parts")
+}
+
+// geminiTextParts appends text parts for a system, developer or assistant content.
+func geminiTextParts(dst []byte, content gjson.Result, param string) ([]byte, error) {
+	switch {
+	case content.Type == gjson.String:
+		return geminiAppendText(dst, content), nil
+	case content.IsArray():
+		var err error
+		i := -1
+		content.ForEach(func(_, p gjson.Result) bool {
+			i++
+			switch t := p.Get("type").String(); t {
+			case "text":
+				dst = geminiAppendText(dst, p.Get("text"))
+			case "refusal":
+				dst = geminiAppendText(dst, p.Get("refusal"))
+			default:
+				err = InvalidRequest(param+".content["+strconv.Itoa(i)+"].type", "content part type "+strconv.Quote(t)+" is not allowed here; use text")
+			}
+			return err == nil
+		})
+		return dst, err
+	case !content.Exists() || content.Type == gjson.Null:
+		return dst, nil
+	}
+	return dst, InvalidRequest(param+".content", "content must be a string or an array of content parts")
+}
+
+// geminiUserParts appends the parts of a user message: text, images, audio and files.
+func geminiUserParts(dst []byte, content gjson.Result, param string) ([]byte, error) {
+	if !content.IsArray() {
+		return geminiTextParts(dst, content, param)
+	}
+	var err error
+	i := -1
+	content.ForEach(func(_, p gjson.Result) bool {
+		i++
+		pp := param + ".content[" + strconv.Itoa(i) + "]"
+		switch t := p.Get("type").String(); t {
+		case "text":
+			dst = geminiAppendText(dst, p.Get("text"))
+		case "image_url":
+			u := p.Get("image_url.url")
+			if !u.Exists() {
+				u = p.Get("image_url")
+			}
+			dst, err = geminiAppendMedia(dst, u.String(), pp+".image_url.url")
+		case "input_audio":
+			format := p.Get("input_audio.format").String()
+			data := p.Get("input_audio.data").String()
+			if format == "" || data == "" {
+				err = InvalidRequest(pp+".input_audio", "input_audio needs data (base64) and format (wav or mp3)")
+				return false
+			}
+			dst = geminiAppendInline(dst, "audio/"+format, data)
+		case "file":
+			fd := p.Get("file.file_data").String()
+			if fd == "" {
+				err = InvalidRequest(pp+".file", "Gemini needs the file inline as file_data (a data: URL); file_id is not supported")
+				return false
+			}
+			dst, err = geminiAppendMedia(dst, fd, pp+".file.file_data")
+		default:
+			err = InvalidRequest(pp+".type", "content part type "+strconv.Quote(t)+" is not supported by Gemini; use text, image_url, input_audio or file")
+		}
+		return err == nil
+	})
+	return dst, err
+}
+
+func geminiAppendText(dst []byte, text gjson.Result) []byte {
+	if text.Type != gjson.String || text.Str == "" {
+		return dst
+	}
+	if len(dst) > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `{"text":`...)
+	dst = append(dst, text.Raw...)
+	return append(dst, '}')
+}
+
+func geminiAppendInline(dst []byte, mimeType, data string) []byte {
+	if len(dst) > 0 {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `{"inlineData":{"mimeType":`...)
+	dst = AppendJSONString(dst, mimeType)
+	dst = append(dst, `,"data":`...)
+	dst = AppendJSONString(dst, data)
+	return append(dst, "}}"...)
+}
+
+// geminiAppendMedia appends an inlineData part for a base64 data: URL, or a fileData part for an http(s)
+// URL (a Files API URI or a public file) or gs:// URI; the latter's mimeType is guessed from the URL path's
+// extension (see geminiMIMEByExt), and is image/jpeg when the extension is unknown, since image_url names an
+// image.
+func geminiAppendMedia(dst []byte, u, param string) ([]byte, error) {
+	switch {
+	case strings.HasPrefix(u, "data:"):
+		mimeType, data, ok := ParseDataURL(u)
+		if !ok {
+			return dst, InvalidRequest(param, "the data URL is malformed or not base64; expected data:<mime type>;base64,<data>")
+		}
+		if mimeType == "" {
+			return dst, InvalidRequest(param, "the data URL needs a media type, e.g. data:image/png;base64,...")
+		}
+		return geminiAppendInline(dst, mimeType, data), nil
+	case IsHTTPURL(u), strings.HasPrefix(u, "gs://"):
+		if len(dst) > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"fileData":{"mimeType":`...)
+		dst = AppendJSONString(dst, geminiMIMEFromURL(u))
+		dst = append(dst, `,"fileUri":`...)
+		dst = AppendJSONString(dst, u)
+		return append(dst, "}}"...), nil
+	}
+	return dst, InvalidRequest(param, "the URL must be a data: URL or an http(s) URL")
+}
+
+// geminiMIMEByExt is the media type of a fileData URL by its extension: the formats Gemini accepts.
+func geminiMIMEByExt(ext string) string {
+	switch strings.ToLower(ext) {
+	case ".png":
+		return "image/png"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".gif":
+		return "image/gif"
+	case ".webp":
+		return "image/webp"
+	case ".heic":
+		return "image/heic"
+	case ".heif":
+		return "image/heif"
+	case ".pdf":
+		return "application/pdf"
+	case ".txt":
+		return "text/plain"
+	case ".mp3":
+		return "audio/mp3"
+	case ".wav":
+		return "audio/wav"
+	case ".ogg":
+		return "audio/ogg"
+	case ".flac":
+		return "audio/flac"
+	case ".mp4":
+		return "video/mp4"
+	case ".webm":
+		return "video/webm"
+	case ".mov":
+		return "video/quicktime"
+	}
+	return ""
+}
+
+func geminiMIMEFromURL(u string) string {
+	if pu, err := url.Parse(u); err == nil {
+		if m := geminiMIMEByExt(path.Ext(pu.Path)); m != "" {
+			return m
+		}
+	}
+	return "image/jpeg"
+}
+
+// geminiTools appends tools as functionDeclarations whose parametersJsonSchema takes OpenAI's JSON Schema
+// unchanged (the older "parameters" field rejects additionalProperties, $schema and the like).
+func geminiTools(dst []byte, tools gjson.Result) ([]byte, error) {
+	if !tools.Exists() || tools.Type == gjson.Null {
+		return dst, nil
+	}
+	if !tools.IsArray() {
+		return dst, InvalidRequest("tools", "tools must be an array of function tools")
+	}
+	start := len(dst)
+	dst = append(dst, `,"tools":[{"functionDeclarations":[`...)
+	n := 0
+	var err error
+	tools.ForEach(func(_, t gjson.Result) bool {
+		param := "tools[" + strconv.Itoa(n) + "]"
+		if typ := t.Get("type").String(); typ != "function" {
+			err = InvalidRequest(param+".type", "tool type "+strconv.Quote(typ)+" is not supported by Gemini; use function tools")
+			return false
+		}
+		f := t.Get("function")
+		name := f.Get("name")
+		if name.Type != gjson.String || name.Str == "" {
+			err = InvalidRequest(param+".function.name", "a function tool needs a name")
+			return false
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"name":`...)
+		dst = append(dst, name.Raw...)
+		if d := f.Get("description"); d.Type == gjson.String {
+			dst = append(dst, `,"description":`...)
+			dst = append(dst, d.Raw...)
+		}
+		if p := f.Get("parameters"); p.IsObject() {
+			dst = append(dst, `,"parametersJsonSchema":`...)
+			dst = append(dst, p.Raw...)
+		} else if p.Exists() && p.Type != gjson.Null {
+			err = InvalidRequest(param+".function.parameters", "parameters must be a JSON Schema object")
+			return false
+		}
+		dst = append(dst, '}')
+		n++
+		return true
+	})
+	if err != nil {
+		return dst, err
+	}
+	if n == 0 {
+		return dst[:start], nil
+	}
+	return append(dst, "]}]"...), nil
+}
+
+// geminiToolChoice appends toolConfig.functionCallingConfig: auto AUTO, none NONE, required ANY, a named
+// function ANY with allowedFunctionNames, allowed_tools AUTO or ANY with allowedFunctionNames.
+func geminiToolChoice(dst []byte, tc gjson.Result) ([]byte, error) {
+	const param = "tool_choice"
+	mode := ""
+	var names []string
+	switch {
+	case !tc.Exists() || tc.Type == gjson.Null:
+		return dst, nil
+	case tc.Type == gjson.String:
+		switch tc.Str {
+		case "auto":
+			mode = "AUTO"
+		case "none":
+			mode = "NONE"
+		case "required":
+			mode = "ANY"
+		}
+	case tc.IsObject():
+		switch tc.Get("type").String() {
+		case "function":
+			if n := tc.Get("function.name").String(); n != "" {
+				mode, names = "ANY", []string{n}
+			}
+		case "allowed_tools":
+			switch tc.Get("allowed_tools.mode").String() {
+			case "auto":
+				mode = "AUTO"
+			case "required":
+				mode = "ANY"
+			}
+			tc.Get("allowed_tools.tools").ForEach(func(_, t gjson.Result) bool {
+				if n := t.Get("function.name").String(); n != "" {
+					names = append(names, n)
+				}
+				return true
+			})
+		}
+	}
+	if mode == "" {
+		return dst, InvalidRequest(param, `tool_choice must be "auto", "none", "required", {"type":"function","function":{"name":...}} or {"type":"allowed_tools",...}`)
+	}
+	dst = append(dst, `,"toolConfig":{"functionCallingConfig":{"mode":"`...)
+	dst = append(dst, mode...)
+	dst = append(dst, '"')
+	if len(names) > 0 {
+		dst = append(dst, `,"allowedFunctionNames":[`...)
+		for i, n := range names {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendJSONString(dst, n)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, "}}"...), nil
+}
+
+// generationConfig appends generationConfig when the request sets any of its fields.
+func (b *geminiRequestBuilder) generationConfig(dst []byte, root gjson.Result) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, `,"generationConfig":{`...)
+	open := len(dst)
+	field := func(name string) {
+		if len(dst) > open {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `":`...)
+	}
+	var err error
+	number := func(from, to string, integer bool) {
+		v := root.Get(from)
+		if err != nil || !v.Exists() || v.Type == gjson.Null {
+			return
+		}
+		if v.Type != gjson.Number || (integer && strings.ContainsAny(v.Raw, ".eE")) {
+			kind := "a number"
+			if integer {
+				kind = "an integer"
+			}
+			err = InvalidRequest(from, from+" must be "+kind)
+			return
+		}
+		field(to)
+		dst = append(dst, v.Raw...)
+	}
+	if root.Get("max_completion_tokens").Type == gjson.Number {
+		number("max_completion_tokens", "maxOutputTokens", true)
+	} else {
+		number("max_tokens", "maxOutputTokens", true)
+	}
+	number("temperature", "temperature", false)
+	number("top_p", "topP", false)
+	number("seed", "seed", true)
+	number("presence_penalty", "presencePenalty", false)
+	number("frequency_penalty", "frequencyPenalty", false)
+	number("n", "candidateCount", true)
+	number("top_logprobs", "logprobs", true)
+	if err != nil {
+		return dst, err
+	}
+	if n := root.Get("n").Int(); n > 1 && b.stream {
+		return dst, InvalidRequest("n", "n > 1 cannot be streamed from Gemini; send stream: false or n: 1")
+	}
+	if lp := root.Get("logprobs"); lp.IsBool() && lp.Bool() {
+		field("responseLogprobs")
+		dst = append(dst, "true"...)
+	}
+	if stop := root.Get("stop"); stop.Type == gjson.String {
+		field("stopSequences")
+		dst = append(dst, '[')
+		dst = append(dst, stop.Raw...)
+		dst = append(dst, ']')
+	} else if stop.IsArray() {
+		count := 0
+		stop.ForEach(func(_, s gjson.Result) bool {
+			count++
+			if s.Type != gjson.String {
+				err = InvalidRequest("stop", "stop must be a string or an array of strings")
+			}
+			return err == nil
+		})
+		if err != nil {
+			return dst, err
+		}
+		if count > 5 {
+			return dst, InvalidRequest("stop", "Gemini accepts at most 5 stop sequences")
+		}
+		if count > 0 {
+			field("stopSequences")
+			dst = append(dst, stop.Raw...)
+		}
+	} else if stop.Exists() && stop.Type != gjson.Null {
+		return dst, InvalidRequest("stop", "stop must be a string or an array of strings")
+	}
+	if rf := root.Get("response_format"); rf.Exists() && rf.Type != gjson.Null {
+		switch rf.Get("type").String() {
+		case "text":
+		case "json_object":
+			field("responseMimeType")
+			dst = append(dst, `"application/json"`...)
+		case "json_schema":
+			field("responseMimeType")
+			dst = append(dst, `"application/json"`...)
+			if s := rf.Get("json_schema.schema"); s.IsObject() {
+				field("responseJsonSchema")
+				dst = append(dst, s.Raw...)
+			}
+		default:
+			return dst, InvalidRequest("response_format.type", `response_format.type must be "text", "json_object" or "json_schema"`)
+		}
+	}
+	if b.opts.IncludeThoughts {
+		field("thinkingConfig")
+		dst = append(dst, `{"includeThoughts":true}`...)
+	}
+	if len(dst) == open {
+		return dst[:start], nil
+	}
+	return append(dst, '}'), nil
+}
+
+// TranslateResponse turns a GenerateContentResponse into an OpenAI chat.completion: one choice per
+// candidate (n > 1 asks Gemini for several), thoughts as reasoning_content.
+func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
+	if !gjson.ValidBytes(body) {
+		return nil, usage.Usage{}, geminiBadUpstream("gemini: the upstream returned a response body that is not valid JSON")
+	}
+	root := gjson.Parse(geminiView(body))
+	if e := root.Get("error"); e.IsObject() {
+		return nil, usage.Usage{}, geminiRPCError(http.StatusBadGateway, nil, e)
+	}
+	c := Completion{
+		ID:      "chatcmpl-" + root.Get("responseId").String(),
+		Created: time.Now().Unix(),
+		Model:   req.ClientModel,
+		Usage:   geminiUsage(root.Get("usageMetadata")),
+	}
+	if c.ID == "chatcmpl-" {
+		c.ID = NewID("chatcmpl-")
+	}
+	var out, extra []byte
+	n := 0
+	root.Get("candidates").ForEach(func(_, cand gjson.Result) bool {
+		geminiCandidate(&c, cand)
+		if n == 0 {
+			out = c.AppendJSON(make([]byte, 0, len(body)+256))
+		} else {
+			// Further candidates (n > 1): render each the same way and keep its choice, renumbered.
+			index := int64(n)
+			if ix := cand.Get("index"); ix.Type == gjson.Number {
+				index = ix.Int()
+			}
+			choice := gjson.Get(geminiView(c.AppendJSON(nil)), "choices.0").Raw
+			extra = append(extra, `,{"index":`...)
+			extra = strconv.AppendInt(extra, index, 10)
+			extra = append(extra, strings.TrimPrefix(choice, `{"index":0`)...)
+		}
+		n++
+		return true
+	})
+	if n == 0 {
+		c.FinishReason = FinishStop
+		if root.Get("promptFeedback.blockReason").String() != "" {
+			c.FinishReason = FinishContentFilter
+		}
+		out = c.AppendJSON(nil)
+	}
+	if len(extra) > 0 {
+		choices := gjson.Get(geminiView(out), "choices")
+		end := choices.Index + len(choices.Raw) - 1 // the closing ']'
+		out = append(out[:end], append(extra, out[end:]...)...)
+	}
+	return out, c.Usage, nil
+}
+
+// geminiCandidate fills c's content, reasoning, tool calls and finish reason from a Gemini candidate.
+func geminiCandidate(c *Completion, cand gjson.Result) {
+	var text, thoughts strings.Builder
+	c.ToolCalls = c.ToolCalls[:0]
+	cand.Get("content.parts").ForEach(func(_, p gjson.Result) bool {
+		if fc := p.Get("functionCall"); fc.IsObject() {
+			c.ToolCalls = append(c.ToolCalls, ToolCall{
+				ID:        geminiMintCallID(fc.Get("id").String(), p.Get("thoughtSignature").String()),
+				Name:      fc.Get("name").String(),
+				Arguments: geminiArgs(nil, fc.Get("args")),
+			})
+			return true
+		}
+		if t := p.Get("text"); t.Type == gjson.String {
+			if p.Get("thought").Bool() {
+				thoughts.WriteString(t.Str)
+			} else {
+				text.WriteString(t.Str)
+			}
+		}
+		return true
+	})
+	c.Content, c.Reasoning = text.String(), thoughts.String()
+	c.FinishReason = GeminiFinishReason(cand.Get("finishReason").String(), len(c.ToolCalls) > 0)
+}
+
+// geminiArgs appends a function call's args as compact JSON object text ("{}" when absent).
+func geminiArgs(dst []byte, args gjson.Result) []byte {
+	if !args.IsObject() {
+		return append(dst, "{}"...)
+	}
+	return CompactJSON(dst, geminiBytes(args.Raw))
+}
+
+// GeminiFinishReason maps a Gemini finishReason to OpenAI's finish_reason. STOP (and an unspecified reason)
+// becomes tool_calls when the candidate produced a function call, as Gemini reports STOP for those.
+func GeminiFinishReason(reason string, sawCall bool) string {
+	switch reason {
+	case "STOP", "", "FINISH_REASON_UNSPECIFIED":
+		if sawCall {
+			return FinishToolCalls
+		}
+		return FinishStop
+	case "MAX_TOKENS":
+		return FinishLength
+	case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE",
+		"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "IMAGE_OTHER":
+		return FinishContentFilter
+	}
+	return FinishStop
+}
+
+// geminiUsage maps usageMetadata: prompt = prompt + toolUsePrompt, completion = candidates + thoughts,
+// reasoning = thoughts, cached = cachedContent.
+func geminiUsage(m gjson.Result) usage.Usage {
+	if !m.IsObject() {
+		return usage.Usage{}
+	}
+	var prompt, candidates, thoughts, toolUse, cached, total int64
+	m.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "promptTokenCount":
+			prompt = v.Int()
+		case "candidatesTokenCount":
+			candidates = v.Int()
+		case "thoughtsTokenCount":
+			thoughts = v.Int()
+		case "toolUsePromptTokenCount":
+			toolUse = v.Int()
+		case "cachedContentTokenCount":
+			cached = v.Int()
+		case "totalTokenCount":
+			total = v.Int()
+		}
+		return true
+	})
+	u := usage.Usage{
+		PromptTokens:     int(prompt + toolUse),
+		CompletionTokens: int(candidates + thoughts),
+		CachedTokens:     int(cached),
+		ReasoningTokens:  int(thoughts),
+		TotalTokens:      int(total),
+		Origin:           usage.Reported,
+	}
+	if u.TotalTokens == 0 {
+		u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	}
+	return u
+}
+
+// geminiMintCallID returns the OpenAI tool call id for a Gemini function call: Gemini's own id or a minted
+// one, with the thought signature appended as described at GeminiSignatureSeparator.
+func geminiMintCallID(geminiID, signature string) string {
+	if geminiID == "" {
+		geminiID = NewID("call_")
+	}
+	if signature == "" {
+		return geminiID
+	}
+	raw, ok := geminiDecodeBase64(signature)
+	if !ok {
+		return geminiID // not protobuf bytes: Gemini would not accept it back either
+	}
+	return geminiID + GeminiSignatureSeparator + base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// SplitGeminiToolCallID splits a tool call id minted by the Gemini dialect into the call id and the thought
+// signature (standard base64, as Gemini sent it). An id without a signature is returned unchanged with an
+// empty signature.
+func SplitGeminiToolCallID(id string) (callID, signature string) {
+	base, enc, found := strings.Cut(id, GeminiSignatureSeparator)
+	if !found {
+		return id, ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil || len(raw) == 0 {
+		return id, ""
+	}
+	return base, base64.StdEncoding.EncodeToString(raw)
+}
+
+// geminiDecodeBase64 decodes standard or URL-safe base64, padded or not, as protobuf JSON bytes allow.
+func geminiDecodeBase64(s string) ([]byte, bool) {
+	s = strings.TrimRight(s, "=")
+	if strings.ContainsAny(s, "-_") {
+		raw, err := base64.RawURLEncoding.DecodeString(s)
+		return raw, err == nil
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(s)
+	return raw, err == nil
+}
+
+// NewStream returns a translator for a streamGenerateContent?alt=sse response.
+func (g *Gemini) NewStream(req *Request) StreamTranslator {
+	return &geminiStream{model: req.ClientModel, created: time.Now().Unix()}
+}
+
+// geminiStream translates Gemini SSE events, each a whole GenerateContentResponse, into OpenAI chunks.
+type geminiStream struct {
+	model    string
+	created  int64
+	cb       *ChunkBuilder
+	calls    int  // tool calls emitted, the index of the next one
+	finished bool // the finish chunk was sent
+	usage    usage.Usage
+	reported bool // usage went to the sink
+	args     []byte
+	lit      []byte
+}
+
+// Translate handles one event. Gemini has no end-of-stream event: done is always false, and Finish decides
+// whether the stream was complete.
+func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
+	data := bytes.TrimSpace(ev.Data)
+	if len(data) == 0 {
+		return false, nil
+	}
+	if !gjson.ValidBytes(data) {
+		return false, geminiBadUpstream("gemini: the upstream sent a stream event that is not valid JSON")
+	}
+	root := gjson.Parse(geminiView(data))
+	if !root.IsObject() {
+		return false, geminiBadUpstream("gemini: the upstream sent a stream event that is not a JSON object")
+	}
+	var cands, meta, respID, blocked gjson.Result
+	var rpcErr *Error
+	root.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "candidates":
+			cands = v
+		case "usageMetadata":
+			meta = v
+		case "responseId":
+			respID = v
+		case "promptFeedback":
+			blocked = v.Get("blockReason")
+		case "error":
+			rpcErr = geminiRPCError(http.StatusBadGateway, nil, v)
+			return false
+		}
+		return true
+	})
+	if rpcErr != nil {
+		s.reportUsage(sink)
+		return false, rpcErr
+	}
+	if meta.IsObject() {
+		s.usage = geminiUsage(meta)
+	}
+	if s.cb == nil {
+		id := "chatcmpl-" + respID.String()
+		if respID.Str == "" {
+			id = NewID("chatcmpl-")
+		}
+		s.cb = NewChunkBuilder(id, s.created, s.model)
+		if err := sink.Chunk(s.cb.Role()); err != nil {
+			return false, err
+		}
+	}
+	if s.finished {
+		return false, nil
+	}
+	var cand gjson.Result
+	cands.ForEach(func(_, c gjson.Result) bool {
+		cand = c
+		return false
+	})
+	var err error
+	cand.Get("content.parts").ForEach(func(_, p gjson.Result) bool {
+		err = s.part(p, sink)
+		return err == nil
+	})
+	if err != nil {
+		return false, err
+	}
+	reason := cand.Get("finishReason").String()
+	if reason == "" && cands.Raw == "" && blocked.String() != "" {
+		reason = "SAFETY"
+	}
+	if reason != "" {
+		s.finished = true
+		if err := sink.Chunk(s.cb.Finish(GeminiFinishReason(reason, s.calls > 0))); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// part emits the chunk for one content part: text, a thought, or a whole function call.
+func (s *geminiStream) part(p gjson.Result, sink Sink) error {
+	var text, fc, sig gjson.Result
+	thought := false
+	p.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "text":
+			text = v
+		case "thought":
+			thought = v.Bool()
+		case "functionCall":
+			fc = v
+		case "thoughtSignature":
+			sig = v
+		}
+		return true
+	})
+	if fc.IsObject() {
+		id := geminiMintCallID(fc.Get("id").String(), sig.String())
+		s.args = geminiArgs(s.args[:0], fc.Get("args"))
+		s.lit = AppendJSONString(s.lit[:0], geminiView(s.args))
+		err := sink.Chunk(s.cb.ToolCallStart(s.calls, id, fc.Get("name").String(), s.lit))
+		s.calls++
+		return err
+	}
+	if text.Type != gjson.String || text.Str == "" {
+		return nil
+	}
+	if thought {
+		return sink.Chunk(s.cb.Reasoning(geminiBytes(text.Raw)))
+	}
+	return sink.Chunk(s.cb.Content(geminiBytes(text.Raw)))
+}
+
+// Finish reports the last usage Gemini sent (it is cumulative) and returns an error when the stream ended
+// before a finishReason, i.e. the connection was cut mid-answer.
+func (s *geminiStream) Finish(sink Sink, eof bool) error {
+	s.reportUsage(sink)
+	if !s.finished {
+		return NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
+			"gemini: the upstream stream ended before a finishReason; the answer is incomplete, retry the request")
+	}
+	return nil
+}
+
+func (s *geminiStream) reportUsage(sink Sink) {
+	if s.reported || !s.usage.Known() {
+		return
+	}
+	s.reported = true
+	sink.Usage(s.usage, nil)
+}
+
+// TranslateError turns a Google RPC error ({"error":{"code","message","status","details"}}) or any other
+// error body into an OpenAI-shaped error.
+func (g *Gemini) TranslateError(status int, h http.Header, body []byte) *Error {
+	if gjson.ValidBytes(body) {
+		root := gjson.Parse(geminiView(body))
+		if root.IsArray() {
+			root = root.Get("0")
+		}
+		if e := root.Get("error"); e.IsObject() {
+			return geminiRPCError(status, h, e)
+		}
+	}
+	msg := bodySnippet(body)
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	e := NewError(status, TypeForStatus(status), "", "gemini: HTTP "+strconv.Itoa(status)+": "+msg)
+	e.RetryAfter = ParseRetryAfter(h, time.Now())
+	return e
+}
+
+// geminiRPCError maps a Google RPC error object. status is the HTTP status when error.code has none.
+func geminiRPCError(status int, h http.Header, e gjson.Result) *Error {
+	if c := e.Get("code").Int(); c >= 400 && c <= 599 {
+		status = int(c)
+	}
+	rpcStatus := e.Get("status").String()
+	msg := e.Get("message").String()
+	if msg == "" {
+		msg = rpcStatus + " without a message"
+	}
+	var reason string
+	var retry time.Duration
+	e.Get("details").ForEach(func(_, d gjson.Result) bool {
+		if r := d.Get("reason").String(); r != "" && reason == "" {
+			reason = r
+		}
+		if rd := d.Get("retryDelay").String(); rd != "" {
+			if dur, err := time.ParseDuration(rd); err == nil && dur > 0 {
+				retry = dur
+			}
+		}
+		return true
+	})
+	if retry == 0 && h != nil {
+		retry = ParseRetryAfter(h, time.Now())
+	}
+	code := ""
+	switch {
+	case reason == "API_KEY_INVALID" || rpcStatus == "UNAUTHENTICATED":
+		status, code = http.StatusUnauthorized, "invalid_api_key"
+		msg += " (check the API key configured for this Gemini provider)"
+	case status == http.StatusNotFound:
+		code = "model_not_found"
+	case status == http.StatusTooManyRequests:
+		code = "rate_limit_exceeded"
+	}
+	err := NewError(status, TypeForStatus(status), code, "gemini: "+msg)
+	err.RetryAfter = retry
+	return err
+}
+
+func geminiBadUpstream(msg string) *Error {
+	return NewError(http.StatusBadGateway, "server_error", "bad_upstream_response", msg)
+}
+
+// geminiView returns b as a string without copying; the string must not outlive the call that made it, nor
+// b be modified while it is in use.
+func geminiView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// geminiBytes returns s as a byte slice without copying; the slice must not be written to.
+func geminiBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
