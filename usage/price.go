@@ -1,0 +1,115 @@
+package usage
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Price is what a model costs, in USD per million tokens.
+type Price struct {
+	// Input is the price of prompt tokens that were not served from or written to a prompt cache.
+	Input float64
+	// Output is the price of completion tokens, reasoning tokens included.
+	Output float64
+	// CachedInput is the price of prompt tokens read from the provider's prompt cache; 0 means Input.
+	CachedInput float64
+	// CacheWrite is the price of prompt tokens written to the provider's prompt cache (Anthropic charges
+	// 1.25× Input for 5-minute cache writes); 0 means Input.
+	CacheWrite float64
+}
+
+// PriceRule prices the models whose "provider/model" name matches Pattern, a glob with path.Match semantics:
+// "openai/gpt-4o*", "*/llama*" ("*" does not cross a "/").
+type PriceRule struct {
+	Pattern string
+	Price   Price
+}
+
+// PriceTable finds the price of a "provider/model" name: the operator's rules first, in order, then the
+// embedded default table for OpenAI, Anthropic and Gemini chat models (see defaultPrices). It is immutable
+// after NewPriceTable and safe for concurrent use; lookups do not allocate.
+type PriceTable struct {
+	rules []compiledRule
+}
+
+// compiledRule is a PriceRule with what a lookup needs to skip it cheaply.
+type compiledRule struct {
+	PriceRule
+	slashes int    // a name can only match with as many "/" as the pattern
+	literal string // the pattern's last segment up to its first wildcard: a prefix of every matching model
+}
+
+// NewPriceTable builds a table from the operator's rules layered over the defaults. It fails on a malformed
+// glob or a negative price.
+func NewPriceTable(rules []PriceRule) (*PriceTable, error) {
+	t := &PriceTable{rules: make([]compiledRule, 0, len(rules)+len(defaultPrices))}
+	for _, r := range rules {
+		if _, err := path.Match(r.Pattern, ""); err != nil {
+			return nil, fmt.Errorf("price pattern %q is not a valid glob (%v): use * ? [] as in path.Match, e.g. openai/gpt-4o*", r.Pattern, err)
+		}
+		p := r.Price
+		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 {
+			return nil, fmt.Errorf("price for %q is negative: prices are USD per million tokens, 0 or more", r.Pattern)
+		}
+		t.rules = append(t.rules, compile(r))
+	}
+	for _, r := range defaultPrices {
+		t.rules = append(t.rules, compile(r))
+	}
+	return t, nil
+}
+
+func compile(r PriceRule) compiledRule {
+	last := r.Pattern[strings.LastIndexByte(r.Pattern, '/')+1:]
+	if i := strings.IndexAny(last, `*?[\`); i >= 0 {
+		last = last[:i]
+	}
+	return compiledRule{PriceRule: r, slashes: strings.Count(r.Pattern, "/"), literal: last}
+}
+
+// Lookup returns the price of providerModel ("openai/gpt-4o-mini"), and false when no rule matches: a
+// self-hosted or unknown model, which costs 0.
+func (t *PriceTable) Lookup(providerModel string) (Price, bool) {
+	if t == nil {
+		return Price{}, false
+	}
+	slashes := strings.Count(providerModel, "/")
+	model := providerModel[strings.LastIndexByte(providerModel, '/')+1:]
+	for i := range t.rules {
+		r := &t.rules[i]
+		if r.slashes != slashes || !strings.HasPrefix(model, r.literal) {
+			continue
+		}
+		if ok, _ := path.Match(r.Pattern, providerModel); ok {
+			return r.Price, true
+		}
+	}
+	return Price{}, false
+}
+
+// Cost returns what u cost on providerModel in USD, and false (with cost 0) when the model has no price.
+// Cached prompt tokens are billed at CachedInput and cache writes at CacheWrite when those are set.
+func (t *PriceTable) Cost(providerModel string, u Usage) (usd float64, found bool) {
+	p, ok := t.Lookup(providerModel)
+	if !ok {
+		return 0, false
+	}
+	return p.cost(u), true
+}
+
+// cost applies p to u.
+func (p Price) cost(u Usage) float64 {
+	cachedPrice, writePrice := p.CachedInput, p.CacheWrite
+	if cachedPrice == 0 {
+		cachedPrice = p.Input
+	}
+	if writePrice == 0 {
+		writePrice = p.Input
+	}
+	cached, written := max(u.CachedTokens, 0), max(u.CacheWriteTokens, 0)
+	plain := max(u.PromptTokens-cached-written, 0)
+	micro := float64(plain)*p.Input + float64(cached)*cachedPrice + float64(written)*writePrice +
+		float64(max(u.CompletionTokens, 0))*p.Output
+	return micro / 1e6
+}

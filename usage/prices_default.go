@@ -1,0 +1,59 @@
+package usage
+
+// defaultPrices is the embedded price list, USD per million tokens, for current OpenAI, Anthropic and Gemini
+// chat models, matched on any provider name ("*/"). Source: the providers' public pricing pages
+// (platform.openai.com/docs/pricing, docs.anthropic.com/en/docs/about-claude/pricing,
+// ai.google.dev/gemini-api/docs/pricing), standard tier, as published in December 2025; re-checked against
+// third-party summaries dated March–June 2026. Gemini 2.5 Pro and Gemini 3 Pro are listed at their ≤200k-token
+// prompt tier. Models are named precisely so that a newer model stays unpriced (cost 0, found false) rather
+// than priced wrongly: operators price anything else with `price` rules, which take precedence.
+var defaultPrices = [...]PriceRule{
+	// OpenAI
+	{"*/gpt-4o-mini*", Price{Input: 0.15, CachedInput: 0.075, Output: 0.60}},
+	{"*/gpt-4o", Price{Input: 2.50, CachedInput: 1.25, Output: 10}},
+	{"*/gpt-4o-2024-*", Price{Input: 2.50, CachedInput: 1.25, Output: 10}},
+	{"*/gpt-4.1-mini*", Price{Input: 0.40, CachedInput: 0.10, Output: 1.60}},
+	{"*/gpt-4.1-nano*", Price{Input: 0.10, CachedInput: 0.025, Output: 0.40}},
+	{"*/gpt-4.1", Price{Input: 2, CachedInput: 0.50, Output: 8}},
+	{"*/gpt-4.1-20*", Price{Input: 2, CachedInput: 0.50, Output: 8}},
+	{"*/gpt-5-mini*", Price{Input: 0.25, CachedInput: 0.025, Output: 2}},
+	{"*/gpt-5-nano*", Price{Input: 0.05, CachedInput: 0.005, Output: 0.40}},
+	{"*/gpt-5", Price{Input: 1.25, CachedInput: 0.125, Output: 10}},
+	{"*/gpt-5-20*", Price{Input: 1.25, CachedInput: 0.125, Output: 10}},
+	{"*/gpt-5.1", Price{Input: 1.25, CachedInput: 0.125, Output: 10}},
+	{"*/gpt-5.1-20*", Price{Input: 1.25, CachedInput: 0.125, Output: 10}},
+	{"*/o4-mini*", Price{Input: 1.10, CachedInput: 0.275, Output: 4.40}},
+	{"*/o3-mini*", Price{Input: 1.10, CachedInput: 0.55, Output: 4.40}},
+	{"*/o3", Price{Input: 2, CachedInput: 0.50, Output: 8}},
+	{"*/o3-20*", Price{Input: 2, CachedInput: 0.50, Output: 8}},
+	{"*/o1", Price{Input: 15, CachedInput: 7.50, Output: 60}},
+	{"*/o1-20*", Price{Input: 15, CachedInput: 7.50, Output: 60}},
+	{"*/gpt-4-turbo*", Price{Input: 10, Output: 30}},
+	{"*/gpt-4", Price{Input: 30, Output: 60}},
+	{"*/gpt-4-0*", Price{Input: 30, Output: 60}},
+	{"*/gpt-3.5-turbo*", Price{Input: 0.50, Output: 1.50}},
+
+	// Anthropic (cache reads 0.1× input, 5-minute cache writes 1.25× input)
+	{"*/claude-opus-4-5*", Price{Input: 5, CachedInput: 0.50, CacheWrite: 6.25, Output: 25}},
+	{"*/claude-opus-4-1*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
+	{"*/claude-opus-4-0", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
+	{"*/claude-opus-4-2025*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
+	{"*/claude-3-opus*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
+	{"*/claude-sonnet-4-5*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
+	{"*/claude-sonnet-4-0", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
+	{"*/claude-sonnet-4-2025*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
+	{"*/claude-3-7-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
+	{"*/claude-3-5-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
+	{"*/claude-haiku-4-5*", Price{Input: 1, CachedInput: 0.10, CacheWrite: 1.25, Output: 5}},
+	{"*/claude-3-5-haiku*", Price{Input: 0.80, CachedInput: 0.08, CacheWrite: 1, Output: 4}},
+	{"*/claude-3-haiku*", Price{Input: 0.25, CachedInput: 0.03, CacheWrite: 0.30, Output: 1.25}},
+
+	// Google Gemini
+	{"*/gemini-3-pro-preview*", Price{Input: 2, CachedInput: 0.20, Output: 12}},
+	{"*/gemini-2.5-pro*", Price{Input: 1.25, CachedInput: 0.125, Output: 10}},
+	{"*/gemini-2.5-flash-lite*", Price{Input: 0.10, CachedInput: 0.01, Output: 0.40}},
+	{"*/gemini-2.5-flash", Price{Input: 0.30, CachedInput: 0.03, Output: 2.50}},
+	{"*/gemini-2.5-flash-preview*", Price{Input: 0.30, CachedInput: 0.03, Output: 2.50}},
+	{"*/gemini-2.0-flash-lite*", Price{Input: 0.075, Output: 0.30}},
+	{"*/gemini-2.0-flash*", Price{Input: 0.10, CachedInput: 0.025, Output: 0.40}},
+}

@@ -1,0 +1,169 @@
+package usage
+
+import "github.com/tidwall/gjson"
+
+// Hidden completion tokens, measured on the recorded OpenAI exchanges in testdata/fixtures/openai: a message
+// that ends by itself costs one end-of-message token ("The capital of the UK is London." is 8 tokens, billed
+// 9), and a tool call costs 6 tokens beyond its name and arguments (get_capital + {"country":"UK"} is 8
+// tokens, billed 15 with the end token; getCurrentWeather + {"location":"Boston"} is 7, billed 14).
+const (
+	endOfMessageTokens = 1
+	toolCallTokens     = 6
+)
+
+// toolKeyStride separates the tool calls of different choices in textStream keys.
+const toolKeyStride = 1 << 16
+
+// StreamCounter counts the completion tokens of one streamed chat completion from its OpenAI
+// chat.completion.chunk payloads. It keeps no text, only a few hundred bytes per kind of output, so its memory
+// is constant whatever the stream's length. A StreamCounter is not safe for concurrent use.
+type StreamCounter struct {
+	enc       *encoder
+	content   textStream
+	reasoning textStream
+	toolArgs  textStream
+	extra     int // tool names, hidden per-call and end-of-message tokens
+}
+
+// NewStreamCounter returns a counter for a completion from model (with or without a provider prefix).
+func (t *Tokenizer) NewStreamCounter(model string) *StreamCounter {
+	enc, _ := t.encoderFor(model)
+	c := &StreamCounter{enc: enc}
+	c.content.key, c.reasoning.key, c.toolArgs.key = -1, -1, -1
+	return c
+}
+
+// AddChunk counts one chat.completion.chunk payload (the data of one SSE event, without "data: "): the
+// choices' delta.content, delta.refusal, delta.reasoning_content or delta.reasoning, and the tool calls' names
+// and arguments. Chunks without choices (usage chunks, Azure's prompt_filter_results) and bytes that are not
+// JSON are ignored. In steady state AddChunk does not allocate.
+func (c *StreamCounter) AddChunk(chunk []byte) {
+	choices := gjson.Get(unsafeString(chunk), "choices")
+	if !choices.IsArray() {
+		return
+	}
+	choices.ForEach(func(_, choice gjson.Result) bool {
+		c.addChoice(choice)
+		return true
+	})
+}
+
+// addChoice counts one element of choices, reading each object in a single pass.
+func (c *StreamCounter) addChoice(choice gjson.Result) {
+	var idx int
+	var delta, reason gjson.Result
+	choice.ForEach(func(key, value gjson.Result) bool {
+		switch key.Str {
+		case "index":
+			idx = int(value.Int())
+		case "delta":
+			delta = value
+		case "finish_reason":
+			reason = value
+		}
+		return true
+	})
+	if delta.IsObject() {
+		delta.ForEach(func(key, value gjson.Result) bool {
+			c.addDeltaField(idx, key.Str, value)
+			return true
+		})
+	}
+	if reason.Type == gjson.String {
+		c.extra += finishTokens(reason.Str)
+	}
+}
+
+// addDeltaField counts one field of a choice's delta.
+func (c *StreamCounter) addDeltaField(idx int, key string, value gjson.Result) {
+	switch key {
+	case "content", "refusal":
+		if value.Type == gjson.String {
+			c.content.switchTo(c.enc, idx)
+			c.content.writeJSONString(c.enc, value.Raw)
+		}
+	case "reasoning_content", "reasoning":
+		if value.Type == gjson.String {
+			c.reasoning.switchTo(c.enc, idx)
+			c.reasoning.writeJSONString(c.enc, value.Raw)
+		}
+	case "tool_calls":
+		value.ForEach(func(_, call gjson.Result) bool {
+			c.addToolCall(idx, call)
+			return true
+		})
+	}
+}
+
+func (c *StreamCounter) addToolCall(choice int, call gjson.Result) {
+	fn := call.Get("function")
+	if name := fn.Get("name"); name.Type == gjson.String && name.Str != "" {
+		c.extra += c.enc.countText(name.Str) + toolCallTokens
+	}
+	if args := fn.Get("arguments"); args.Type == gjson.String {
+		c.toolArgs.switchTo(c.enc, choice*toolKeyStride+int(call.Get("index").Int()))
+		c.toolArgs.writeJSONString(c.enc, args.Raw)
+	}
+}
+
+// finishTokens returns the hidden tokens a finish_reason implies: the end-of-message token, which a model cut
+// off by max_tokens or by a content filter never produced.
+func finishTokens(reason string) int {
+	switch reason {
+	case "", "length", "content_filter":
+		return 0
+	}
+	return endOfMessageTokens
+}
+
+// Completion returns the completion tokens counted so far, reasoning included, and the reasoning part alone.
+// It may be called at any point, for example when a stream is cut short, and again after more chunks.
+func (c *StreamCounter) Completion() (tokens, reasoningTokens int) {
+	c.content.flush(c.enc)
+	c.reasoning.flush(c.enc)
+	c.toolArgs.flush(c.enc)
+	reasoningTokens = c.reasoning.tokens
+	return c.content.tokens + reasoningTokens + c.toolArgs.tokens + c.extra, reasoningTokens
+}
+
+// CountResponse counts the completion tokens of a non-streaming chat.completion body the way a StreamCounter
+// counts a stream: message content, refusal, reasoning, tool-call names and arguments, plus the hidden tokens.
+func (t *Tokenizer) CountResponse(model string, body []byte) (completion, reasoning int) {
+	enc, _ := t.encoderFor(model)
+	gjson.Get(unsafeString(body), "choices").ForEach(func(_, choice gjson.Result) bool {
+		msg := choice.Get("message")
+		completion += countContent(enc, msg.Get("content")) + countContent(enc, msg.Get("refusal"))
+		for _, field := range [...]string{"reasoning_content", "reasoning"} {
+			n := countContent(enc, msg.Get(field))
+			completion += n
+			reasoning += n
+		}
+		msg.Get("tool_calls").ForEach(func(_, call gjson.Result) bool {
+			fn := call.Get("function")
+			completion += enc.countText(fn.Get("name").String()) + enc.countText(fn.Get("arguments").String()) +
+				toolCallTokens
+			return true
+		})
+		completion += finishTokens(choice.Get("finish_reason").String())
+		return true
+	})
+	return completion, reasoning
+}
+
+// countContent counts a message content: a string, or an array of parts whose text parts are concatenated.
+func countContent(enc *encoder, content gjson.Result) int {
+	switch {
+	case content.Type == gjson.String:
+		return enc.countText(content.Str)
+	case content.IsArray():
+		var text []byte
+		content.ForEach(func(_, part gjson.Result) bool {
+			if t := part.Get("text"); t.Type == gjson.String {
+				text = append(text, t.Str...)
+			}
+			return true
+		})
+		return enc.countText(unsafeString(text))
+	}
+	return 0
+}
