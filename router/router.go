@@ -1,12 +1,23 @@
 // Package router maps the model names clients send to upstream targets: provider prefixes, aliases,
-// allow-lists, and (with routes) ordered tiers of targets with a selection policy. No Caddy imports.
+// allow-lists, and routes with ordered tiers of targets and a selection policy. It plans the attempts of
+// one request (Plan), tracks each target's health (Start, Attempt.Done) with a circuit breaker, and says
+// when and how long to wait before retrying (RetryPolicy). No Caddy imports.
 package router
 
 import (
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
+
+// maxDynamicRoutes bounds how many distinct "provider/model" names of providers without an allow-list
+// keep health state. Names beyond it are still served, without load balancing memory or a breaker.
+const maxDynamicRoutes = 4096
 
 // ProviderConfig describes one configured provider as the router needs it.
 type ProviderConfig struct {
@@ -16,13 +27,24 @@ type ProviderConfig struct {
 	Models []string
 	// Keys is how many API keys the provider has; each key is a separate target (at least 1).
 	Keys int
+	// Policy balances the keys of a direct "provider/model" request; empty means PolicyWeighted.
+	Policy Policy
 }
 
 // Config is the router's configuration.
 type Config struct {
+	// Providers are the configured upstream providers.
 	Providers []ProviderConfig
-	// Aliases maps a client-visible name to "provider/model".
+	// Aliases maps a client-visible name to "provider/model" or to a route name.
 	Aliases map[string]string
+	// Routes are client-facing model names served by tiers of targets.
+	Routes []RouteConfig
+	// Breaker configures the per-target circuit breaker; zero fields take the defaults.
+	Breaker BreakerConfig
+	// Now is the clock; nil means time.Now. Tests inject a fake one.
+	Now func() time.Time
+	// Rand returns uniformly random bits for PolicyWeighted and tie breaking; nil means math/rand/v2.
+	Rand func() uint64
 }
 
 // Target is one upstream that can serve a request.
@@ -33,31 +55,79 @@ type Target struct {
 	Model string
 	// Key is the index of the provider's API key to use.
 	Key int
+
+	// m is the target's health state; nil for a Target built outside the router.
+	m *member
+	// probe marks the attempt that decides whether a cooling target is restored.
+	probe bool
 }
 
 // String returns "provider/model".
 func (t Target) String() string { return t.Provider + "/" + t.Model }
 
+// Probe reports whether this attempt probes a target that was cooling down: its outcome restores the
+// target or cools it down again.
+func (t Target) Probe() bool { return t.probe }
+
 // NotFoundError says that a model name resolves to nothing the gateway serves.
 type NotFoundError struct {
-	Model  string
+	// Model is the name as the client sent it (the requested model or one of its fallbacks).
+	Model string
+	// Reason says why nothing serves it and what is configured instead.
 	Reason string
 }
 
+// Error returns an OpenAI-style model_not_found message.
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("the model '%s' does not exist or you do not have access to it: %s", e.Model, e.Reason)
 }
 
-// Router resolves model names. It is safe for concurrent use.
+// Router resolves model names, plans attempts and tracks target health. It is safe for concurrent use.
 type Router struct {
 	providers map[string]*ProviderConfig
 	aliases   map[string]string
 	names     []string
+	// routes maps every configured name (allow-listed "provider/model", route, alias) to its route;
+	// read-only after New.
+	routes map[string]*route
+	// dynamicCap is maxDynamicRoutes; tests lower it.
+	dynamicCap int
+	breaker    BreakerConfig
+	now        func() time.Time
+	epoch      time.Time
+	rand       func() uint64
+
+	// mu guards members, and serialises writers of dynamic.
+	mu      sync.RWMutex
+	members map[Target]*member
+	// dynamic holds the routes of "provider/model" names of providers without an allow-list, as an
+	// immutable map replaced on each (rare, bounded) insertion, so lookups take no lock.
+	dynamic atomic.Pointer[map[string]*route]
 }
 
 // New validates cfg and returns a Router.
 func New(cfg Config) (*Router, error) {
-	r := &Router{providers: make(map[string]*ProviderConfig, len(cfg.Providers)), aliases: cfg.Aliases}
+	r := &Router{
+		providers:  make(map[string]*ProviderConfig, len(cfg.Providers)),
+		aliases:    cfg.Aliases,
+		routes:     make(map[string]*route),
+		dynamicCap: maxDynamicRoutes,
+		now:        cfg.Now,
+		rand:       cfg.Rand,
+		members:    make(map[Target]*member),
+	}
+	r.dynamic.Store(&map[string]*route{})
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.rand == nil {
+		r.rand = rand.Uint64
+	}
+	r.epoch = r.now()
+	var err error
+	if r.breaker, err = cfg.Breaker.withDefaults(); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Providers {
 		p := cfg.Providers[i]
 		if p.Name == "" || strings.Contains(p.Name, "/") {
@@ -69,32 +139,177 @@ func New(cfg Config) (*Router, error) {
 		if p.Keys < 1 {
 			p.Keys = 1
 		}
+		if p.Keys > maxTierSize {
+			return nil, fmt.Errorf("provider '%s' has %d API keys: at most %d are supported", p.Name, p.Keys, maxTierSize)
+		}
+		if _, err := parsePolicy(p.Policy); err != nil {
+			return nil, fmt.Errorf("provider '%s': %v", p.Name, err)
+		}
 		r.providers[p.Name] = &p
 		r.names = append(r.names, p.Name)
 	}
-	for alias, target := range cfg.Aliases {
-		if _, err := r.resolveDirect(target); err != nil {
-			return nil, fmt.Errorf("alias '%s' points to '%s', which no provider serves: %v", alias, target, err)
+	for _, name := range r.names {
+		p := r.providers[name]
+		for _, m := range p.Models {
+			r.routes[name+"/"+m] = r.directRoute(p, m, true)
 		}
 	}
+	routeNames := make(map[string]bool, len(cfg.Routes))
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		if routeNames[rc.Name] {
+			return nil, fmt.Errorf("route '%s' is defined twice: give each route a unique name", rc.Name)
+		}
+		routeNames[rc.Name] = true
+		if err := r.addRoute(rc); err != nil {
+			return nil, err
+		}
+	}
+	aliased := make(map[string]*route, len(cfg.Aliases))
+	for alias, target := range cfg.Aliases {
+		if routeNames[alias] {
+			return nil, fmt.Errorf("'%s' is both an alias and a route: give them different names", alias)
+		}
+		rt := r.routes[target]
+		if rt == nil {
+			p, err := r.resolveDirect(target)
+			if err != nil {
+				return nil, fmt.Errorf("alias '%s' points to '%s', which no provider serves: %v", alias, target, err)
+			}
+			_, m, _ := strings.Cut(target, "/")
+			rt = r.directRoute(p, m, true)
+		}
+		aliased[alias] = rt
+	}
+	maps.Copy(r.routes, aliased)
 	return r, nil
 }
 
-// Resolve returns the targets that serve model, in the order to try them. For a direct
-// "provider/model" name that is one target per API key.
-func (r *Router) Resolve(model string) ([]Target, error) {
-	name := model
-	if t, ok := r.aliases[model]; ok {
-		name = t
+// addRoute validates one RouteConfig and registers it.
+func (r *Router) addRoute(rc *RouteConfig) error {
+	if rc.Name == "" {
+		return fmt.Errorf("a route has no name: give it the model name clients will send")
 	}
-	p, err := r.resolveDirect(name)
+	pol, err := parsePolicy(rc.Policy)
+	if err != nil {
+		return fmt.Errorf("route '%s': %v", rc.Name, err)
+	}
+	if len(rc.Tiers) == 0 {
+		return fmt.Errorf("route '%s' has no targets: add at least one 'target provider/model'", rc.Name)
+	}
+	rt := &route{policy: pol, tiers: make([]tier, len(rc.Tiers))}
+	for ti, wts := range rc.Tiers {
+		if len(wts) == 0 {
+			return fmt.Errorf("route '%s' tier %d is empty: every tier needs a target", rc.Name, ti+1)
+		}
+		for _, wt := range wts {
+			if wt.Weight < 0 {
+				return fmt.Errorf("route '%s' target '%s' has weight %d: use a positive weight", rc.Name, wt.Model, wt.Weight)
+			}
+			name := wt.Model
+			if a, ok := r.aliases[name]; ok {
+				name = a
+			}
+			p, err := r.resolveDirect(name)
+			if err != nil {
+				return fmt.Errorf("route '%s' target '%s' cannot be served: %v", rc.Name, wt.Model, err)
+			}
+			_, model, _ := strings.Cut(name, "/")
+			w := float64(max(wt.Weight, 1)) / float64(p.Keys)
+			for k := range p.Keys {
+				m := r.member(Target{Provider: p.Name, Model: model, Key: k})
+				rt.tiers[ti].slots = append(rt.tiers[ti].slots, slot{m: m, weight: w})
+			}
+		}
+		if n := len(rt.tiers[ti].slots); n > maxTierSize {
+			return fmt.Errorf("route '%s' tier %d has %d targets counting one per API key: at most %d are supported",
+				rc.Name, ti+1, n, maxTierSize)
+		}
+	}
+	r.routes[rc.Name] = rt
+	return nil
+}
+
+// directRoute builds the one-tier route of a "provider/model" name: one target per key. Registered
+// routes share health state with every route naming the same target.
+func (r *Router) directRoute(p *ProviderConfig, model string, register bool) *route {
+	pol, _ := parsePolicy(p.Policy)
+	rt := &route{policy: pol, tiers: make([]tier, 1)}
+	rt.tiers[0].slots = make([]slot, p.Keys)
+	for k := range p.Keys {
+		t := Target{Provider: p.Name, Model: model, Key: k}
+		m := &member{t: t}
+		if register {
+			m = r.member(t)
+		}
+		rt.tiers[0].slots[k] = slot{m: m, weight: 1}
+	}
+	return rt
+}
+
+// member returns the shared health state of t, creating it on first use.
+func (r *Router) member(t Target) *member {
+	t.m, t.probe = nil, false
+	r.mu.RLock()
+	m := r.members[t]
+	r.mu.RUnlock()
+	if m != nil {
+		return m
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m = r.members[t]; m == nil {
+		m = &member{t: t}
+		r.members[t] = m
+	}
+	return m
+}
+
+// lookup finds the route for a client-facing model name.
+func (r *Router) lookup(model string) (*route, error) {
+	if rt := r.routes[model]; rt != nil {
+		return rt, nil
+	}
+	if rt := (*r.dynamic.Load())[model]; rt != nil {
+		return rt, nil
+	}
+	p, err := r.resolveDirect(model)
 	if err != nil {
 		return nil, &NotFoundError{Model: model, Reason: err.Error()}
 	}
-	targets := make([]Target, p.Keys)
+	name := strings.Clone(model)
 	_, m, _ := strings.Cut(name, "/")
-	for k := range targets {
-		targets[k] = Target{Provider: p.Name, Model: m, Key: k}
+	if len(*r.dynamic.Load()) >= r.dynamicCap {
+		return r.directRoute(p, m, false), nil
+	}
+	rt := r.directRoute(p, m, true)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.dynamic.Load()
+	if existing := old[name]; existing != nil {
+		return existing, nil
+	}
+	next := make(map[string]*route, len(old)+1)
+	maps.Copy(next, old)
+	next[name] = rt
+	r.dynamic.Store(&next)
+	return rt, nil
+}
+
+// Resolve returns every target that serves model, tier by tier in configuration order. For a direct
+// "provider/model" name that is one target per API key. Use Plan to choose among them.
+func (r *Router) Resolve(model string) ([]Target, error) {
+	rt, err := r.lookup(model)
+	if err != nil {
+		return nil, err
+	}
+	var targets []Target
+	for i := range rt.tiers {
+		for _, s := range rt.tiers[i].slots {
+			t := s.m.t
+			t.m = s.m
+			targets = append(targets, t)
+		}
 	}
 	return targets, nil
 }
@@ -118,21 +333,16 @@ func (r *Router) resolveDirect(name string) (*ProviderConfig, error) {
 type Model struct {
 	// ID is the name clients use.
 	ID string
-	// OwnedBy is the provider's name.
+	// OwnedBy is the provider's name; for a route, the provider of its first target.
 	OwnedBy string
 }
 
-// Models lists what clients can ask for: every allow-listed provider/model and every alias, sorted.
+// Models lists what clients can ask for: every allow-listed provider/model, every alias and every
+// route, sorted.
 func (r *Router) Models() []Model {
-	var out []Model
-	for _, name := range r.names {
-		for _, m := range r.providers[name].Models {
-			out = append(out, Model{ID: name + "/" + m, OwnedBy: name})
-		}
-	}
-	for alias, target := range r.aliases {
-		prov, _, _ := strings.Cut(target, "/")
-		out = append(out, Model{ID: alias, OwnedBy: prov})
+	out := make([]Model, 0, len(r.routes))
+	for name, rt := range r.routes {
+		out = append(out, Model{ID: name, OwnedBy: rt.tiers[0].slots[0].m.t.Provider})
 	}
 	slices.SortFunc(out, func(a, b Model) int { return strings.Compare(a.ID, b.ID) })
 	return out
