@@ -1,0 +1,223 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Claim asks for one request to be charged against one rule for one key.
+type Claim struct {
+	// Rule is the Name of a Rule given to New.
+	Rule string
+	// Key is the expanded key expression, e.g. the value of the Authorization header. It is hashed before it
+	// reaches a store.
+	Key string
+	// Tokens is the estimate reserved against the rule's token rate: prompt tokens plus max_tokens (or the
+	// configured completion estimate). Settle corrects it to the real usage.
+	Tokens int
+}
+
+// StoreErrorPolicy says what a Limiter does with a request when its store fails.
+type StoreErrorPolicy uint8
+
+const (
+	// AllowOnStoreError serves the request unlimited. It is the default: an outage of the limit store does not
+	// become an outage of the gateway.
+	AllowOnStoreError StoreErrorPolicy = iota
+	// DenyOnStoreError refuses the request with KindStoreUnavailable (HTTP 503).
+	DenyOnStoreError
+)
+
+// ParseStoreErrorPolicy parses the Caddyfile values `allow` and `deny`.
+func ParseStoreErrorPolicy(s string) (StoreErrorPolicy, error) {
+	switch s {
+	case "allow":
+		return AllowOnStoreError, nil
+	case "deny":
+		return DenyOnStoreError, nil
+	}
+	return 0, fmt.Errorf("on_store_error %q: want allow or deny", s)
+}
+
+// String returns `allow` or `deny`.
+func (p StoreErrorPolicy) String() string {
+	if p == DenyOnStoreError {
+		return "deny"
+	}
+	return "allow"
+}
+
+// Options tune a Limiter. The zero value is ready to use.
+type Options struct {
+	// OnStoreError says what to do when the store fails; the default is AllowOnStoreError.
+	OnStoreError StoreErrorPolicy
+	// Now is the clock; nil means time.Now. With a Redis store this clock, not Redis's, times the limits, so
+	// gateways sharing a Redis need synchronised clocks (NTP).
+	Now func() time.Time
+}
+
+// StoreError is a failure of the limit store. Reserve, Settle and Cancel return it so the caller can log it
+// and count it; the Reservation still carries the decision made under Options.OnStoreError.
+type StoreError struct {
+	// Op is the operation that failed: reserve, settle or cancel.
+	Op string
+	// Err is the store's error.
+	Err error
+}
+
+// Error implements the error interface.
+func (e *StoreError) Error() string {
+	return "rate limit store failed to " + e.Op + ": " + e.Err.Error()
+}
+
+// Unwrap returns the store's error.
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// Limiter charges requests against a set of rules held in a Store. It is safe for concurrent use. A Limiter
+// is cheap: build a new one for each config, over a Store kept across config reloads; the new rule values
+// then apply to the kept counters at once.
+type Limiter struct {
+	store Store
+	// mem is the store when it is a *MemoryStore, called directly so the hot path does not allocate.
+	mem          *MemoryStore
+	rules        map[string]*rule
+	onStoreError StoreErrorPolicy
+	now          func() time.Time
+}
+
+// rule is a validated Rule with its budget in the stores' unit.
+type rule struct {
+	name       string
+	req, tok   Rate
+	budget     Budget
+	budgetNano int64
+	// period caches the budget period last computed, as Unix nanoseconds [start, end).
+	period atomic.Pointer[[2]int64]
+}
+
+// periodAt returns the budget period containing now, in Unix nanoseconds.
+func (r *rule) periodAt(now time.Time) (start, end int64) {
+	ns := now.UnixNano()
+	if p := r.period.Load(); p != nil && ns >= p[0] && ns < p[1] {
+		return p[0], p[1]
+	}
+	s, e := r.budget.Period.Bounds(now)
+	start, end = s.UnixNano(), e.UnixNano()
+	r.period.Store(&[2]int64{start, end})
+	return start, end
+}
+
+// New returns a Limiter enforcing rules over store.
+func New(store Store, rules []Rule, opts Options) (*Limiter, error) {
+	if store == nil {
+		return nil, errors.New("rate limiter needs a store: use NewMemoryStore or NewRedisStore")
+	}
+	l := &Limiter{store: store, rules: make(map[string]*rule, len(rules)), onStoreError: opts.OnStoreError, now: opts.Now}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if m, ok := store.(*MemoryStore); ok {
+		l.mem = m
+	}
+	for _, r := range rules {
+		if err := r.Validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := l.rules[r.Name]; dup {
+			return nil, fmt.Errorf("rate limit %q is defined twice: give each rate_limit block its own name", r.Name)
+		}
+		l.rules[r.Name] = &rule{name: r.Name, req: r.Requests, tok: r.Tokens, budget: r.Budget, budgetNano: r.Budget.nanoUSD()}
+	}
+	return l, nil
+}
+
+// Store returns the store the limiter charges.
+func (l *Limiter) Store() Store { return l.store }
+
+// Reserve charges one request, and each claim's estimated tokens, against every claimed rule in one atomic
+// step: either everything is taken, or, when any limit would be exceeded, nothing is and the Reservation
+// names the first limit that refused (in claim order; within a claim: requests, tokens, budget). Budgets are
+// checked against the spend already settled, so concurrent requests may together overshoot a budget by what
+// they cost.
+//
+// A non-nil error is either a *StoreError, after which the Reservation holds the OnStoreError decision, or a
+// claim naming an unknown rule (a configuration bug), after which the Reservation is refused with KindInvalid.
+// Every allowed Reservation must end with Settle or Cancel.
+func (l *Limiter) Reserve(ctx context.Context, claims []Claim) (Reservation, error) {
+	r := Reservation{lim: l}
+	if err := l.fill(&r.b, claims); err != nil {
+		r.kind = KindInvalid
+		return r, err
+	}
+	if r.b.n == 0 {
+		r.allowed = true
+		return r, nil
+	}
+	var err error
+	if l.mem != nil {
+		r.denied, r.kind = l.mem.reserveLocal(&r.b)
+	} else {
+		r.b, r.denied, r.kind, err = reserveVia(ctx, l.store, r.b)
+	}
+	if err != nil {
+		r.denied, r.kind = 0, 0
+		if l.onStoreError == DenyOnStoreError {
+			r.kind = KindStoreUnavailable
+		} else {
+			r.allowed, r.untaken = true, true
+		}
+		return r, &StoreError{Op: "reserve", Err: err}
+	}
+	r.allowed = r.kind == 0
+	return r, nil
+}
+
+// reserveVia calls a store through the interface with a copy of the batch, so that the caller's batch does
+// not escape to the heap on the in-memory path.
+func reserveVia(ctx context.Context, s Store, b batch) (batch, int, Kind, error) {
+	denied, kind, err := s.reserve(ctx, &b)
+	return b, denied, kind, err
+}
+
+func (l *Limiter) fill(b *batch, claims []Claim) error {
+	b.grow(len(claims))
+	for i, c := range claims {
+		rl := l.rules[c.Rule]
+		if rl == nil {
+			b.n = 0
+			return fmt.Errorf("rate limit %q is not defined: claims must name a configured rule", c.Rule)
+		}
+		o := b.at(i)
+		o.rule = rl
+		o.key = hashKey(c.Rule, c.Key)
+		if !rl.tok.IsZero() {
+			o.tokens = int64(max(c.Tokens, 0))
+		}
+		for j := 0; j < i; j++ {
+			if b.at(j).key == o.key {
+				b.n = 0
+				return fmt.Errorf("rate limit %q is claimed twice for the same key in one request", c.Rule)
+			}
+		}
+	}
+	b.setTime(l.now())
+	return nil
+}
+
+// adjust applies the deltas set in b to the store.
+func (l *Limiter) adjust(ctx context.Context, b *batch, spendNano int64) error {
+	if l.mem != nil {
+		l.mem.adjustLocal(b, spendNano)
+		return nil
+	}
+	return adjustVia(ctx, l.store, *b, spendNano)
+}
+
+// adjustVia calls a store through the interface with a copy of the batch. The request's cancellation is
+// dropped: usage must be recorded even when the client has gone away by the time it is known.
+func adjustVia(ctx context.Context, s Store, b batch, spendNano int64) error {
+	return s.adjust(context.WithoutCancel(ctx), &b, spendNano)
+}
