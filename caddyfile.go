@@ -3,12 +3,15 @@ package aigateway
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 )
 
 func init() {
@@ -35,27 +38,79 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        timeout                 <duration>  # whole exchange; default 10m
 //	        dial_timeout            <duration>  # default 10s
 //	        response_header_timeout <duration>
+//	        first_token_timeout     <duration>  # streams: wait for the first event; then try the next target
 //	        forward_metadata
 //
 //	        # azure only
 //	        resource    <name>
 //	        deployment  <model> <deployment>    # repeatable
 //	        api_version <version>
+//
+//	        # anthropic only
+//	        default_max_tokens <n>              # when the request sets none; default 4096
+//	        anthropic_version  <version>        # default 2023-06-01
+//	        anthropic_beta     <features>
+//
+//	        # gemini only
+//	        include_thoughts
+//	        thought_signature_fallback <value>
 //	    }
 //
 //	    # model names
 //	    alias         <name> <provider/model>   # repeatable
 //	    default_model <provider/model>
 //
+//	    # routing: one client-facing name, several upstreams (repeatable)
+//	    route <name> {
+//	        target   <provider/model> [weight <n>]   # first tier; repeatable
+//	        fallback <provider/model> [weight <n>]   # each line adds a tier, tried when the ones before fail
+//	        policy   weighted|round_robin|least_busy|lowest_latency
+//	    }
+//	    retry {
+//	        statuses        <code...>          # default 429 500 502 503 504 529
+//	        max_attempts    <n>                # default 3
+//	        base_delay      <duration>         # default 250ms, doubled per retry, full jitter
+//	        max_delay       <duration>         # default 4s
+//	        max_retry_after <duration>         # default 20s
+//	        deadline        <duration>         # default 60s
+//	    }
+//	    cooldown {
+//	        consecutive_failures <n>           # default 3
+//	        error_rate           <percent>%    # default 50%
+//	        window               <duration>    # default 30s
+//	        min_requests         <n>           # default 10
+//	        duration             <duration>    # default 10s
+//	        off
+//	    }
+//
+//	    # usage and cost
+//	    price <model-glob> input <usd/1M> output <usd/1M> [cached_input <usd/1M>]   # repeatable
+//	    report_cost on|off                     # default on
+//
 //	    # limits and access
-//	    max_request_body  <size>                # default 4MB
-//	    max_output_tokens <n>                   # default 8192
-//	    client_keys       <key...>              # e.g. {env.GATEWAY_KEYS}
+//	    rate_limit <name> {                    # repeatable
+//	        key      <placeholders>            # e.g. {http.request.header.Authorization}
+//	        requests <n>/<window>              # e.g. 60/1m
+//	        tokens   <n>/<window>              # e.g. 200000/1m
+//	        budget   <usd>usd/<period>         # e.g. 25usd/1mo (periods 1m 1h 1d 1mo, calendar UTC)
+//	        match    model <glob...>           # e.g. openai/*
+//	    }
+//	    rate_limit_store memory|redis {
+//	        address  <host:port>
+//	        username <user>
+//	        password <password>                # e.g. {env.REDIS_PASSWORD}
+//	        db       <n>
+//	        prefix   <prefix>                  # default aigw:
+//	    }
+//	    on_store_error allow|deny              # default allow
+//	    max_request_body  <size>               # default 4MB
+//	    max_output_tokens <n>                  # default 8192
+//	    client_keys       <key...>             # e.g. {env.GATEWAY_KEYS}
 //	}
 //
-// Presets (type, or the provider's name when type is omitted) supply the base URL: openai, openrouter, groq,
-// mistral, deepseek, together, xai, fireworks, ollama (http://127.0.0.1:11434/v1) and vllm
-// (http://127.0.0.1:8000/v1).
+// Presets (type, or the provider's name when type is omitted) supply the dialect and base URL: openai,
+// openrouter, groq, mistral, deepseek, together, xai, fireworks, ollama (http://127.0.0.1:11434/v1), vllm
+// (http://127.0.0.1:8000/v1), anthropic, and gemini or google.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
@@ -116,6 +171,84 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.ClientKeys = append(h.ClientKeys, args...)
+		case "route":
+			rt, err := unmarshalRoute(d)
+			if err != nil {
+				return err
+			}
+			for _, existing := range h.Routes {
+				if existing.Name == rt.Name {
+					return d.Errf("route '%s' is defined twice", rt.Name)
+				}
+			}
+			h.Routes = append(h.Routes, rt)
+		case "retry":
+			if h.Retry != nil {
+				return d.Err("retry is defined twice")
+			}
+			var err error
+			if h.Retry, err = unmarshalRetry(d); err != nil {
+				return err
+			}
+		case "cooldown":
+			if h.Cooldown != nil {
+				return d.Err("cooldown is defined twice")
+			}
+			var err error
+			if h.Cooldown, err = unmarshalCooldown(d); err != nil {
+				return err
+			}
+		case "price":
+			p, err := unmarshalPrice(d)
+			if err != nil {
+				return err
+			}
+			h.Prices = append(h.Prices, p)
+		case "report_cost":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			on, err := parseOnOff(d, v)
+			if err != nil {
+				return err
+			}
+			h.ReportCost = &on
+		case "rate_limit":
+			rl, err := unmarshalRateLimit(d)
+			if err != nil {
+				return err
+			}
+			for _, existing := range h.RateLimits {
+				if existing.Name == rl.Name {
+					return d.Errf("rate_limit '%s' is defined twice", rl.Name)
+				}
+			}
+			h.RateLimits = append(h.RateLimits, rl)
+		case "rate_limit_store":
+			if h.RateLimitStore != nil && h.RateLimitStore.Type != "" {
+				return d.Err("rate_limit_store is defined twice")
+			}
+			st, err := unmarshalStore(d)
+			if err != nil {
+				return err
+			}
+			if h.RateLimitStore != nil {
+				st.OnStoreError = h.RateLimitStore.OnStoreError
+			}
+			h.RateLimitStore = st
+		case "on_store_error":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			if v != "allow" && v != "deny" {
+				return d.Errf("on_store_error '%s': use allow or deny", v)
+			}
+			if h.RateLimitStore == nil {
+				h.RateLimitStore = &RateLimitStore{}
+			}
+			h.RateLimitStore.OnStoreError = v
 		default:
 			return d.Errf("unrecognized subdirective '%s'", d.Val())
 		}
@@ -134,7 +267,7 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
 		switch sub {
-		case "type", "base_url", "resource", "api_version":
+		case "type", "base_url", "resource", "api_version", "anthropic_version", "anthropic_beta", "thought_signature_fallback":
 			var v string
 			if !d.AllArgs(&v) {
 				return nil, d.ArgErr()
@@ -148,6 +281,12 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 				pc.Resource = v
 			case "api_version":
 				pc.APIVersion = v
+			case "anthropic_version":
+				pc.AnthropicVersion = v
+			case "anthropic_beta":
+				pc.AnthropicBeta = v
+			case "thought_signature_fallback":
+				pc.ThoughtSignatureFallback = v
 			}
 		case "api_key":
 			args := d.RemainingArgs()
@@ -179,7 +318,7 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 				pc.Deployments = make(map[string]string)
 			}
 			pc.Deployments[args[0]] = args[1]
-		case "timeout", "dial_timeout", "response_header_timeout":
+		case "timeout", "dial_timeout", "response_header_timeout", "first_token_timeout":
 			var v string
 			if !d.AllArgs(&v) {
 				return nil, d.ArgErr()
@@ -195,17 +334,347 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 				pc.DialTimeout = caddy.Duration(dur)
 			case "response_header_timeout":
 				pc.ResponseHeaderTimeout = caddy.Duration(dur)
+			case "first_token_timeout":
+				pc.FirstTokenTimeout = caddy.Duration(dur)
 			}
-		case "forward_metadata":
+		case "forward_metadata", "include_thoughts":
 			if d.NextArg() {
 				return nil, d.ArgErr()
 			}
-			pc.ForwardMetadata = true
+			if sub == "forward_metadata" {
+				pc.ForwardMetadata = true
+			} else {
+				pc.IncludeThoughts = true
+			}
+		case "default_max_tokens":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, d.Errf("invalid default_max_tokens '%s': use a positive integer", v)
+			}
+			pc.DefaultMaxTokens = n
 		default:
 			return nil, d.Errf("unrecognized provider subdirective '%s'", sub)
 		}
 	}
 	return pc, nil
+}
+
+func unmarshalRoute(d *caddyfile.Dispenser) (*Route, error) {
+	rt := new(Route)
+	if !d.Args(&rt.Name) {
+		return nil, d.Err("route needs a name: route <name> { target <provider/model> ... }")
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "target", "fallback":
+			args := d.RemainingArgs()
+			t := RouteTarget{}
+			switch {
+			case len(args) == 1:
+				t.Model = args[0]
+			case len(args) == 3 && args[1] == "weight":
+				t.Model = args[0]
+				w, err := strconv.Atoi(args[2])
+				if err != nil || w < 1 {
+					return nil, d.Errf("invalid weight '%s': use a positive integer", args[2])
+				}
+				t.Weight = w
+			default:
+				return nil, d.Errf("%s <provider/model> [weight <n>]", sub)
+			}
+			if sub == "target" && len(rt.Tiers) > 1 {
+				return nil, d.Err("target lines must come before fallback lines")
+			}
+			if sub == "target" {
+				if len(rt.Tiers) == 0 {
+					rt.Tiers = append(rt.Tiers, nil)
+				}
+				rt.Tiers[0] = append(rt.Tiers[0], t)
+			} else {
+				if len(rt.Tiers) == 0 {
+					return nil, d.Err("a route needs at least one target before its fallbacks")
+				}
+				rt.Tiers = append(rt.Tiers, []RouteTarget{t})
+			}
+		case "policy":
+			if !d.AllArgs(&rt.Policy) {
+				return nil, d.ArgErr()
+			}
+		default:
+			return nil, d.Errf("unrecognized route subdirective '%s'", sub)
+		}
+	}
+	if len(rt.Tiers) == 0 {
+		return nil, d.Errf("route '%s' has no target", rt.Name)
+	}
+	return rt, nil
+}
+
+func unmarshalRetry(d *caddyfile.Dispenser) (*RetryConfig, error) {
+	rc := new(RetryConfig)
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "statuses":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			for _, a := range args {
+				n, err := strconv.Atoi(a)
+				if err != nil || n < 100 || n > 599 {
+					return nil, d.Errf("invalid status '%s'", a)
+				}
+				rc.Statuses = append(rc.Statuses, n)
+			}
+		case "max_attempts":
+			n, err := intArg(d)
+			if err != nil {
+				return nil, err
+			}
+			rc.MaxAttempts = n
+		case "base_delay", "max_delay", "max_retry_after", "deadline":
+			dur, err := durationArg(d)
+			if err != nil {
+				return nil, err
+			}
+			switch sub {
+			case "base_delay":
+				rc.BaseDelay = dur
+			case "max_delay":
+				rc.MaxDelay = dur
+			case "max_retry_after":
+				rc.MaxRetryAfter = dur
+			case "deadline":
+				rc.Deadline = dur
+			}
+		default:
+			return nil, d.Errf("unrecognized retry subdirective '%s'", sub)
+		}
+	}
+	return rc, nil
+}
+
+func unmarshalCooldown(d *caddyfile.Dispenser) (*CooldownConfig, error) {
+	cc := new(CooldownConfig)
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "off":
+			cc.Disabled = true
+		case "consecutive_failures", "min_requests":
+			n, err := intArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if sub == "consecutive_failures" {
+				cc.ConsecutiveFailures = n
+			} else {
+				cc.MinRequests = n
+			}
+		case "error_rate":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			pct, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+			if err != nil || pct <= 0 || pct > 100 {
+				return nil, d.Errf("invalid error_rate '%s': use a percentage such as 50%%", v)
+			}
+			cc.ErrorRate = pct / 100
+		case "window", "duration":
+			dur, err := durationArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if sub == "window" {
+				cc.Window = dur
+			} else {
+				cc.Duration = dur
+			}
+		default:
+			return nil, d.Errf("unrecognized cooldown subdirective '%s'", sub)
+		}
+	}
+	return cc, nil
+}
+
+func unmarshalPrice(d *caddyfile.Dispenser) (*PriceConfig, error) {
+	args := d.RemainingArgs()
+	if len(args) < 5 || len(args)%2 == 0 {
+		return nil, d.Err("price <model-glob> input <usd/1M> output <usd/1M> [cached_input <usd/1M>]")
+	}
+	p := &PriceConfig{Model: args[0]}
+	seen := map[string]bool{}
+	for i := 1; i < len(args); i += 2 {
+		v, err := strconv.ParseFloat(strings.TrimPrefix(args[i+1], "$"), 64)
+		if err != nil || v < 0 {
+			return nil, d.Errf("invalid price '%s': use USD per million tokens, e.g. 0.15", args[i+1])
+		}
+		switch args[i] {
+		case "input":
+			p.Input = v
+		case "output":
+			p.Output = v
+		case "cached_input":
+			p.CachedInput = v
+		default:
+			return nil, d.Errf("unknown price field '%s': use input, output or cached_input", args[i])
+		}
+		seen[args[i]] = true
+	}
+	if !seen["input"] || !seen["output"] {
+		return nil, d.Err("price needs both input and output")
+	}
+	return p, nil
+}
+
+func unmarshalRateLimit(d *caddyfile.Dispenser) (*RateLimit, error) {
+	rl := new(RateLimit)
+	if !d.Args(&rl.Name) {
+		return nil, d.Err("rate_limit needs a name: rate_limit <name> { ... }")
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		switch sub {
+		case "key":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			rl.Key = strings.Join(args, " ")
+		case "requests", "tokens":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			r, err := ratelimit.ParseRate(v)
+			if err != nil {
+				return nil, d.Errf("rate_limit %s: %s: %v", rl.Name, sub, err)
+			}
+			if sub == "requests" {
+				rl.Requests = r
+			} else {
+				rl.Tokens = r
+			}
+		case "budget":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			b, err := ratelimit.ParseBudget(v)
+			if err != nil {
+				return nil, d.Errf("rate_limit %s: budget: %v", rl.Name, err)
+			}
+			rl.Budget = b
+		case "match":
+			args := d.RemainingArgs()
+			if len(args) < 2 || args[0] != "model" {
+				return nil, d.Err("match model <glob...>")
+			}
+			rl.MatchModels = append(rl.MatchModels, args[1:]...)
+		default:
+			return nil, d.Errf("unrecognized rate_limit subdirective '%s'", sub)
+		}
+	}
+	if err := rl.Rule.Validate(); err != nil {
+		return nil, d.Err(err.Error())
+	}
+	return rl, nil
+}
+
+func unmarshalStore(d *caddyfile.Dispenser) (*RateLimitStore, error) {
+	st := new(RateLimitStore)
+	if !d.Args(&st.Type) {
+		return nil, d.ArgErr()
+	}
+	if st.Type != "memory" && st.Type != "redis" {
+		return nil, d.Errf("rate_limit_store '%s': use memory or redis", st.Type)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		switch sub {
+		case "address", "username", "password", "prefix", "on_store_error":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			switch sub {
+			case "address":
+				st.Address = v
+			case "username":
+				st.Username = v
+			case "password":
+				st.Password = v
+			case "prefix":
+				st.Prefix = v
+			case "on_store_error":
+				if v != "allow" && v != "deny" {
+					return nil, d.Errf("on_store_error '%s': use allow or deny", v)
+				}
+				st.OnStoreError = v
+			}
+		case "db":
+			n, err := intArg(d)
+			if err != nil {
+				return nil, err
+			}
+			st.DB = n
+		default:
+			return nil, d.Errf("unrecognized rate_limit_store subdirective '%s'", sub)
+		}
+	}
+	return st, nil
+}
+
+func intArg(d *caddyfile.Dispenser) (int, error) {
+	name := d.Val()
+	var v string
+	if !d.AllArgs(&v) {
+		return 0, d.ArgErr()
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, d.Errf("invalid %s '%s': use a whole number", name, v)
+	}
+	return n, nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	name := d.Val()
+	var v string
+	if !d.AllArgs(&v) {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return 0, d.Errf("invalid %s '%s': %v", name, v, err)
+	}
+	return caddy.Duration(dur), nil
+}
+
+func parseOnOff(d *caddyfile.Dispenser, v string) (bool, error) {
+	switch v {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, d.Errf("'%s': use on or off", v)
 }
 
 // Interface guard

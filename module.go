@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/aibackend/caddy-ai-gateway/gateway"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 func init() {
@@ -42,6 +43,7 @@ func init() {
 // `{http.ai_gateway.usage_origin}` | reported, counted, estimated or unknown
 // `{http.ai_gateway.status}` | The HTTP status sent to the client
 // `{http.ai_gateway.attempts}` | How many upstream attempts were made
+// `{http.ai_gateway.cost}` | What the request cost in USD (empty when the model has no price)
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
@@ -57,8 +59,28 @@ type Handler struct {
 	// are resolved at load time; one value may hold several keys separated by commas or spaces.
 	ClientKeys []string `json:"client_keys,omitempty"`
 
-	gw     *gateway.Gateway
-	logger *zap.Logger
+	// Routes serve client-facing model names from tiers of targets, with load balancing and fallbacks.
+	Routes []*Route `json:"routes,omitempty"`
+	// Retry says which failed attempts are retried and how.
+	Retry *RetryConfig `json:"retry,omitempty"`
+	// Cooldown configures the circuit breaker that rests failing targets.
+	Cooldown *CooldownConfig `json:"cooldown,omitempty"`
+
+	// Prices price models, in USD per million tokens, ahead of the embedded table of OpenAI, Anthropic
+	// and Gemini prices. Models with no price (self-hosted ones) cost 0 and report no cost.
+	Prices []*PriceConfig `json:"prices,omitempty"`
+	// ReportCost adds usage.cost (USD) to responses and final usage chunks. Default: true.
+	ReportCost *bool `json:"report_cost,omitempty"`
+
+	// RateLimits cap requests, tokens and spend per key. Every matching rule applies; the first that would be
+	// exceeded refuses the request with 429 before any upstream is contacted.
+	RateLimits []*RateLimit `json:"rate_limits,omitempty"`
+	// RateLimitStore says where limit counters live. Default: memory.
+	RateLimitStore *RateLimitStore `json:"rate_limit_store,omitempty"`
+
+	gw       *gateway.Gateway
+	logger   *zap.Logger
+	storeKey string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -73,11 +95,28 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
+	prices, err := h.priceTable()
+	if err != nil {
+		return err
+	}
+	tok := usage.NewTokenizer()
+	go tok.Warm() // encoders take ~50 ms to build: keep that out of Provision and of the first request
 	cfg := gateway.Config{
 		Aliases:         h.Aliases,
 		DefaultModel:    h.DefaultModel,
 		MaxRequestBody:  h.MaxRequestBody,
 		MaxOutputTokens: h.MaxOutputTokens,
+		Routes:          h.routerRoutes(),
+		Retry:           h.retryPolicy(),
+		Breaker:         h.breaker(),
+		Tokenizer:       tok,
+		Prices:          prices,
+		ReportCost:      h.ReportCost == nil || *h.ReportCost,
+		Claims:          h.claims,
+		OnStoreError:    h.storeFailed,
+	}
+	if cfg.Limiter, err = h.provisionLimits(repl); err != nil {
+		return err
 	}
 	for _, k := range h.ClientKeys {
 		cfg.ClientKeys = append(cfg.ClientKeys, splitList(repl.ReplaceAll(k, ""))...)
@@ -109,10 +148,15 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// Cleanup closes idle upstream connections.
+// Cleanup closes idle upstream connections and releases the rate-limit store (kept while another config
+// uses it).
 func (h *Handler) Cleanup() error {
 	if h.gw != nil {
 		h.gw.Close()
+	}
+	if h.storeKey != "" {
+		_, err := stores.Delete(h.storeKey)
+		return err
 	}
 	return nil
 }
@@ -140,6 +184,9 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 		repl.Set("http.ai_gateway.usage_origin", res.Usage.Origin.String())
 		repl.Set("http.ai_gateway.status", res.Status)
 		repl.Set("http.ai_gateway.attempts", len(res.Attempts))
+		if res.CostUSD >= 0 {
+			repl.Set("http.ai_gateway.cost", strconv.FormatFloat(res.CostUSD, 'f', -1, 64))
+		}
 	}
 	lvl := zapcore.InfoLevel
 	if res.Status >= 500 || res.Err != nil && res.Status == http.StatusOK {
@@ -159,6 +206,7 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 		zap.Int("completion_tokens", res.Usage.CompletionTokens),
 		zap.Int("total_tokens", res.Usage.TotalTokens),
 		zap.String("usage_origin", res.Usage.Origin.String()),
+		zap.Float64("cost_usd", max(res.CostUSD, 0)),
 		zap.Duration("duration", took),
 		zap.Duration("time_to_first_byte", res.TimeToFirstByte),
 		zap.Array("attempts", attempts(res.Attempts)),

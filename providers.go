@@ -18,7 +18,7 @@ type ProviderConfig struct {
 	// Name is the prefix clients put before the model name: "openai" in "openai/gpt-4o-mini".
 	Name string `json:"name"`
 	// Type selects the API dialect and defaults: openai (any OpenAI-compatible server), azure, anthropic,
-	// gemini, or a preset (openai, openrouter, groq, mistral, deepseek, together, xai, fireworks, ollama, vllm,
+	// gemini (alias google), or a preset (openai, openrouter, groq, mistral, deepseek, together, xai, fireworks, ollama, vllm,
 	// anthropic, gemini, google). Default: the preset named like the provider, else openai.
 	Type string `json:"type,omitempty"`
 	// BaseURL is the API's base URL, e.g. https://api.openai.com/v1. Default: the preset's.
@@ -37,6 +37,9 @@ type ProviderConfig struct {
 	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
 	// ResponseHeaderTimeout bounds the wait for the provider's response headers. Default: none.
 	ResponseHeaderTimeout caddy.Duration `json:"response_header_timeout,omitempty"`
+	// FirstTokenTimeout bounds the wait for a stream's first event; past it the next target is tried.
+	// Default: none.
+	FirstTokenTimeout caddy.Duration `json:"first_token_timeout,omitempty"`
 	// ForwardMetadata sends the request's metadata object upstream (OpenAI-compatible only). Default: false.
 	ForwardMetadata bool `json:"forward_metadata,omitempty"`
 
@@ -46,6 +49,21 @@ type ProviderConfig struct {
 	Deployments map[string]string `json:"deployments,omitempty"`
 	// APIVersion is Azure's api-version. Default: 2024-10-21.
 	APIVersion string `json:"api_version,omitempty"`
+
+	// DefaultMaxTokens is sent to Anthropic when the request sets neither max_tokens nor
+	// max_completion_tokens (Anthropic requires one). Default: 4096.
+	DefaultMaxTokens int `json:"default_max_tokens,omitempty"`
+	// AnthropicVersion is the anthropic-version header. Default: 2023-06-01.
+	AnthropicVersion string `json:"anthropic_version,omitempty"`
+	// AnthropicBeta, when set, is sent as the anthropic-beta header.
+	AnthropicBeta string `json:"anthropic_beta,omitempty"`
+
+	// IncludeThoughts asks Gemini thinking models for thought summaries, returned as reasoning_content.
+	IncludeThoughts bool `json:"include_thoughts,omitempty"`
+	// ThoughtSignatureFallback is sent to Gemini in place of a missing thought signature on a tool call from
+	// another model's history (e.g. skip_thought_signature_validator). Default: none; Gemini 3 then refuses
+	// such histories.
+	ThoughtSignatureFallback string `json:"thought_signature_fallback,omitempty"`
 }
 
 type preset struct {
@@ -67,6 +85,9 @@ var presets = map[string]preset{
 	"ollama":     {dialect: "openai", baseURL: "http://127.0.0.1:11434/v1", keyless: true},
 	"vllm":       {dialect: "openai", baseURL: "http://127.0.0.1:8000/v1", keyless: true},
 	"azure":      {dialect: "azure"},
+	"anthropic":  {dialect: "anthropic", baseURL: "https://api.anthropic.com"},
+	"gemini":     {dialect: "gemini", baseURL: transform.GeminiBaseURL},
+	"google":     {dialect: "gemini", baseURL: transform.GeminiBaseURL},
 }
 
 func presetNames() string {
@@ -103,6 +124,7 @@ func (pc *ProviderConfig) build(repl *caddy.Replacer, warn func(string)) (gatewa
 		Timeout:               time.Duration(pc.Timeout),
 		DialTimeout:           time.Duration(pc.DialTimeout),
 		ResponseHeaderTimeout: time.Duration(pc.ResponseHeaderTimeout),
+		FirstTokenTimeout:     time.Duration(pc.FirstTokenTimeout),
 	}
 	for k, vs := range pc.Headers {
 		for _, v := range vs {
@@ -135,6 +157,12 @@ func (pc *ProviderConfig) build(repl *caddy.Replacer, warn func(string)) (gatewa
 		}
 		p.Dialect = transform.NewOpenAI(transform.OpenAIOptions{ForwardMetadata: pc.ForwardMetadata,
 			Azure: &transform.AzureOptions{APIVersion: ver, Deployments: pc.Deployments}})
+	case "anthropic":
+		p.Dialect = transform.NewAnthropic(transform.AnthropicOptions{DefaultMaxTokens: pc.DefaultMaxTokens,
+			Version: pc.AnthropicVersion, Beta: pc.AnthropicBeta})
+	case "gemini":
+		p.Dialect = transform.NewGemini(transform.GeminiOptions{IncludeThoughts: pc.IncludeThoughts,
+			SignatureFallback: pc.ThoughtSignatureFallback})
 	}
 	if p.BaseURL == "" {
 		p.BaseURL = pre.baseURL

@@ -3,24 +3,35 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
-	"github.com/tidwall/gjson"
-
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
-	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
+// exchange is the state of one chat completion request.
+type exchange struct {
+	req   *chatRequest
+	res   *Result
+	start time.Time
+	plan  router.Plan
+	limit ratelimit.Reservation
+	// prompt is the locally counted prompt, computed at most once.
+	prompt int
+}
+
 func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result) {
-	start := time.Now()
+	x := &exchange{res: res, start: time.Now(), prompt: -1}
+	res.CostUSD = -1
 	body, err := readLimited(http.MaxBytesReader(w, r.Body, g.cfg.MaxRequestBody), g.cfg.MaxRequestBody)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) || err.Error() == "upstream body too large" {
+		if errors.As(err, &mbe) || errors.Is(err, errTooLarge) {
 			g.fail(w, res, transform.NewError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large",
 				"the request body is larger than the gateway's limit of "+strconv.FormatInt(g.cfg.MaxRequestBody, 10)+" bytes"))
 			return
@@ -33,262 +44,182 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result)
 		g.fail(w, res, verr)
 		return
 	}
+	x.req = req
 	res.ClientModel, res.Stream = req.model, req.stream
-	targets, err := g.targets(req)
-	if err != nil {
+	if err := g.router.PlanInto(&x.plan, req.model, req.fallbacks); err != nil {
 		g.fail(w, res, asError(err))
 		return
 	}
+	if e := g.reserve(w, r, x); e != nil {
+		g.fail(w, res, e)
+		return
+	}
+	answered, last := g.tryTargets(w, r, x)
+	g.settle(r, x)
+	if !answered {
+		g.fail(w, res, last)
+	}
+}
+
+// tryTargets runs the attempts the plan and the retry policy allow until one answers.
+func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange) (bool, *transform.Error) {
 	var last *transform.Error
-	for i, t := range targets {
-		u := g.providers[t.Provider]
-		treq := &transform.Request{Body: req.body, Model: t.Model, ClientModel: req.model, Stream: req.stream, IncludeUsage: req.includeUsage}
-		res.Provider, res.UpstreamModel = t.Provider, t.Model
-		attemptStart := time.Now()
-		answered, e := g.attempt(w, r, u, t, treq, res, start)
-		a := Attempt{Target: t.String(), Status: http.StatusOK, Duration: time.Since(attemptStart)}
-		if e != nil {
-			a.Status, a.Err = e.Status, e.Error()
+	var prev router.Target
+	for {
+		t, ok := x.plan.Next()
+		wait := time.Duration(0)
+		if !ok {
+			// Every target was tried: retry the last one after a backoff, while the policy allows.
+			if last == nil || x.plan.Tried() == 0 {
+				break
+			}
+			t = prev
+			wait = g.retry.Backoff(len(x.res.Attempts), last.RetryAfter, rand.Float64)
 		}
-		res.Attempts = append(res.Attempts, a)
+		if len(x.res.Attempts) > 0 && !g.retry.Again(len(x.res.Attempts), time.Since(x.start), wait) {
+			break
+		}
+		if wait > 0 && !sleep(r.Context(), wait) {
+			break
+		}
+		prev = t
+		answered, e := g.attemptTarget(w, r, x, t)
 		if answered {
-			return
+			return true, e
 		}
 		last = e
-		if r.Context().Err() != nil || !retryable(e.Status) || i == len(targets)-1 {
+		if r.Context().Err() != nil || !g.retry.Retryable(retryStatus(e)) {
 			break
 		}
 	}
-	g.fail(w, res, last)
+	if last == nil {
+		last = transform.NewError(http.StatusServiceUnavailable, "service_unavailable_error", "no_upstream",
+			"no upstream is available for model '"+x.req.model+"'")
+	}
+	return false, last
 }
 
-// targets lists the upstream targets to try: the model's own, then each request-level fallback's.
-func (g *Gateway) targets(req *chatRequest) ([]router.Target, error) {
-	ts, err := g.router.Resolve(req.model)
-	if err != nil {
-		return nil, err
+// retryStatus maps a gateway-made transport error to the retry policy's "no response" status.
+func retryStatus(e *transform.Error) int {
+	switch e.Code {
+	case "upstream_unavailable", "upstream_timeout", "upstream_stream_cut", "first_token_timeout":
+		return 0
 	}
-	for _, m := range req.fallbacks {
-		more, err := g.router.Resolve(m)
-		if err != nil {
-			return nil, err
-		}
-		ts = append(ts, more...)
-	}
-	return ts, nil
+	return e.Status
 }
 
-// retryable reports whether another target may succeed where this status failed.
-func retryable(status int) bool {
-	switch status {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout, 529:
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
 		return true
+	case <-ctx.Done():
+		return false
 	}
-	return false
 }
 
-// attempt tries one target. answered is true once a response has been committed to the client (a stream that
-// began and then failed reports its error inside the stream); otherwise err is the failure to retry or send.
-func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, u *upstream, t router.Target, treq *transform.Request, res *Result, start time.Time) (answered bool, err *transform.Error) {
+// attemptTarget tries one target and reports the outcome to the router's health tracking.
+func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *exchange, t router.Target) (bool, *transform.Error) {
+	u := g.providers[t.Provider]
+	treq := &transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
+		IncludeUsage: x.req.includeUsage}
+	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
+	health := g.router.Start(t)
+	began := time.Now()
+	answered, ttfb, e := g.attempt(w, r, x, u, t, treq)
+	a := Attempt{Target: t.String(), Status: http.StatusOK, Duration: time.Since(began)}
+	out := router.Outcome{TTFB: ttfb}
+	if e != nil {
+		a.Status, a.Err = e.Status, e.Error()
+		out.Failed = !answered && r.Context().Err() == nil && g.retry.Retryable(retryStatus(e))
+		if out.Failed {
+			out.RetryAfter = e.RetryAfter
+		}
+	}
+	health.Done(out)
+	x.res.Attempts = append(x.res.Attempts, a)
+	return answered, e
+}
+
+// attempt sends the request to one target. answered is true once a response has been committed to the
+// client (a stream that began and then failed reports its error inside the stream); otherwise err is the
+// failure to retry or send. ttfb is when the upstream's first byte (first event, for streams) arrived.
+func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, t router.Target, treq *transform.Request) (answered bool, ttfb time.Duration, err *transform.Error) {
 	out, berr := u.Dialect.BuildRequest(treq)
 	if berr != nil {
-		return false, asError(berr)
+		return false, 0, asError(berr)
 	}
+	sent := time.Now()
 	resp, cancel, serr := g.send(r.Context(), u, t.Key, out, r.Header, treq.Stream)
 	if serr != nil {
-		return false, transportError(r.Context(), u.Name, serr)
+		return false, 0, transportError(r.Context(), u.Name, serr)
 	}
 	defer cancel()
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		b, _ := readLimited(resp.Body, maxErrorBody)
-		return false, u.Dialect.TranslateError(resp.StatusCode, resp.Header, b)
+		return false, time.Since(sent), u.Dialect.TranslateError(resp.StatusCode, resp.Header, b)
 	}
 	if treq.Stream {
-		return g.relayStream(w, r, u, treq, resp, res, start)
+		return g.relayStream(w, r, x, u, treq, resp, cancel, sent)
 	}
 	b, rerr := readLimited(resp.Body, maxResponseBody)
+	ttfb = time.Since(sent)
 	if rerr != nil {
-		return false, transportError(r.Context(), u.Name, rerr)
+		return false, ttfb, transportError(r.Context(), u.Name, rerr)
 	}
 	outBody, use, terr := u.Dialect.TranslateResponse(treq, b)
 	if terr != nil {
-		return false, asError(terr)
+		return false, ttfb, asError(terr)
 	}
-	res.Usage = use
+	outBody = g.completeUsage(x, t, use, outBody)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(outBody)))
-	setWhoAnswered(h, u.Name, t.Model, len(res.Attempts)+1)
+	g.setAnswerHeaders(h, x, u.Name, t.Model)
+	if x.res.CostUSD >= 0 {
+		h.Set("X-AI-Gateway-Cost", formatCost(x.res.CostUSD))
+	}
 	w.WriteHeader(http.StatusOK)
-	res.Status = http.StatusOK
-	res.TimeToFirstByte = time.Since(start)
+	x.res.Status = http.StatusOK
+	x.res.TimeToFirstByte = time.Since(x.start)
 	_, _ = w.Write(outBody)
-	return true, nil
+	return true, ttfb, nil
 }
 
-func setWhoAnswered(h http.Header, provider, model string, attempts int) {
+// setAnswerHeaders says who answered and how usage was obtained, and adds the rate-limit headers.
+func (g *Gateway) setAnswerHeaders(h http.Header, x *exchange, provider, model string) {
 	h.Set("X-AI-Gateway-Provider", provider)
 	h.Set("X-AI-Gateway-Upstream-Model", model)
-	h.Set("X-AI-Gateway-Attempts", strconv.Itoa(attempts))
+	h.Set("X-AI-Gateway-Attempts", strconv.Itoa(len(x.res.Attempts)+1))
+	if x.res.Usage.Known() {
+		h.Set("X-AI-Gateway-Usage", x.res.Usage.Origin.String())
+	}
+	x.limit.Headers().Each(h.Set)
 }
 
-// relayStream waits for the upstream's first event before committing the response (so a failure before it can
-// still go to another target), then relays events one at a time, flushing each.
-func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, u *upstream, treq *transform.Request, resp *http.Response, res *Result, start time.Time) (bool, *transform.Error) {
-	events := transform.NewSSEReader(resp.Body, 0)
-	tr := u.Dialect.NewStream(treq)
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel}
-	ev, err := events.Next()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return false, transform.NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-				"provider '"+u.Name+"' closed the stream before sending anything")
-		}
-		return false, transportError(r.Context(), u.Name, err)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	setWhoAnswered(h, u.Name, treq.Model, len(res.Attempts)+1)
-	w.WriteHeader(http.StatusOK)
-	res.Status = http.StatusOK
-	res.TimeToFirstByte = time.Since(start)
-
-	streamErr := g.pump(r.Context(), u.Name, events, tr, sw, ev)
-	res.Usage = sw.usage
-	if sw.writeErr != nil {
-		return true, nil // the client went away; nothing more can be said to it
-	}
-	if streamErr != nil {
-		e := asError(streamErr)
-		sw.writeError(e)
-		res.Err = e
-		return true, e
-	}
-	sw.finish(treq.IncludeUsage)
-	return true, nil
+// firstEventTimer cancels an attempt whose stream has not produced its first event in time.
+type firstEventTimer struct {
+	t     *time.Timer
+	fired atomic.Bool
 }
 
-// pump feeds upstream events to the translator until the stream ends. It returns the error to report in the
-// stream, or nil after a complete answer.
-func (g *Gateway) pump(ctx context.Context, provider string, events *transform.SSEReader, tr transform.StreamTranslator, sw *streamWriter, ev transform.Event) error {
-	for {
-		done, err := tr.Translate(ev, sw)
-		if err != nil {
-			return err
-		}
-		if sw.writeErr != nil {
-			return nil
-		}
-		if sw.pending {
-			if sw.writeErr = sw.rc.Flush(); sw.writeErr != nil {
-				return nil
-			}
-			sw.pending = false
-		}
-		if done {
-			return tr.Finish(sw, false)
-		}
-		ev, err = events.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return tr.Finish(sw, true)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if ferr := tr.Finish(sw, true); ferr != nil {
-				return ferr
-			}
-			return transportError(ctx, provider, err)
-		}
+func startFirstEventTimer(d time.Duration, cancel context.CancelFunc) *firstEventTimer {
+	ft := &firstEventTimer{}
+	if d > 0 {
+		ft.t = time.AfterFunc(d, func() {
+			ft.fired.Store(true)
+			cancel()
+		})
 	}
+	return ft
 }
 
-// streamWriter is the Sink that writes OpenAI SSE events to the client.
-type streamWriter struct {
-	w        io.Writer
-	rc       *http.ResponseController
-	model    string
-	id       []byte
-	created  []byte
-	usage    usage.Usage
-	rawUsage []byte
-	pending  bool
-	writeErr error
-}
-
-var (
-	dataPrefix = []byte("data: ")
-	eventEnd   = []byte("\n\n")
-)
-
-// Chunk implements transform.Sink.
-func (s *streamWriter) Chunk(data []byte) error {
-	if s.writeErr != nil {
-		return s.writeErr
+// stop disarms the timer and reports whether it had already fired.
+func (ft *firstEventTimer) stop() bool {
+	if ft.t != nil {
+		ft.t.Stop()
 	}
-	if s.id == nil {
-		s.id = append([]byte{}, gjson.GetBytes(data, "id").Raw...)
-		s.created = append([]byte{}, gjson.GetBytes(data, "created").Raw...)
-	}
-	if _, s.writeErr = s.w.Write(dataPrefix); s.writeErr == nil {
-		if _, s.writeErr = s.w.Write(data); s.writeErr == nil {
-			_, s.writeErr = s.w.Write(eventEnd)
-		}
-	}
-	s.pending = true
-	return s.writeErr
-}
-
-// Usage implements transform.Sink.
-func (s *streamWriter) Usage(u usage.Usage, raw []byte) {
-	s.usage = u
-	s.rawUsage = append(s.rawUsage[:0], raw...)
-}
-
-// finish writes the usage chunk when the client asked for it, then [DONE].
-func (s *streamWriter) finish(includeUsage bool) {
-	if includeUsage && s.usage.Known() {
-		b := make([]byte, 0, 512)
-		b = append(b, `{"id":`...)
-		b = appendRawOr(b, s.id, `""`)
-		b = append(b, `,"object":"chat.completion.chunk","created":`...)
-		b = appendRawOr(b, s.created, strconv.FormatInt(time.Now().Unix(), 10))
-		b = append(b, `,"model":`...)
-		b = transform.AppendJSONString(b, s.model)
-		b = append(b, `,"choices":[],"usage":`...)
-		if len(s.rawUsage) > 0 {
-			b = append(b, s.rawUsage...)
-		} else {
-			b = s.usage.AppendJSON(b, -1)
-		}
-		b = append(b, '}')
-		_ = s.Chunk(b)
-	}
-	if s.writeErr == nil {
-		_, s.writeErr = s.w.Write([]byte("data: [DONE]\n\n"))
-	}
-	if s.writeErr == nil {
-		s.writeErr = s.rc.Flush()
-	}
-}
-
-// writeError ends the stream with an OpenAI error event and no [DONE], so clients see a failure rather than a
-// truncated answer that looks complete.
-func (s *streamWriter) writeError(e *transform.Error) {
-	b := e.AppendJSON(make([]byte, 0, 256))
-	if s.Chunk(b) == nil {
-		_ = s.rc.Flush()
-	}
-}
-
-func appendRawOr(dst, raw []byte, fallback string) []byte {
-	if len(raw) == 0 {
-		return append(dst, fallback...)
-	}
-	return append(dst, raw...)
+	return ft.fired.Load()
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -49,6 +50,9 @@ type Provider struct {
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the upstream's response headers. Default: none (Timeout).
 	ResponseHeaderTimeout time.Duration
+	// FirstTokenTimeout bounds the wait for a stream's first event; past it the attempt fails and the next
+	// target is tried. Default: none (Timeout).
+	FirstTokenTimeout time.Duration
 	// Transport overrides the provider's HTTP transport (tests, custom TLS). Default: a tuned http.Transport.
 	Transport http.RoundTripper
 }
@@ -67,6 +71,26 @@ type Config struct {
 	MaxOutputTokens int
 	// ClientKeys, when not empty, are the Bearer keys clients must present.
 	ClientKeys []string
+	// Routes are client-facing model names served by tiers of targets.
+	Routes []router.RouteConfig
+	// Breaker configures the per-target circuit breaker.
+	Breaker router.BreakerConfig
+	// Retry says which failed attempts are retried, how often and how long to wait.
+	Retry router.RetryPolicy
+	// Tokenizer counts tokens when an upstream reports no usage. Default: a new usage.Tokenizer.
+	Tokenizer *usage.Tokenizer
+	// Prices prices usage. Default: the embedded price table.
+	Prices *usage.PriceTable
+	// ReportCost adds usage.cost (USD) to response bodies and final usage chunks.
+	ReportCost bool
+	// Limiter, when set, charges each request against the claims Claims returns for it.
+	Limiter *ratelimit.Limiter
+	// Claims returns the rate-limit claims of a validated request for model (the client-facing name) with
+	// its estimated token use. It runs before any upstream is contacted.
+	Claims func(r *http.Request, model string, estimatedTokens int) []ratelimit.Claim
+	// OnStoreError is told about every failure of the rate-limit store (the request proceeds or is refused
+	// according to the limiter's policy).
+	OnStoreError func(err error)
 }
 
 // Gateway serves the OpenAI-compatible API. It is safe for concurrent use.
@@ -76,6 +100,9 @@ type Gateway struct {
 	providers map[string]*upstream
 	keyHashes [][sha256.Size]byte
 	created   int64
+	retry     router.RetryPolicy
+	tokenizer *usage.Tokenizer
+	prices    *usage.PriceTable
 }
 
 // New validates cfg and builds a Gateway.
@@ -87,7 +114,19 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.MaxOutputTokens = DefaultMaxOutputTokens
 	}
 	g := &Gateway{cfg: cfg, providers: make(map[string]*upstream, len(cfg.Providers)), created: time.Now().Unix()}
-	rc := router.Config{Aliases: cfg.Aliases}
+	g.retry = cfg.Retry.WithDefaults()
+	g.tokenizer = cfg.Tokenizer
+	if g.tokenizer == nil {
+		g.tokenizer = usage.NewTokenizer()
+	}
+	g.prices = cfg.Prices
+	if g.prices == nil {
+		var err error
+		if g.prices, err = usage.NewPriceTable(nil); err != nil {
+			return nil, err
+		}
+	}
+	rc := router.Config{Aliases: cfg.Aliases, Routes: cfg.Routes, Breaker: cfg.Breaker}
 	for i := range cfg.Providers {
 		p := &cfg.Providers[i]
 		if p.Dialect == nil {
@@ -109,7 +148,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.router = r
 	if cfg.DefaultModel != "" {
-		if _, err := r.Resolve(cfg.DefaultModel); err != nil {
+		if _, err := r.Plan(cfg.DefaultModel, nil); err != nil {
 			return nil, fmt.Errorf("default model: %v", err)
 		}
 	}
@@ -167,6 +206,8 @@ type Result struct {
 	Stream bool
 	// Usage is the exchange's usage, with its origin.
 	Usage usage.Usage
+	// CostUSD is what the exchange cost; negative when the model has no known price.
+	CostUSD float64
 	// Attempts lists every upstream attempt in order.
 	Attempts []Attempt
 	// Err is the error sent to the client, if any.

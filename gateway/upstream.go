@@ -154,11 +154,14 @@ func transportError(ctx context.Context, provider string, err error) *transform.
 		"provider '"+provider+"' failed: "+reason)
 }
 
+// errTooLarge is returned by readLimited for a body over its limit.
+var errTooLarge = errors.New("body too large")
+
 // readLimited reads at most limit bytes of body.
 func readLimited(body io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if err == nil && int64(len(b)) > limit {
-		return nil, errors.New("upstream body too large")
+		return nil, errTooLarge
 	}
 	return b, err
 }

@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/router"
+	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+// relayStream waits for the upstream's first event before committing the response, so that a failure before
+// it can still go to another target, then relays events one at a time, flushing each.
+func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, treq *transform.Request, resp *http.Response, cancel context.CancelFunc, sent time.Time) (bool, time.Duration, *transform.Error) {
+	timer := startFirstEventTimer(u.FirstTokenTimeout, cancel)
+	events := transform.NewSSEReader(resp.Body, 0)
+	ev, err := events.Next()
+	ttfb := time.Since(sent)
+	if timer.stop() {
+		return false, 0, transform.NewError(http.StatusGatewayTimeout, "server_error", "first_token_timeout",
+			"provider '"+u.Name+"' sent no first token within "+u.FirstTokenTimeout.String())
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return false, ttfb, transform.NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
+				"provider '"+u.Name+"' closed the stream before sending anything")
+		}
+		return false, ttfb, transportError(r.Context(), u.Name, err)
+	}
+	target := router.Target{Provider: u.Name, Model: treq.Model}
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel,
+		counter: g.tokenizer.NewStreamCounter(target.String())}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	g.setAnswerHeaders(h, x, u.Name, treq.Model)
+	w.WriteHeader(http.StatusOK)
+	x.res.Status = http.StatusOK
+	x.res.TimeToFirstByte = time.Since(x.start)
+
+	streamErr := pump(r.Context(), u.Name, events, g.streamTranslator(u, treq), sw, ev)
+	if sw.writeErr != nil && streamErr == nil {
+		streamErr = errClientGone
+	}
+	g.finishStreamUsage(x, target, sw, streamErr != nil)
+	if sw.writeErr != nil {
+		x.res.Err = transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
+		return true, ttfb, nil
+	}
+	if streamErr != nil {
+		e := asError(streamErr)
+		sw.writeError(e)
+		x.res.Err = e
+		return true, ttfb, e
+	}
+	sw.finish(treq.IncludeUsage, g.usageJSON(x, sw.rawUsage))
+	return true, ttfb, nil
+}
+
+var errClientGone = errors.New("the client closed the request")
+
+func (g *Gateway) streamTranslator(u *upstream, treq *transform.Request) transform.StreamTranslator {
+	return u.Dialect.NewStream(treq)
+}
+
+// pump feeds upstream events to the translator until the stream ends. It returns the error to report in the
+// stream, or nil after a complete answer.
+func pump(ctx context.Context, provider string, events *transform.SSEReader, tr transform.StreamTranslator, sw *streamWriter, ev transform.Event) error {
+	for {
+		done, err := tr.Translate(ev, sw)
+		if err != nil {
+			return err
+		}
+		if sw.writeErr != nil {
+			return nil
+		}
+		if sw.pending {
+			if sw.writeErr = sw.rc.Flush(); sw.writeErr != nil {
+				return nil
+			}
+			sw.pending = false
+		}
+		if done {
+			return tr.Finish(sw, false)
+		}
+		ev, err = events.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return tr.Finish(sw, true)
+			}
+			if ferr := tr.Finish(sw, true); ferr != nil && ctx.Err() == nil {
+				return ferr
+			}
+			if ctx.Err() != nil {
+				return errClientGone
+			}
+			return transportError(ctx, provider, err)
+		}
+	}
+}
+
+// streamWriter is the Sink that writes OpenAI SSE events to the client and counts what it writes.
+type streamWriter struct {
+	w        io.Writer
+	rc       *http.ResponseController
+	model    string
+	counter  *usage.StreamCounter
+	id       []byte
+	created  []byte
+	usage    usage.Usage
+	rawUsage []byte
+	pending  bool
+	writeErr error
+}
+
+var (
+	dataPrefix = []byte("data: ")
+	eventEnd   = []byte("\n\n")
+	doneEvent  = []byte("data: [DONE]\n\n")
+)
+
+// Chunk implements transform.Sink.
+func (s *streamWriter) Chunk(data []byte) error {
+	if s.writeErr != nil {
+		return s.writeErr
+	}
+	if s.id == nil {
+		s.id = append([]byte{}, gjson.GetBytes(data, "id").Raw...)
+		s.created = append([]byte{}, gjson.GetBytes(data, "created").Raw...)
+	}
+	if s.counter != nil {
+		s.counter.AddChunk(data)
+	}
+	return s.write(data)
+}
+
+func (s *streamWriter) write(data []byte) error {
+	if _, s.writeErr = s.w.Write(dataPrefix); s.writeErr == nil {
+		if _, s.writeErr = s.w.Write(data); s.writeErr == nil {
+			_, s.writeErr = s.w.Write(eventEnd)
+		}
+	}
+	s.pending = true
+	return s.writeErr
+}
+
+// Usage implements transform.Sink.
+func (s *streamWriter) Usage(u usage.Usage, raw []byte) {
+	s.usage = u
+	s.rawUsage = append(s.rawUsage[:0], raw...)
+}
+
+// finish writes the usage chunk when the client asked for it, then [DONE].
+func (s *streamWriter) finish(includeUsage bool, usageJSON []byte) {
+	if includeUsage && len(usageJSON) > 0 {
+		b := make([]byte, 0, 256+len(usageJSON))
+		b = append(b, `{"id":`...)
+		b = appendRawOr(b, s.id, `""`)
+		b = append(b, `,"object":"chat.completion.chunk","created":`...)
+		b = appendRawOr(b, s.created, strconv.FormatInt(time.Now().Unix(), 10))
+		b = append(b, `,"model":`...)
+		b = transform.AppendJSONString(b, s.model)
+		b = append(b, `,"choices":[],"usage":`...)
+		b = append(b, usageJSON...)
+		_ = s.write(append(b, '}'))
+	}
+	if s.writeErr == nil {
+		_, s.writeErr = s.w.Write(doneEvent)
+	}
+	if s.writeErr == nil {
+		s.writeErr = s.rc.Flush()
+	}
+}
+
+// writeError ends the stream with an OpenAI error event and no [DONE], so clients see a failure rather than a
+// truncated answer that looks complete.
+func (s *streamWriter) writeError(e *transform.Error) {
+	if s.write(e.AppendJSON(make([]byte, 0, 256))) == nil {
+		_ = s.rc.Flush()
+	}
+}
+
+func appendRawOr(dst, raw []byte, fallback string) []byte {
+	if len(raw) == 0 {
+		return append(dst, fallback...)
+	}
+	return append(dst, raw...)
+}

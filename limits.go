@@ -1,0 +1,138 @@
+package aigateway
+
+import (
+	"fmt"
+	"net/http"
+	"path"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
+)
+
+// RateLimit caps requests, tokens and spend per key. Counters are kept per rule and per key, hashed.
+type RateLimit struct {
+	ratelimit.Rule
+	// Key is a placeholder expression naming who is limited, e.g. {http.request.header.Authorization},
+	// {http.ai_gateway.model} or {remote_host}. Default: one counter for everyone.
+	Key string `json:"key,omitempty"`
+	// MatchModels, when set, limits the rule to requests whose model (as the client named it) matches one
+	// of these globs, e.g. openai/*.
+	MatchModels []string `json:"match_models,omitempty"`
+}
+
+// RateLimitStore says where limit counters live.
+type RateLimitStore struct {
+	// Type is memory (default; this process, kept across config reloads) or redis (shared by every gateway
+	// using the same Redis and prefix).
+	Type string `json:"type,omitempty"`
+	// Address is the Redis server's host:port. Default: 127.0.0.1:6379.
+	Address string `json:"address,omitempty"`
+	// Username is the Redis ACL user.
+	Username string `json:"username,omitempty"`
+	// Password authenticates to Redis; placeholders such as {env.REDIS_PASSWORD} are resolved at load time.
+	Password string `json:"password,omitempty"`
+	// DB is the Redis database number.
+	DB int `json:"db,omitempty"`
+	// Prefix starts every Redis key. Default: aigw:.
+	Prefix string `json:"prefix,omitempty"`
+	// OnStoreError is allow (default: serve, log and count) or deny (answer 503) when the store fails.
+	OnStoreError string `json:"on_store_error,omitempty"`
+}
+
+// stores keeps limit stores across config reloads, keyed by where they keep their counters.
+var stores = caddy.NewUsagePool()
+
+// provisionLimits builds the limiter from the handler's rules over a store kept across reloads.
+func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, error) {
+	if len(h.RateLimits) == 0 {
+		return nil, nil
+	}
+	cfg := h.RateLimitStore
+	if cfg == nil {
+		cfg = &RateLimitStore{}
+	}
+	policy, err := ratelimit.ParseStoreErrorPolicy(orDefault(cfg.OnStoreError, "allow"))
+	if err != nil {
+		return nil, err
+	}
+	var key string
+	var build func() (caddy.Destructor, error)
+	switch cfg.Type {
+	case "", "memory":
+		key = "memory"
+		build = func() (caddy.Destructor, error) { return ratelimit.NewMemoryStore(), nil }
+	case "redis":
+		opts := ratelimit.RedisOptions{Address: cfg.Address, Username: cfg.Username,
+			Password: repl.ReplaceAll(cfg.Password, ""), DB: cfg.DB, Prefix: cfg.Prefix}
+		key = fmt.Sprintf("redis|%s|%s|%d|%s", opts.Address, opts.Username, opts.DB, opts.Prefix)
+		build = func() (caddy.Destructor, error) { return ratelimit.NewRedisStore(opts) }
+	default:
+		return nil, fmt.Errorf("rate_limit_store: unknown type '%s': use memory or redis", cfg.Type)
+	}
+	val, _, err := stores.LoadOrNew(key, build)
+	if err != nil {
+		return nil, fmt.Errorf("rate_limit_store: %v", err)
+	}
+	h.storeKey = key
+	rules := make([]ratelimit.Rule, len(h.RateLimits))
+	for i, rl := range h.RateLimits {
+		for _, g := range rl.MatchModels {
+			if _, err := path.Match(g, ""); err != nil {
+				return nil, fmt.Errorf("rate_limit %s: bad model pattern '%s': %v", rl.Name, g, err)
+			}
+		}
+		rules[i] = rl.Rule
+	}
+	return ratelimit.New(val.(ratelimit.Store), rules, ratelimit.Options{OnStoreError: policy})
+}
+
+// claims expands each applicable rule's key for a request.
+func (h *Handler) claims(r *http.Request, model string, tokens int) []ratelimit.Claim {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		repl = caddy.NewReplacer()
+	}
+	repl.Set("http.ai_gateway.model", model)
+	out := make([]ratelimit.Claim, 0, len(h.RateLimits))
+	for _, rl := range h.RateLimits {
+		if !matchesAny(rl.MatchModels, model) {
+			continue
+		}
+		out = append(out, ratelimit.Claim{Rule: rl.Name, Key: repl.ReplaceAll(rl.Key, ""), Tokens: tokens})
+	}
+	return out
+}
+
+func matchesAny(globs []string, model string) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	for _, g := range globs {
+		if ok, _ := path.Match(g, model); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// storeFailed logs a limit-store failure loudly; the request proceeds or is refused per on_store_error.
+func (h *Handler) storeFailed(err error) {
+	h.logger.Error("RATE LIMIT STORE UNAVAILABLE: limits are not being enforced as configured", zap.Error(err),
+		zap.String("on_store_error", orDefault(h.storeErrorPolicy(), "allow")))
+}
+
+func (h *Handler) storeErrorPolicy() string {
+	if h.RateLimitStore == nil {
+		return ""
+	}
+	return h.RateLimitStore.OnStoreError
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
