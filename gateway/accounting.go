@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -85,7 +86,7 @@ func (g *Gateway) cost(providerModel string, u usage.Usage) float64 {
 	if !ok {
 		return -1
 	}
-	return usd
+	return math.Round(usd*1e10) / 1e10 // whole 1e-10 USD: no float noise in bodies and headers
 }
 
 // reserve charges the request against the rate limits before any upstream is contacted. It returns the error

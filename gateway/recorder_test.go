@@ -1,0 +1,7 @@
+package gateway
+
+import "net/http/httptest"
+
+type recorder = httptest.ResponseRecorder
+
+func newRecorder() *recorder { return httptest.NewRecorder() }
