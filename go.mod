@@ -2,12 +2,12 @@ module github.com/aibackend/caddy-ai-gateway
 
 go 1.26.0
 
-require github.com/caddyserver/caddy/v2 v2.11.9
-
 require (
-	github.com/coder/websocket v1.8.15 // indirect
-	github.com/openai/openai-go/v3 v3.98.0 // indirect
+	github.com/caddyserver/caddy/v2 v2.11.9
+	github.com/openai/openai-go/v3 v3.98.0
 )
+
+require github.com/coder/websocket v1.8.15 // indirect
 
 require (
 	cel.dev/cel-go v0.32.0 // indirect
@@ -28,7 +28,6 @@ require (
 	github.com/alecthomas/chroma/v2 v2.27.0 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
 	github.com/aryann/difflib v0.0.0-20210328193216-ff5ff6dc229b // indirect
-	github.com/aws/aws-sdk-go-v2/config v1.33.10 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bits-and-blooms/bitset v1.25.0 // indirect
 	github.com/caddyserver/certmagic v0.25.6 // indirect
