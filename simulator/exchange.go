@@ -6,6 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 // exchange is one request and the answer the simulator decided to give it.
@@ -18,6 +19,7 @@ type exchange struct {
 	promptTokens int
 	created      int64
 	counting     bool // the request is for a token-counting endpoint
+	tok          *usage.Tokenizer
 
 	// Filled by the dialect's parse when the answer is a tool call.
 	tool *toolCall

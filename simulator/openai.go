@@ -33,7 +33,7 @@ func (openAI) parse(ex *exchange, body []byte) error {
 	if ex.maxTokens <= 0 {
 		ex.maxTokens = int(req.Get("max_tokens").Int())
 	}
-	ex.promptTokens = estimateTokens(messages, req.Get("tools"))
+	ex.promptTokens = ex.tok.CountPrompt(ex.model, body)
 
 	choice := req.Get("tool_choice")
 	if choice.String() == "none" || last(messages).Get("role").String() == "tool" {
@@ -54,8 +54,13 @@ func (openAI) finishReason(ex *exchange) string {
 	return "stop"
 }
 
+// usage is what OpenAI would report: the prompt by the chat formula, and the answer's tokens plus the one
+// that ends the message (absent when max_tokens cut the answer).
 func (openAI) usage(ex *exchange) usage.Usage {
 	c := ex.completionTokens()
+	if ex.tool == nil && !ex.truncated {
+		c++
+	}
 	return usage.Usage{PromptTokens: ex.promptTokens, CompletionTokens: c, TotalTokens: ex.promptTokens + c,
 		Origin: usage.Reported}
 }

@@ -22,7 +22,8 @@ func TestOpenAIText(t *testing.T) {
 	if content != storyWords(DefaultCompletionTokens) {
 		t.Errorf("content %q", content)
 	}
-	if n := len(strings.Fields(content)); got.Get("usage.completion_tokens").Int() != int64(n) {
+	// OpenAI's completion_tokens include the token that ends the message.
+	if n := len(strings.Fields(content)); got.Get("usage.completion_tokens").Int() != int64(n)+1 {
 		t.Errorf("completion_tokens %d, answer has %d words", got.Get("usage.completion_tokens").Int(), n)
 	}
 	u := got.Get("usage")
@@ -68,7 +69,7 @@ func TestOpenAIStream(t *testing.T) {
 		t.Errorf("finish chunk %s", events[4].data)
 	}
 	usage := gjson.Parse(events[5].data)
-	if usage.Get("choices").Raw != "[]" || usage.Get("usage.completion_tokens").Int() != 7 {
+	if usage.Get("choices").Raw != "[]" || usage.Get("usage.completion_tokens").Int() != 7+1 {
 		t.Errorf("usage chunk %s", events[5].data)
 	}
 	for _, ev := range events[:6] {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 // maxRequestBody bounds a request body, as the providers do (Anthropic's limit is 32 MB).
@@ -21,6 +22,8 @@ const maxRequestBody = 32 << 20
 
 // Simulator is the http.Handler returned by New.
 type Simulator struct {
+	// tok counts OpenAI prompts the way OpenAI does, so the simulated usage is what a real upstream reports.
+	tok        *usage.Tokenizer
 	knobs      knobs
 	requireKey string
 	models     []string
@@ -40,7 +43,7 @@ type Simulator struct {
 // Anything else gets 404. Out-of-range knobs are clamped or replaced by their defaults; call
 // Config.Validate first to report them.
 func New(cfg Config) *Simulator {
-	s := &Simulator{knobs: cfg.knobs(), requireKey: cfg.RequireKey, models: cfg.Models}
+	s := &Simulator{tok: usage.NewTokenizer(), knobs: cfg.knobs(), requireKey: cfg.RequireKey, models: cfg.Models}
 	if len(s.models) == 0 {
 		s.models = []string{DefaultModel}
 	}
@@ -105,7 +108,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"anthropic-version: 2023-06-01", 0)
 		return
 	}
-	ex := &exchange{k: k, model: ep.model, stream: ep.stream, counting: ep.countTokens, created: time.Now().Unix()}
+	ex := &exchange{k: k, model: ep.model, stream: ep.stream, counting: ep.countTokens, created: time.Now().Unix(), tok: s.tok}
 	if err := ep.dialect.parse(ex, buf.Bytes()); err != nil {
 		writeError(w, ep.dialect, http.StatusBadRequest, err.Error(), 0)
 		return
