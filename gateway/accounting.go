@@ -142,4 +142,3 @@ func formatCost(usd float64) string {
 	}
 	return strconv.FormatFloat(usd, 'f', -1, 64)
 }
-

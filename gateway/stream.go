@@ -81,7 +81,9 @@ func pump(ctx context.Context, provider string, events *transform.SSEReader, tr 
 		if sw.writeErr != nil {
 			return nil
 		}
-		if sw.pending {
+		// Flush once the events that arrived together have been relayed, as reverse_proxy's flush_interval -1
+		// does per read: one write per upstream read, never an event held back waiting for the next.
+		if sw.pending && events.Buffered() == 0 {
 			if sw.writeErr = sw.rc.Flush(); sw.writeErr != nil {
 				return nil
 			}
@@ -132,13 +134,31 @@ func (s *streamWriter) Chunk(data []byte) error {
 		return s.writeErr
 	}
 	if s.id == nil {
-		s.id = append([]byte{}, gjson.GetBytes(data, "id").Raw...)
-		s.created = append([]byte{}, gjson.GetBytes(data, "created").Raw...)
+		s.rememberIDs(data)
 	}
 	if s.counter != nil {
 		s.counter.AddChunk(data)
 	}
 	return s.write(data)
+}
+
+// ChunkChoices implements transform.ChoicesSink: the passthrough relay hands over the choices it parsed.
+func (s *streamWriter) ChunkChoices(data []byte, choices gjson.Result) error {
+	if s.writeErr != nil {
+		return s.writeErr
+	}
+	if s.id == nil {
+		s.rememberIDs(data)
+	}
+	if s.counter != nil {
+		s.counter.AddChoices(choices)
+	}
+	return s.write(data)
+}
+
+func (s *streamWriter) rememberIDs(data []byte) {
+	s.id = append([]byte{}, gjson.GetBytes(data, "id").Raw...)
+	s.created = append([]byte{}, gjson.GetBytes(data, "created").Raw...)
 }
 
 func (s *streamWriter) write(data []byte) error {

@@ -41,8 +41,6 @@ func newUpstream(p *Provider) *upstream {
 			TLSHandshakeTimeout:   dial,
 			ResponseHeaderTimeout: p.ResponseHeaderTimeout,
 			ExpectContinueTimeout: time.Second,
-			WriteBufferSize:       32 << 10,
-			ReadBufferSize:        32 << 10,
 		}
 		u.transport = u.own
 	}

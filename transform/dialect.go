@@ -6,6 +6,8 @@ package transform
 import (
 	"net/http"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
@@ -58,6 +60,14 @@ type StreamTranslator interface {
 	// Finish is called once after the upstream stream ended (done, or EOF when eof is true without done). It
 	// yields any final chunks, and returns an *Error when the stream ended before it was complete.
 	Finish(sink Sink, eof bool) error
+}
+
+// ChoicesSink is a Sink that can take a chunk's choices already parsed, so that a passthrough translator
+// that has parsed them does not make the sink parse the chunk again.
+type ChoicesSink interface {
+	Sink
+	// ChunkChoices is Chunk for a payload whose "choices" array is choices (valid during the call only).
+	ChunkChoices(data []byte, choices gjson.Result) error
 }
 
 // Sink receives a translator's output. Chunk payloads are only valid during the call.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -163,6 +164,8 @@ type openAIStream struct {
 
 var doneMarker = []byte("[DONE]")
 
+// Translate reads the chunk's top-level fields in one pass over a no-copy view of the event, and relays the
+// chunk's bytes with only model replaced. The usage-only chunk is not relayed: its usage goes to the sink.
 func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	data := bytes.TrimSpace(ev.Data)
 	if bytes.Equal(data, doneMarker) {
@@ -171,22 +174,37 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	if len(data) == 0 {
 		return false, nil
 	}
-	if !gjson.ValidBytes(data) {
+	if data[0] != '{' || data[len(data)-1] != '}' {
 		return false, NewError(http.StatusBadGateway, "server_error", "bad_upstream_response",
-			"the upstream sent a stream event that is not valid JSON")
+			"the upstream sent a stream event that is not a JSON object")
 	}
-	if e := gjson.GetBytes(data, "error"); e.Exists() {
+	var model, choices, use gjson.Result
+	isError := false
+	gjson.Parse(unsafe.String(&data[0], len(data))).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "model":
+			model = v
+		case "choices":
+			choices = v
+		case "usage":
+			use = v
+		case "error":
+			isError = true
+		}
+		return true
+	})
+	if isError {
 		return false, openAIErrorFromJSON(http.StatusBadGateway, data)
 	}
-	choices := gjson.GetBytes(data, "choices")
-	if u := gjson.GetBytes(data, "usage"); u.IsObject() {
-		parsed, _ := parseOpenAIUsage(u)
-		sink.Usage(parsed, []byte(u.Raw))
-		if !hasElements(choices) {
+	hasChoices := hasElements(choices)
+	if use.IsObject() {
+		parsed, _ := parseOpenAIUsage(use)
+		sink.Usage(parsed, data[use.Index:use.Index+len(use.Raw)])
+		if !hasChoices {
 			return false, nil
 		}
 	}
-	if !s.finished {
+	if !s.finished && hasChoices {
 		choices.ForEach(func(_, c gjson.Result) bool {
 			if f := c.Get("finish_reason"); f.Type == gjson.String {
 				s.finished = true
@@ -195,8 +213,17 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 			return true
 		})
 	}
-	s.buf = spliceModel(s.buf[:0], data, s.model)
-	return false, sink.Chunk(s.buf)
+	out := data
+	if model.Exists() && model.Index > 0 {
+		s.buf = append(s.buf[:0], data[:model.Index]...)
+		s.buf = AppendJSONString(s.buf, s.model)
+		out = append(s.buf, data[model.Index+len(model.Raw):]...)
+		s.buf = out
+	}
+	if cs, ok := sink.(ChoicesSink); ok && hasChoices {
+		return false, cs.ChunkChoices(out, choices)
+	}
+	return false, sink.Chunk(out)
 }
 
 // Finish accepts an upstream that closed after its finish_reason without [DONE]; any other early end is an error.

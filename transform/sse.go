@@ -40,7 +40,7 @@ func NewSSEReader(r io.Reader, maxEvent int) *SSEReader {
 	if maxEvent <= 0 {
 		maxEvent = DefaultMaxEventSize
 	}
-	return &SSEReader{r: bufio.NewReaderSize(r, 16<<10), max: maxEvent}
+	return &SSEReader{r: bufio.NewReaderSize(r, 4<<10), max: maxEvent}
 }
 
 // Next returns the next event that carries data. At the end of the stream it returns io.EOF; a final event
@@ -89,6 +89,10 @@ func (s *SSEReader) Next() (Event, error) {
 		}
 	}
 }
+
+// Buffered reports how many bytes of the upstream body have been read but not yet returned as events. A
+// relay flushes its client when it is zero: events that arrived together then leave together.
+func (s *SSEReader) Buffered() int { return s.r.Buffered() }
 
 // readLine returns the next line without its terminator. The slice is valid until the next call.
 func (s *SSEReader) readLine() ([]byte, error) {

@@ -42,6 +42,12 @@ func (c *StreamCounter) AddChunk(chunk []byte) {
 	if !choices.IsArray() {
 		return
 	}
+	c.AddChoices(choices)
+}
+
+// AddChoices counts the choices array of a chunk that the caller has already parsed, sparing AddChunk's
+// lookup. choices must stay valid for the duration of the call only.
+func (c *StreamCounter) AddChoices(choices gjson.Result) {
 	choices.ForEach(func(_, choice gjson.Result) bool {
 		c.addChoice(choice)
 		return true
