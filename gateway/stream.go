@@ -40,6 +40,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	// Usage is only known at the end of a stream: it follows as trailers.
+	h.Set("Trailer", "X-AI-Gateway-Usage, X-AI-Gateway-Cost")
 	g.setAnswerHeaders(h, x, u.Name, treq.Model)
 	w.WriteHeader(http.StatusOK)
 	x.res.Status = http.StatusOK
@@ -50,6 +52,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		streamErr = errClientGone
 	}
 	g.finishStreamUsage(x, target, sw, streamErr != nil)
+	h.Set("X-AI-Gateway-Usage", x.res.Usage.Origin.String())
+	h.Set("X-AI-Gateway-Cost", formatCost(x.res.CostUSD))
 	if sw.writeErr != nil {
 		x.res.Err = transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
 		return true, ttfb, nil
