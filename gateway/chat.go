@@ -73,6 +73,9 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 			if last == nil || x.plan.Tried() == 0 {
 				break
 			}
+			if last.RetryAfter > g.retry.MaxRetryAfter {
+				break // the upstream asked for a longer rest than the policy waits: its error goes to the client
+			}
 			t = prev
 			wait = g.retry.Backoff(len(x.res.Attempts), last.RetryAfter, rand.Float64)
 		}

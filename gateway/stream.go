@@ -160,9 +160,16 @@ func (s *streamWriter) ChunkChoices(data []byte, choices gjson.Result) error {
 	return s.write(data)
 }
 
+// rememberIDs keeps the stream's id and created for the usage chunk the gateway writes. Chunks without them
+// (Azure's leading prompt-filter chunk has "id":"" and "created":0) are skipped.
 func (s *streamWriter) rememberIDs(data []byte) {
-	s.id = append([]byte{}, gjson.GetBytes(data, "id").Raw...)
-	s.created = append([]byte{}, gjson.GetBytes(data, "created").Raw...)
+	id := gjson.GetBytes(data, "id")
+	created := gjson.GetBytes(data, "created")
+	if id.Str == "" || created.Int() == 0 {
+		return
+	}
+	s.id = append([]byte{}, id.Raw...)
+	s.created = append([]byte{}, created.Raw...)
 }
 
 func (s *streamWriter) write(data []byte) error {

@@ -1,0 +1,31 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestMain points HOME and the XDG directories at a temporary directory, so that the in-process Caddy writes
+// its autosave and storage there and not in the user's home.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ai-gateway-integration-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "creating the test home directory:", err)
+		os.Exit(1)
+	}
+	for env, sub := range map[string]string{"HOME": "home", "XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "data", "XDG_CACHE_HOME": "cache"} {
+		p := filepath.Join(dir, sub)
+		if err := os.MkdirAll(p, 0o700); err == nil {
+			err = os.Setenv(env, p)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "preparing", env, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}

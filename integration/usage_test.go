@@ -1,0 +1,64 @@
+package integration
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+func TestUsageReachesPlaceholdersAndLogLine(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if gjson.GetBytes(body, "stream").Bool() {
+			writeSSE(w, [][]byte{streamChunk("Hi", ""), streamChunk("", "stop"), []byte(usageChunk), []byte("data: [DONE]\n\n")})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(chatAnswer))
+	})
+	s := startGateway(t, providerBlock("openai", "openai", up.URL))
+
+	for _, tc := range []struct {
+		name, body                string
+		prompt, completion, total int64
+	}{
+		{"non-streamed", `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`, 11, 7, 18},
+		{"streamed, client asked for usage", `{"model":"openai/gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`, 5, 2, 7},
+		{"streamed, usage hidden from the client", `{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`, 5, 2, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(s.gatewayLog(0))
+			if st, _, b := s.post("/v1/chat/completions", tc.body); st != http.StatusOK {
+				t.Fatalf("status %d: %s", st, b)
+			}
+			line := s.gatewayLog(before + 1)[before]
+			access := s.accessLog(before + 1)[before]
+			for _, f := range []struct {
+				log, field string
+				want       any
+			}{
+				{"gateway", "prompt_tokens", tc.prompt}, {"gateway", "completion_tokens", tc.completion},
+				{"gateway", "total_tokens", tc.total}, {"gateway", "status", int64(200)},
+				{"gateway", "model", "openai/gpt-4o-mini"}, {"gateway", "provider", "openai"},
+				{"gateway", "upstream_model", "gpt-4o-mini"},
+				{"access", "ai_prompt_tokens", tc.prompt}, {"access", "ai_completion_tokens", tc.completion},
+				{"access", "ai_total_tokens", tc.total}, {"access", "ai_status", int64(200)},
+				{"access", "ai_model", "openai/gpt-4o-mini"}, {"access", "ai_provider", "openai"},
+				{"access", "ai_upstream_model", "gpt-4o-mini"},
+			} {
+				l := line
+				if f.log == "access" {
+					l = access
+				}
+				v := l.Get(f.field)
+				var got any = v.String()
+				if _, isInt := f.want.(int64); isInt {
+					got = v.Int()
+				}
+				if !v.Exists() || got != f.want {
+					t.Errorf("%s log %s = %s, want %v\n%s", f.log, f.field, v.Raw, f.want, l.Raw)
+				}
+			}
+		})
+	}
+}
