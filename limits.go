@@ -119,6 +119,7 @@ func matchesAny(globs []string, model string) bool {
 
 // storeFailed logs a limit-store failure loudly; the request proceeds or is refused per on_store_error.
 func (h *Handler) storeFailed(err error) {
+	h.metrics.storeErrors.Inc()
 	h.logger.Error("RATE LIMIT STORE UNAVAILABLE: limits are not being enforced as configured", zap.Error(err),
 		zap.String("on_store_error", orDefault(h.storeErrorPolicy(), "allow")))
 }

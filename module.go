@@ -80,6 +80,7 @@ type Handler struct {
 
 	gw       *gateway.Gateway
 	logger   *zap.Logger
+	metrics  *metrics
 	storeKey string
 }
 
@@ -94,6 +95,10 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision resolves placeholders in credentials and builds the gateway.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	var err error
+	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
 	repl := caddy.NewReplacer()
 	prices, err := h.priceTable()
 	if err != nil {
@@ -168,7 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	start := time.Now()
 	res := h.gw.Serve(w, r)
-	h.publish(r, res, time.Since(start))
+	took := time.Since(start)
+	h.metrics.observe(res, took)
+	h.publish(r, res, took)
 	return nil
 }
 
