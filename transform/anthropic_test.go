@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,43 +21,14 @@ var updateAnthropicGolden = flag.Bool("update-anthropic", false, "rewrite transf
 
 const anthropicFixtures = "../testdata/fixtures/anthropic"
 
-// anthropicSink records what a stream translator emits.
-type anthropicSink struct {
-	chunks [][]byte
-	usages []usage.Usage
-}
-
-func (s *anthropicSink) Chunk(data []byte) error {
-	s.chunks = append(s.chunks, append([]byte(nil), data...))
-	return nil
-}
-
-func (s *anthropicSink) Usage(u usage.Usage, raw []byte) { s.usages = append(s.usages, u) }
-
+// recordingSink records what a stream translator emits.
 // anthropicReplay feeds an SSE body through a fresh translator the way the engine does and returns the
 // sink and the error that ended the stream, if any.
-func anthropicReplay(t testing.TB, body []byte) (*anthropicSink, error) {
+func anthropicReplay(t testing.TB, body []byte) (*recordingSink, error) {
 	t.Helper()
 	st := NewAnthropic(AnthropicOptions{}).NewStream(&Request{ClientModel: "anthropic/claude-sonnet-4-5", Stream: true})
 	st.(*anthropicStream).created = 1700000000
-	sink := &anthropicSink{}
-	r := NewSSEReader(bytes.NewReader(body), 0)
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			return sink, st.Finish(sink, true)
-		}
-		if err != nil {
-			t.Fatalf("reading the stream: %v", err)
-		}
-		done, err := st.Translate(ev, sink)
-		if err != nil {
-			return sink, err
-		}
-		if done {
-			return sink, st.Finish(sink, false)
-		}
-	}
+	return replayStream(t, st, body, false)
 }
 
 // anthropicAccumulated is what an OpenAI SDK accumulator makes of a chunk stream.

@@ -26,7 +26,7 @@ func FuzzGeminiStream(f *testing.F) {
 	f.Add([]byte("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\\u2028\\ud800\",\"thought\":true},{\"functionCall\":{\"name\":1,\"args\":[1]},\"thoughtSignature\":\"!!\"}]},\"finishReason\":7}]}\n\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tr := NewGemini(GeminiOptions{}).NewStream(&Request{ClientModel: "google/gemini", Stream: true})
-		sink := &geminiSink{}
+		sink := &recordingSink{}
 		r := NewSSEReader(bytes.NewReader(body), 1<<20)
 		var streamErr error
 		for streamErr == nil {

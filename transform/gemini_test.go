@@ -29,43 +29,14 @@ const geminiFixtures = "../testdata/fixtures/gemini"
 
 const geminiTestCreated = 1700000000
 
-// geminiSink records what a translator passes on.
-type geminiSink struct {
-	chunks [][]byte
-	usages []usage.Usage
-}
-
-func (s *geminiSink) Chunk(data []byte) error {
-	s.chunks = append(s.chunks, append([]byte(nil), data...))
-	return nil
-}
-
-func (s *geminiSink) Usage(u usage.Usage, _ []byte) { s.usages = append(s.usages, u) }
-
+// recordingSink records what a translator passes on.
 // geminiReplay feeds an upstream SSE body through a Gemini stream translator, as the engine does, and
 // returns what the client would get and the error the stream ended with.
-func geminiReplay(t testing.TB, body []byte) (*geminiSink, error) {
+func geminiReplay(t testing.TB, body []byte) (*recordingSink, error) {
 	t.Helper()
 	tr := NewGemini(GeminiOptions{}).NewStream(&Request{ClientModel: "google/gemini", Stream: true})
 	tr.(*geminiStream).created = geminiTestCreated
-	sink := &geminiSink{}
-	r := NewSSEReader(bytes.NewReader(body), 0)
-	for {
-		ev, err := r.Next()
-		if err == io.EOF {
-			return sink, tr.Finish(sink, true)
-		}
-		if err != nil {
-			t.Fatalf("reading SSE: %v", err)
-		}
-		done, err := tr.Translate(ev, sink)
-		if done {
-			t.Fatal("Gemini has no end-of-stream event, yet Translate reported done")
-		}
-		if err != nil {
-			return sink, err
-		}
-	}
+	return replayStream(t, tr, body, true)
 }
 
 func readGeminiFixture(t testing.TB, name string) []byte {

@@ -12,35 +12,10 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
-type collectSink struct {
-	chunks []string
-	usage  usage.Usage
-	raw    string
-}
-
-func (c *collectSink) Chunk(b []byte) error { c.chunks = append(c.chunks, string(b)); return nil }
-func (c *collectSink) Usage(u usage.Usage, raw []byte) {
-	c.usage, c.raw = u, string(raw)
-}
-
-func runOpenAIStream(t *testing.T, body string) (*collectSink, error) {
+func runOpenAIStream(t *testing.T, body string) (*recordingSink, error) {
 	t.Helper()
 	tr := NewOpenAI(OpenAIOptions{}).NewStream(&Request{ClientModel: "openai/gpt-4o-mini", Stream: true})
-	sink := &collectSink{}
-	r := NewSSEReader(strings.NewReader(body), 0)
-	for {
-		ev, err := r.Next()
-		if err != nil {
-			return sink, tr.Finish(sink, true)
-		}
-		done, err := tr.Translate(ev, sink)
-		if err != nil {
-			return sink, err
-		}
-		if done {
-			return sink, tr.Finish(sink, false)
-		}
-	}
+	return replayStream(t, tr, []byte(body), false)
 }
 
 func TestOpenAIStreamRelaysBytesAndHidesUsageChunk(t *testing.T) {
@@ -58,14 +33,15 @@ func TestOpenAIStreamRelaysBytesAndHidesUsageChunk(t *testing.T) {
 		t.Fatalf("%d chunks relayed from %d events", len(sink.chunks), len(events))
 	}
 	for i, c := range sink.chunks {
+		c := string(c)
 		want := strings.Replace(strings.TrimPrefix(events[i], "data: "), `"model":"gpt-4o-mini-2024-07-18"`, `"model":"openai/gpt-4o-mini"`, 1)
 		if c != want {
 			t.Fatalf("chunk %d changed beyond model:\n got %s\nwant %s", i, c, want)
 		}
 	}
-	if sink.usage.PromptTokens != 53 || sink.usage.CompletionTokens != 15 || sink.usage.Origin != usage.Reported ||
-		!strings.HasPrefix(sink.raw, `{"prompt_tokens":53`) {
-		t.Fatalf("usage %+v raw %s", sink.usage, sink.raw)
+	if len(sink.usages) != 1 || sink.usages[0].PromptTokens != 53 || sink.usages[0].CompletionTokens != 15 ||
+		sink.usages[0].Origin != usage.Reported || !strings.HasPrefix(string(sink.raw), `{"prompt_tokens":53`) {
+		t.Fatalf("usage %+v raw %s", sink.usages, sink.raw)
 	}
 }
 
@@ -79,8 +55,8 @@ func TestOpenAIStreamAzureLeadingChunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Azure's first chunk has choices [] but no usage: it is not the usage chunk and is relayed.
-	if !strings.Contains(sink.chunks[0], "prompt_filter_results") || sink.usage.ReasoningTokens == 0 {
-		t.Fatalf("first chunk %s, usage %+v", sink.chunks[0], sink.usage)
+	if !strings.Contains(string(sink.chunks[0]), "prompt_filter_results") || len(sink.usages) != 1 || sink.usages[0].ReasoningTokens == 0 {
+		t.Fatalf("first chunk %s, usage %+v", sink.chunks[0], sink.usages)
 	}
 }
 

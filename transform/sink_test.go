@@ -1,0 +1,54 @@
+package transform
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+// recordingSink keeps everything a stream translator yields.
+type recordingSink struct {
+	chunks [][]byte
+	usages []usage.Usage
+	raw    []byte
+}
+
+func (s *recordingSink) Chunk(data []byte) error {
+	s.chunks = append(s.chunks, append([]byte(nil), data...))
+	return nil
+}
+
+func (s *recordingSink) Usage(u usage.Usage, raw []byte) {
+	s.usages = append(s.usages, u)
+	s.raw = append(s.raw[:0], raw...)
+}
+
+// replayStream feeds an upstream SSE body through tr the way the engine does, and returns what the client
+// would get and the error the stream ended with. It fails the test when tr reports done for a dialect that
+// has no end-of-stream event (noDone).
+func replayStream(t testing.TB, tr StreamTranslator, body []byte, noDone bool) (*recordingSink, error) {
+	t.Helper()
+	sink := &recordingSink{}
+	r := NewSSEReader(bytes.NewReader(body), 0)
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			return sink, tr.Finish(sink, true)
+		}
+		if err != nil {
+			t.Fatalf("reading the stream: %v", err)
+		}
+		done, err := tr.Translate(ev, sink)
+		if done && noDone {
+			t.Fatal("Translate reported done for a dialect that has no end-of-stream event")
+		}
+		if err != nil {
+			return sink, err
+		}
+		if done {
+			return sink, tr.Finish(sink, false)
+		}
+	}
+}
