@@ -47,7 +47,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	x.res.Status = http.StatusOK
 	x.res.TimeToFirstByte = time.Since(x.start)
 
-	streamErr := pump(r.Context(), u.Name, events, g.streamTranslator(u, treq), sw, ev)
+	streamErr := pump(r.Context(), u.Name, events, u.Dialect.NewStream(treq), sw, ev)
 	if sw.writeErr != nil && streamErr == nil {
 		streamErr = errClientGone
 	}
@@ -69,10 +69,6 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 }
 
 var errClientGone = errors.New("the client closed the request")
-
-func (g *Gateway) streamTranslator(u *upstream, treq *transform.Request) transform.StreamTranslator {
-	return u.Dialect.NewStream(treq)
-}
 
 // pump feeds upstream events to the translator until the stream ends. It returns the error to report in the
 // stream, or nil after a complete answer.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,7 +77,7 @@ func upstreamHeader(client http.Header, extra http.Header, stream bool) http.Hea
 		}
 	}
 	for k, vs := range client {
-		if droppedHeaders[k] || strings.HasPrefix(k, "X-Forwarded-") || contains(connNamed, k) {
+		if droppedHeaders[k] || strings.HasPrefix(k, "X-Forwarded-") || slices.Contains(connNamed, k) {
 			continue
 		}
 		h[k] = vs
@@ -91,15 +92,6 @@ func upstreamHeader(client http.Header, extra http.Header, stream bool) http.Hea
 		h.Set("Accept", "application/json")
 	}
 	return h
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // send performs one upstream request. The returned cancel must be called once the body is done with.
