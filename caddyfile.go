@@ -71,7 +71,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        max_attempts    <n>                # default 3
 //	        base_delay      <duration>         # default 250ms, doubled per retry, full jitter
 //	        max_delay       <duration>         # default 4s
-//	        max_retry_after <duration>         # default 20s
+//	        max_retry_after <duration>         # default 5s
 //	        deadline        <duration>         # default 60s
 //	    }
 //	    cooldown {

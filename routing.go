@@ -39,7 +39,8 @@ type RetryConfig struct {
 	BaseDelay caddy.Duration `json:"base_delay,omitempty"`
 	// MaxDelay caps the backoff. Default: 4s.
 	MaxDelay caddy.Duration `json:"max_delay,omitempty"`
-	// MaxRetryAfter caps how long an upstream's retry-after is honoured. Default: 20s.
+	// MaxRetryAfter is the longest retry-after the gateway waits out before retrying the same target; an
+	// upstream asking for more gets its error passed to the client. Default: 5s.
 	MaxRetryAfter caddy.Duration `json:"max_retry_after,omitempty"`
 	// Deadline bounds all attempts of one request. Default: 60s.
 	Deadline caddy.Duration `json:"deadline,omitempty"`

@@ -19,7 +19,9 @@ type RetryPolicy struct {
 	BaseDelay time.Duration
 	// MaxDelay caps the exponential backoff (default 4s).
 	MaxDelay time.Duration
-	// MaxRetryAfter caps the wait an upstream asks for with retry-after / retry-after-ms (default 20s).
+	// MaxRetryAfter caps the wait an upstream asks for with retry-after / retry-after-ms (default 5s). The
+	// gateway does not retry a target that asks for a longer rest: the client gets the error and its
+	// retry-after, rather than a request held open.
 	MaxRetryAfter time.Duration
 	// Deadline bounds the whole request: no attempt starts, and no backoff ends, later than this after
 	// the request arrived (default 60s).
@@ -31,7 +33,7 @@ const (
 	DefaultMaxAttempts   = 3
 	DefaultBaseDelay     = 250 * time.Millisecond
 	DefaultMaxDelay      = 4 * time.Second
-	DefaultMaxRetryAfter = 20 * time.Second
+	DefaultMaxRetryAfter = 5 * time.Second
 	DefaultDeadline      = 60 * time.Second
 )
 
