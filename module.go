@@ -196,7 +196,7 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 		}
 	}
 	lvl := zapcore.InfoLevel
-	if res.Status >= 500 || res.Err != nil && res.Status == http.StatusOK {
+	if res.Status >= 500 || res.Err != nil && res.Err.Status >= 500 {
 		lvl = zapcore.ErrorLevel
 	}
 	ce := h.logger.Check(lvl, "ai gateway request")

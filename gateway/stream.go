@@ -54,9 +54,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	g.finishStreamUsage(x, target, sw, streamErr != nil)
 	h.Set("X-AI-Gateway-Usage", x.res.Usage.Origin.String())
 	h.Set("X-AI-Gateway-Cost", formatCost(x.res.CostUSD))
-	if sw.writeErr != nil {
+	if sw.writeErr != nil || errors.Is(streamErr, errClientGone) {
 		x.res.Err = transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
-		return true, ttfb, nil
+		return true, ttfb, x.res.Err
 	}
 	if streamErr != nil {
 		e := asError(streamErr)
