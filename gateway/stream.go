@@ -83,11 +83,8 @@ func pump(ctx context.Context, provider string, events *transform.SSEReader, tr 
 		}
 		// Flush once the events that arrived together have been relayed, as reverse_proxy's flush_interval -1
 		// does per read: one write per upstream read, never an event held back waiting for the next.
-		if sw.pending && events.Buffered() == 0 {
-			if sw.writeErr = sw.rc.Flush(); sw.writeErr != nil {
-				return nil
-			}
-			sw.pending = false
+		if len(sw.out) > 0 && events.Buffered() == 0 && sw.flush() != nil {
+			return nil
 		}
 		if done {
 			return tr.Finish(sw, false)
@@ -118,7 +115,9 @@ type streamWriter struct {
 	created  []byte
 	usage    usage.Usage
 	rawUsage []byte
-	pending  bool
+	// out holds the events relayed since the last flush: they go to the client in one write, because each
+	// write through Caddy's response writer also resets the connection's write deadline.
+	out      []byte
 	writeErr error
 }
 
@@ -168,15 +167,29 @@ func (s *streamWriter) rememberIDs(data []byte) {
 	s.created = append([]byte{}, created.Raw...)
 }
 
+// write queues one event for the next flush.
 func (s *streamWriter) write(data []byte) error {
-	if _, s.writeErr = s.w.Write(dataPrefix); s.writeErr == nil {
-		if _, s.writeErr = s.w.Write(data); s.writeErr == nil {
-			_, s.writeErr = s.w.Write(eventEnd)
-		}
-	}
-	s.pending = true
+	s.out = append(s.out, dataPrefix...)
+	s.out = append(s.out, data...)
+	s.out = append(s.out, eventEnd...)
 	return s.writeErr
 }
+
+// flush writes the queued events to the client and flushes them. A buffer grown by a huge event is not kept.
+func (s *streamWriter) flush() error {
+	if s.writeErr == nil && len(s.out) > 0 {
+		if _, s.writeErr = s.w.Write(s.out); s.writeErr == nil {
+			s.writeErr = s.rc.Flush()
+		}
+	}
+	if cap(s.out) > maxKeptEventBuffer {
+		s.out = nil
+	}
+	s.out = s.out[:0]
+	return s.writeErr
+}
+
+const maxKeptEventBuffer = 64 << 10
 
 // Usage implements transform.Sink.
 func (s *streamWriter) Usage(u usage.Usage, raw []byte) {
@@ -198,20 +211,15 @@ func (s *streamWriter) finish(includeUsage bool, usageJSON []byte) {
 		b = append(b, usageJSON...)
 		_ = s.write(append(b, '}'))
 	}
-	if s.writeErr == nil {
-		_, s.writeErr = s.w.Write(doneEvent)
-	}
-	if s.writeErr == nil {
-		s.writeErr = s.rc.Flush()
-	}
+	s.out = append(s.out, doneEvent...)
+	_ = s.flush()
 }
 
 // writeError ends the stream with an OpenAI error event and no [DONE], so clients see a failure rather than a
 // truncated answer that looks complete.
 func (s *streamWriter) writeError(e *transform.Error) {
-	if s.write(e.AppendJSON(make([]byte, 0, 256))) == nil {
-		_ = s.rc.Flush()
-	}
+	_ = s.write(e.AppendJSON(make([]byte, 0, 256)))
+	_ = s.flush()
 }
 
 func appendRawOr(dst, raw []byte, fallback string) []byte {

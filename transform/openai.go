@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -164,8 +165,10 @@ type openAIStream struct {
 
 var doneMarker = []byte("[DONE]")
 
-// Translate reads the chunk's top-level fields in one pass over a no-copy view of the event, and relays the
-// chunk's bytes with only model replaced. The usage-only chunk is not relayed: its usage goes to the sink.
+// Translate relays the chunk's bytes with only model replaced. It reads no more of the chunk than it needs:
+// model and choices come first in every OpenAI-compatible chunk, and the rarer error and usage fields are
+// only looked up when their keys occur in the bytes. The usage-only chunk is not relayed: its usage goes to
+// the sink.
 func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	data := bytes.TrimSpace(ev.Data)
 	if bytes.Equal(data, doneMarker) {
@@ -178,43 +181,27 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, NewError(http.StatusBadGateway, "server_error", "bad_upstream_response",
 			"the upstream sent a stream event that is not a JSON object")
 	}
-	var model, choices, use gjson.Result
-	isError := false
-	gjson.Parse(unsafe.String(&data[0], len(data))).ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "model":
-			model = v
-		case "choices":
-			choices = v
-		case "usage":
-			use = v
-		case "error":
-			isError = true
-		}
-		return true
-	})
-	if isError {
+	view := unsafe.String(&data[0], len(data))
+	if bytes.Contains(data, errorKey) && gjson.Get(view, "error").Exists() {
 		return false, openAIErrorFromJSON(http.StatusBadGateway, data)
 	}
+	choices := gjson.Get(view, "choices")
 	hasChoices := hasElements(choices)
-	if use.IsObject() {
-		parsed, _ := parseOpenAIUsage(use)
-		sink.Usage(parsed, data[use.Index:use.Index+len(use.Raw)])
-		if !hasChoices {
-			return false, nil
+	if hasObjectField(data, usageKey) {
+		if use := gjson.Get(view, "usage"); use.IsObject() {
+			parsed, _ := parseOpenAIUsage(use)
+			sink.Usage(parsed, data[use.Index:use.Index+len(use.Raw)])
+			if !hasChoices {
+				return false, nil
+			}
 		}
 	}
-	if !s.finished && hasChoices {
-		choices.ForEach(func(_, c gjson.Result) bool {
-			if f := c.Get("finish_reason"); f.Type == gjson.String {
-				s.finished = true
-				return false
-			}
-			return true
-		})
+	// A JSON string cannot hold this byte sequence unescaped, so it only matches a real finish_reason.
+	if !s.finished && strings.Contains(choices.Raw, `"finish_reason":"`) {
+		s.finished = true
 	}
 	out := data
-	if model.Exists() && model.Index > 0 {
+	if model := gjson.Get(view, "model"); model.Exists() && model.Index > 0 {
 		s.buf = append(s.buf[:0], data[:model.Index]...)
 		s.buf = AppendJSONString(s.buf, s.model)
 		out = append(s.buf, data[model.Index+len(model.Raw):]...)
@@ -224,6 +211,30 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, cs.ChunkChoices(out, choices)
 	}
 	return false, sink.Chunk(out)
+}
+
+var (
+	errorKey = []byte(`"error"`)
+	usageKey = []byte(`"usage"`)
+)
+
+// hasObjectField reports whether key (quoted) occurs in data followed by a colon and an object, white space
+// allowed: a cheap test that spares parsing the common "usage":null.
+func hasObjectField(data, key []byte) bool {
+	for {
+		i := bytes.Index(data, key)
+		if i < 0 {
+			return false
+		}
+		data = data[i+len(key):]
+		j := 0
+		for j < len(data) && (data[j] == ' ' || data[j] == ':' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
+			j++
+		}
+		if j < len(data) && data[j] == '{' {
+			return true
+		}
+	}
 }
 
 // Finish accepts an upstream that closed after its finish_reason without [DONE]; any other early end is an error.

@@ -123,3 +123,14 @@ func TestOpenAIErrorNormalization(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenAIStreamUsageWithSpaces(t *testing.T) {
+	// Python servers write JSON with ": " separators.
+	body := `data: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": null}` + "\n\n" +
+		`data: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}` + "\n\ndata: [DONE]\n\n"
+	sink, err := runOpenAIStream(t, body)
+	if err != nil || len(sink.chunks) != 1 || len(sink.usages) != 1 || sink.usages[0].TotalTokens != 7 ||
+		!strings.Contains(string(sink.chunks[0]), `"model": "openai/gpt-4o-mini"`) {
+		t.Fatalf("err %v chunks %q usage %+v", err, sink.chunks, sink.usages)
+	}
+}
