@@ -89,7 +89,7 @@ func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, err
 }
 
 // claims expands each applicable rule's key for a request.
-func (h *Handler) claims(r *http.Request, model string, tokens int) []ratelimit.Claim {
+func (h *Handler) claims(r *http.Request, model string) []ratelimit.Claim {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
@@ -100,7 +100,7 @@ func (h *Handler) claims(r *http.Request, model string, tokens int) []ratelimit.
 		if !matchesAny(rl.MatchModels, model) {
 			continue
 		}
-		out = append(out, ratelimit.Claim{Rule: rl.Name, Key: repl.ReplaceAll(rl.Key, ""), Tokens: tokens})
+		out = append(out, ratelimit.Claim{Rule: rl.Name, Key: repl.ReplaceAll(rl.Key, "")})
 	}
 	return out
 }

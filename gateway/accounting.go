@@ -95,13 +95,14 @@ func (g *Gateway) reserve(w http.ResponseWriter, r *http.Request, x *exchange) *
 	if g.cfg.Limiter == nil || g.cfg.Claims == nil {
 		return nil
 	}
-	estimate := g.promptTokens(x, x.req.model) + x.req.maxTokens
-	if x.req.maxTokens == 0 {
-		estimate += defaultCompletionEstimate
-	}
-	claims := g.cfg.Claims(r, x.req.model, estimate)
+	claims := g.cfg.Claims(r, x.req.model)
 	if len(claims) == 0 {
 		return nil
+	}
+	for i := range claims {
+		if g.cfg.Limiter.CountsTokens(claims[i].Rule) {
+			claims[i].Tokens = g.tokenEstimate(x)
+		}
 	}
 	var err error
 	x.limit, err = g.cfg.Limiter.Reserve(r.Context(), claims)
@@ -114,6 +115,15 @@ func (g *Gateway) reserve(w http.ResponseWriter, r *http.Request, x *exchange) *
 	d := x.limit.Denial()
 	x.limit.Headers().Each(w.Header().Set)
 	return &transform.Error{Status: d.Status(), Type: d.Type(), Code: d.Code(), Message: d.Message(), RetryAfter: d.RetryAfter}
+}
+
+// tokenEstimate is what a request is expected to use: its prompt, counted locally, and its max_tokens (or
+// defaultCompletionEstimate).
+func (g *Gateway) tokenEstimate(x *exchange) int {
+	if x.req.maxTokens == 0 {
+		return g.promptTokens(x, x.req.model) + defaultCompletionEstimate
+	}
+	return g.promptTokens(x, x.req.model) + x.req.maxTokens
 }
 
 // defaultCompletionEstimate is reserved for the completion when the request sets no max_tokens.

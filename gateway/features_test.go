@@ -89,8 +89,8 @@ func TestRateLimitRefusesBeforeUpstream(t *testing.T) {
 	}
 	g := newGateway(t, base, func(c *Config) {
 		c.Limiter = lim
-		c.Claims = func(r *http.Request, model string, tokens int) []ratelimit.Claim {
-			return []ratelimit.Claim{{Rule: "two", Key: r.Header.Get("Authorization"), Tokens: tokens}}
+		c.Claims = func(r *http.Request, model string) []ratelimit.Claim {
+			return []ratelimit.Claim{{Rule: "two", Key: r.Header.Get("Authorization")}}
 		}
 	})
 	body := `{"model":"openai/x","messages":[{"role":"user","content":"hi"}]}`

@@ -85,9 +85,10 @@ type Config struct {
 	ReportCost bool
 	// Limiter, when set, charges each request against the claims Claims returns for it.
 	Limiter *ratelimit.Limiter
-	// Claims returns the rate-limit claims of a validated request for model (the client-facing name) with
-	// its estimated token use. It runs before any upstream is contacted.
-	Claims func(r *http.Request, model string, estimatedTokens int) []ratelimit.Claim
+	// Claims returns the rate-limit claims of a validated request for model (the client-facing name). It
+	// runs before any upstream is contacted; the gateway fills in the token estimate of claims whose rule
+	// limits tokens.
+	Claims func(r *http.Request, model string) []ratelimit.Claim
 	// OnStoreError is told about every failure of the rate-limit store (the request proceeds or is refused
 	// according to the limiter's policy).
 	OnStoreError func(err error)

@@ -8,11 +8,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/simulator"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
@@ -164,8 +166,20 @@ func proxies(b *testing.B, upstream string) map[string]http.Handler {
 			w.WriteHeader(http.StatusBadGateway)
 		}
 	})
+	limited := benchGateway(b, upstream+"/v1")
+	// A request limit: a token limit adds counting the prompt locally (the reservation's estimate).
+	lim, err := ratelimit.New(ratelimit.NewMemoryStore(), []ratelimit.Rule{{Name: "per_key",
+		Requests: ratelimit.Rate{Limit: 1 << 40, Window: time.Minute}}}, ratelimit.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	limited.cfg.Limiter = lim
+	limited.cfg.Claims = func(r *http.Request, model string) []ratelimit.Claim {
+		return []ratelimit.Claim{{Rule: "per_key", Key: r.Header.Get("Authorization")}}
+	}
 	return map[string]http.Handler{
 		"gateway":             benchGateway(b, upstream+"/v1"),
+		"gateway_rate_limit":  limited,
 		"httputil":            rp,
 		"caddy_reverse_proxy": caddyRP,
 	}
@@ -186,7 +200,7 @@ func BenchmarkRequestPath(b *testing.B) {
 	} {
 		up := httptest.NewServer(simulator.New(simulator.Config{CompletionTokens: mode.tokens}))
 		handlers := proxies(b, up.URL)
-		for _, name := range []string{"gateway", "httputil", "caddy_reverse_proxy"} {
+		for _, name := range []string{"gateway", "gateway_rate_limit", "httputil", "caddy_reverse_proxy"} {
 			h := handlers[name]
 			b.Run(mode.name+"/"+name, func(b *testing.B) {
 				w := &discardWriter{h: make(http.Header)}

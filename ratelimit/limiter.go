@@ -134,6 +134,12 @@ func New(store Store, rules []Rule, opts Options) (*Limiter, error) {
 	return l, nil
 }
 
+// CountsTokens reports whether the named rule limits tokens, that is whether its claims need a token estimate.
+func (l *Limiter) CountsTokens(rule string) bool {
+	r := l.rules[rule]
+	return r != nil && !r.tok.IsZero()
+}
+
 // Store returns the store the limiter charges.
 func (l *Limiter) Store() Store { return l.store }
 
