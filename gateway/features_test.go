@@ -3,6 +3,7 @@ package gateway
 import (
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -70,8 +71,8 @@ func TestSilentUpstreamGetsCountedUsage(t *testing.T) {
 	})
 }
 
-func serveRecorded(g *Gateway, body string, res *Result) *recorder {
-	rec := newRecorder()
+func serveRecorded(g *Gateway, body string, res *Result) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
 	req, _ := http.NewRequest(http.MethodPost, "http://gw/v1/chat/completions", strings.NewReader(body))
 	*res = *g.Serve(rec, req)
 	return rec
