@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
+	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/simulator"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
@@ -177,9 +178,24 @@ func proxies(b *testing.B, upstream string) map[string]http.Handler {
 	limited.cfg.Claims = func(r *http.Request, model string) []ratelimit.Claim {
 		return []ratelimit.Claim{{Rule: "per_key", Key: r.Header.Get("Authorization")}}
 	}
+	// A route balancing three targets (three providers on the same upstream) instead of one.
+	three, err := New(Config{
+		Providers: []Provider{
+			{Name: "a", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}), BaseURL: upstream + "/v1"},
+			{Name: "b", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}), BaseURL: upstream + "/v1"},
+			{Name: "c", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}), BaseURL: upstream + "/v1"},
+		},
+		Routes: []router.RouteConfig{{Name: "sim/gpt-4o-mini", Tiers: [][]router.WeightedTarget{
+			{{Model: "a/gpt-4o-mini"}, {Model: "b/gpt-4o-mini"}, {Model: "c/gpt-4o-mini"}}}}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(three.Close)
 	return map[string]http.Handler{
 		"gateway":             benchGateway(b, upstream+"/v1"),
 		"gateway_rate_limit":  limited,
+		"gateway_3_targets":   three,
 		"httputil":            rp,
 		"caddy_reverse_proxy": caddyRP,
 	}
@@ -200,7 +216,7 @@ func BenchmarkRequestPath(b *testing.B) {
 	} {
 		up := httptest.NewServer(simulator.New(simulator.Config{CompletionTokens: mode.tokens}))
 		handlers := proxies(b, up.URL)
-		for _, name := range []string{"gateway", "gateway_rate_limit", "httputil", "caddy_reverse_proxy"} {
+		for _, name := range []string{"gateway", "gateway_rate_limit", "gateway_3_targets", "httputil", "caddy_reverse_proxy"} {
 			h := handlers[name]
 			b.Run(mode.name+"/"+name, func(b *testing.B) {
 				w := &discardWriter{h: make(http.Header)}
