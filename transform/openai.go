@@ -311,14 +311,19 @@ func snippet(body []byte) string {
 	return string(body)
 }
 
-// hasElements reports whether v is a non-empty array, without allocating.
+// hasElements reports whether v is a non-empty array, from its first bytes alone.
 func hasElements(v gjson.Result) bool {
-	found := false
-	if v.IsArray() {
-		v.ForEach(func(_, _ gjson.Result) bool {
-			found = true
-			return false
-		})
+	if !v.IsArray() {
+		return false
 	}
-	return found
+	for i := 1; i < len(v.Raw); i++ {
+		switch v.Raw[i] {
+		case ' ', '\t', '\n', '\r':
+		case ']':
+			return false
+		default:
+			return true
+		}
+	}
+	return false
 }

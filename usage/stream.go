@@ -48,10 +48,103 @@ func (c *StreamCounter) AddChunk(chunk []byte) {
 // AddChoices counts the choices array of a chunk that the caller has already parsed, sparing AddChunk's
 // lookup. choices must stay valid for the duration of the call only.
 func (c *StreamCounter) AddChoices(choices gjson.Result) {
+	if c.addSingleTextChoice(choices.Raw) {
+		return
+	}
+	c.addParsedChoices(choices)
+}
+
+// addParsedChoices counts a choices array element by element.
+func (c *StreamCounter) addParsedChoices(choices gjson.Result) {
 	choices.ForEach(func(_, choice gjson.Result) bool {
 		c.addChoice(choice)
 		return true
 	})
+}
+
+// addSingleTextChoice counts the commonest chunk in one pass over its bytes, without parsing it: one choice,
+// no tool calls, text fields in its delta. It reports false, having counted nothing, for any other shape (the
+// caller then parses the chunk).
+func (c *StreamCounter) addSingleTextChoice(raw string) bool {
+	var content, reasoning, finish string
+	idx, indexKeys := 0, 0
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '"' {
+			continue
+		}
+		end := stringEnd(raw, i)
+		if end < 0 {
+			return false
+		}
+		if end+1 >= len(raw) || raw[end+1] != ':' {
+			if end+1 < len(raw) && raw[end+1] == ' ' {
+				return false // `"key" :` — not a layout this scan reads
+			}
+			i = end
+			continue
+		}
+		v := end + 2
+		for v < len(raw) && raw[v] == ' ' {
+			v++
+		}
+		var target *string
+		switch raw[i+1 : end] {
+		case "index":
+			if indexKeys++; indexKeys > 1 {
+				return false // several choices, or tool calls
+			}
+			digits := 0
+			for ; v < len(raw) && raw[v] >= '0' && raw[v] <= '9' && digits < 6; v++ {
+				idx = idx*10 + int(raw[v]-'0')
+				digits++
+			}
+			if digits == 0 {
+				return false
+			}
+		case "tool_calls", "function_call":
+			return false
+		case "content", "refusal":
+			target = &content
+		case "reasoning_content", "reasoning":
+			target = &reasoning
+		case "finish_reason":
+			target = &finish
+		}
+		i = end
+		if target != nil && v < len(raw) && raw[v] == '"' {
+			vend := stringEnd(raw, v)
+			if vend < 0 || *target != "" {
+				return false
+			}
+			*target = raw[v : vend+1]
+			i = vend
+		}
+	}
+	if content != "" {
+		c.content.switchTo(c.enc, idx)
+		c.content.writeJSONString(c.enc, content)
+	}
+	if reasoning != "" {
+		c.reasoning.switchTo(c.enc, idx)
+		c.reasoning.writeJSONString(c.enc, reasoning)
+	}
+	if finish != "" {
+		c.extra += finishTokens(finish[1 : len(finish)-1])
+	}
+	return true
+}
+
+// stringEnd returns the index of the quote that closes the JSON string opening at raw[start], or -1.
+func stringEnd(raw string, start int) int {
+	for j := start + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return -1
 }
 
 // addChoice counts one element of choices, reading each object in a single pass.

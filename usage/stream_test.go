@@ -1,6 +1,8 @@
 package usage
 
 import (
+	"github.com/tidwall/gjson"
+
 	"encoding/json"
 	"strings"
 	"testing"
@@ -183,3 +185,49 @@ func TestStreamCounterSteadyStateDoesNotAllocate(t *testing.T) {
 }
 
 func firstOf(a, _ int) int { return a }
+
+// The unparsed fast path for single-choice text chunks must count exactly what parsing the chunk counts.
+func TestStreamCounterFastPathMatchesParsedPath(t *testing.T) {
+	tk := NewTokenizer()
+	streams := map[string][][]byte{}
+	for _, name := range []string{"openai/chat_stream_tool_call.sse", "openai/chat_stream_text_after_tool.sse",
+		"openai/azure_chat_stream_content_filter.sse"} {
+		streams[name] = sseData(t, readFixture(t, name))
+	}
+	streams["synthetic"] = [][]byte{
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{"content":"He said \"index\":\"x\" and \\u00e9\n"},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{"reasoning_content":"Let me think: \"content\":\"no\""},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{"reasoning":"more thinking"},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{"refusal":"I can't help with that."},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index": 0, "delta": {"content": " spaced JSON"}, "finish_reason": null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":1,"delta":{"content":" second choice"},"finish_reason":null},{"index":0,"delta":{"content":" first"},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get","arguments":"{\"a\":"}}]},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{"content":" 東京は日本の首都です。"},"finish_reason":null}]}`),
+		[]byte(`{"id":"a","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`),
+	}
+	for name, chunks := range streams {
+		fast, parsed := tk.NewStreamCounter("gpt-4o"), tk.NewStreamCounter("gpt-4o")
+		fastHits := 0
+		for _, chunk := range chunks {
+			choices := gjson.GetBytes(chunk, "choices")
+			if !choices.IsArray() {
+				continue
+			}
+			probe := tk.NewStreamCounter("gpt-4o")
+			if probe.addSingleTextChoice(choices.Raw) {
+				fastHits++
+			}
+			fast.AddChoices(choices)
+			parsed.addParsedChoices(choices)
+		}
+		ft, fr := fast.Completion()
+		pt, pr := parsed.Completion()
+		if ft != pt || fr != pr {
+			t.Errorf("%s: fast path counted %d (%d reasoning), parsing counted %d (%d)", name, ft, fr, pt, pr)
+		}
+		if fastHits == 0 && !strings.HasSuffix(name, "tool_call.sse") { // tool-call chunks always take the parsed path
+			t.Errorf("%s: the fast path never applied", name)
+		}
+	}
+}
