@@ -19,7 +19,12 @@ import (
 // it can still go to another target, then relays events one at a time, flushing each.
 func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, treq *transform.Request, resp *http.Response, cancel context.CancelFunc, sent time.Time) (bool, time.Duration, *transform.Error) {
 	timer := startFirstEventTimer(u.FirstTokenTimeout, cancel)
-	events := transform.NewSSEReader(resp.Body, 0)
+	var events transform.EventReader
+	if f, ok := u.Dialect.(transform.FramedDialect); ok {
+		events = f.NewEventReader(resp.Body)
+	} else {
+		events = transform.NewSSEReader(resp.Body, 0)
+	}
 	ev, err := events.Next()
 	ttfb := time.Since(sent)
 	if timer.stop() {
@@ -72,7 +77,7 @@ var errClientGone = errors.New("the client closed the request")
 
 // pump feeds upstream events to the translator until the stream ends. It returns the error to report in the
 // stream, or nil after a complete answer.
-func pump(ctx context.Context, provider string, events *transform.SSEReader, tr transform.StreamTranslator, sw *streamWriter, ev transform.Event) error {
+func pump(ctx context.Context, provider string, events transform.EventReader, tr transform.StreamTranslator, sw *streamWriter, ev transform.Event) error {
 	for {
 		done, err := tr.Translate(ev, sw)
 		if err != nil {

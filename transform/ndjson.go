@@ -1,0 +1,74 @@
+package transform
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+)
+
+// EventReader yields a stream's events one at a time. SSEReader and NDJSONReader implement it.
+type EventReader interface {
+	// Next returns the next event; io.EOF at the end of the stream.
+	Next() (Event, error)
+	// Buffered reports how many bytes were read from the body but not yet returned as events.
+	Buffered() int
+}
+
+// FramedDialect is implemented by dialects whose streams are not server-sent events (Ollama's NDJSON).
+type FramedDialect interface {
+	Dialect
+	// NewEventReader returns the reader that splits a streamed upstream body into events.
+	NewEventReader(body io.Reader) EventReader
+}
+
+// NDJSONReader reads newline-delimited JSON (application/x-ndjson): every non-empty line is one event, with
+// the line as its Data. Lines of any length up to the limit are read in constant memory per line.
+type NDJSONReader struct {
+	r    *bufio.Reader
+	max  int
+	line []byte
+}
+
+// NewNDJSONReader returns a reader over r; maxLine bounds one line (zero means DefaultMaxEventSize).
+func NewNDJSONReader(r io.Reader, maxLine int) *NDJSONReader {
+	if maxLine <= 0 {
+		maxLine = DefaultMaxEventSize
+	}
+	return &NDJSONReader{r: bufio.NewReaderSize(r, 4<<10), max: maxLine}
+}
+
+// Next returns the next non-empty line; a last line without a newline is returned before io.EOF.
+func (n *NDJSONReader) Next() (Event, error) {
+	for {
+		n.line = n.line[:0]
+		for {
+			frag, err := n.r.ReadSlice('\n')
+			n.line = append(n.line, frag...)
+			if len(n.line) > n.max {
+				return Event{}, ErrEventTooLarge
+			}
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err != nil && err != io.EOF {
+				return Event{}, err
+			}
+			line := bytes.TrimSpace(n.line)
+			if len(line) > 0 {
+				return Event{Data: line}, nil
+			}
+			if err == io.EOF {
+				return Event{}, io.EOF
+			}
+			break
+		}
+	}
+}
+
+// Buffered implements EventReader.
+func (n *NDJSONReader) Buffered() int { return n.r.Buffered() }
+
+var (
+	_ EventReader = (*SSEReader)(nil)
+	_ EventReader = (*NDJSONReader)(nil)
+)
