@@ -110,7 +110,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 // Presets (type, or the provider's name when type is omitted) supply the dialect and base URL: openai,
 // openrouter, groq, mistral, deepseek, together, xai, fireworks, ollama (http://127.0.0.1:11434/v1), vllm
-// (http://127.0.0.1:8000/v1), anthropic, and gemini or google.
+// (http://127.0.0.1:8000/v1), anthropic, gemini or google, and ollama_native (Ollama's own /api/chat at
+// http://127.0.0.1:11434, NDJSON streams).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {

@@ -169,6 +169,9 @@ func TestProvisionResolvesSecretsAndPresets(t *testing.T) {
 			api_key {env.AIGW_TEST_KEY}
 		}
 		provider ollama
+		provider local {
+			type ollama_native
+		}
 	}`)
 	if err != nil {
 		t.Fatal(err)

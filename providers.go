@@ -18,8 +18,9 @@ type ProviderConfig struct {
 	// Name is the prefix clients put before the model name: "openai" in "openai/gpt-4o-mini".
 	Name string `json:"name"`
 	// Type selects the API dialect and defaults: openai (any OpenAI-compatible server), azure, anthropic,
-	// gemini (alias google), or a preset (openai, openrouter, groq, mistral, deepseek, together, xai, fireworks, ollama, vllm,
-	// anthropic, gemini, google). Default: the preset named like the provider, else openai.
+	// gemini (alias google), ollama_native (Ollama's /api/chat), or a preset (openai, openrouter, groq,
+	// mistral, deepseek, together, xai, fireworks, ollama, vllm). Default: the preset named like the provider,
+	// else openai.
 	Type string `json:"type,omitempty"`
 	// BaseURL is the API's base URL, e.g. https://api.openai.com/v1. Default: the preset's.
 	BaseURL string `json:"base_url,omitempty"`
@@ -88,6 +89,8 @@ var presets = map[string]preset{
 	"anthropic":  {dialect: "anthropic", baseURL: "https://api.anthropic.com"},
 	"gemini":     {dialect: "gemini", baseURL: transform.GeminiBaseURL},
 	"google":     {dialect: "gemini", baseURL: transform.GeminiBaseURL},
+	// ollama_native speaks Ollama's own /api/chat; the ollama preset (its /v1 layer) stays the default.
+	"ollama_native": {dialect: "ollama", baseURL: transform.OllamaBaseURL, keyless: true},
 }
 
 func presetNames() string {
@@ -163,6 +166,8 @@ func (pc *ProviderConfig) build(repl *caddy.Replacer, warn func(string)) (gatewa
 	case "gemini":
 		p.Dialect = transform.NewGemini(transform.GeminiOptions{IncludeThoughts: pc.IncludeThoughts,
 			SignatureFallback: pc.ThoughtSignatureFallback})
+	case "ollama":
+		p.Dialect = transform.NewOllama(transform.OllamaOptions{})
 	}
 	if p.BaseURL == "" {
 		p.BaseURL = pre.baseURL

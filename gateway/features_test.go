@@ -186,3 +186,29 @@ func TestRetryHonoursRetryAfterOnTheOnlyTarget(t *testing.T) {
 		t.Fatalf("%d after %d calls, gap %v", rec.Code, calls.Load(), time.Duration(gap.Load()))
 	}
 }
+
+// Ollama's native API streams NDJSON, not server-sent events: the engine reads it with the dialect's own
+// framing and the client still gets OpenAI chunks, usage and [DONE].
+func TestOllamaNativeNDJSONStream(t *testing.T) {
+	base, seen := fakeUpstream(t, replay(t, "ollama/api_chat_stream.ndjson", "application/x-ndjson"))
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers[0] = Provider{Name: "ollama", BaseURL: strings.TrimSuffix(base, "/v1"), Dialect: transform.NewOllama(transform.OllamaOptions{})}
+	})
+	rec := post(t, g, `{"model":"ollama/gemma3:1b","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+	up := <-seen
+	if up.path != "/api/chat" || gjson.GetBytes(up.body, "model").Str != "gemma3:1b" || !gjson.GetBytes(up.body, "stream").Bool() {
+		t.Fatalf("upstream request %s %s", up.path, up.body)
+	}
+	evs := sseEvents(rec.Body.String())
+	if rec.Code != 200 || evs[len(evs)-1] != "[DONE]" {
+		t.Fatalf("%d %q", rec.Code, evs)
+	}
+	text := ""
+	for _, e := range evs[:len(evs)-1] {
+		text += gjson.Get(e, "choices.0.delta.content").Str
+	}
+	u := gjson.Get(evs[len(evs)-2], "usage")
+	if !strings.HasPrefix(text, "Okay,") || u.Get("prompt_tokens").Int() != 16 || u.Get("completion_tokens").Int() != 22 {
+		t.Fatalf("text %q usage %s", text, u.Raw)
+	}
+}

@@ -30,8 +30,13 @@ func (s *recordingSink) Usage(u usage.Usage, raw []byte) {
 // has no end-of-stream event (noDone).
 func replayStream(t testing.TB, tr StreamTranslator, body []byte, noDone bool) (*recordingSink, error) {
 	t.Helper()
+	return replayEvents(t, tr, NewSSEReader(bytes.NewReader(body), 0), noDone)
+}
+
+// replayEvents is replayStream for a body already wrapped in its dialect's reader (NDJSON for Ollama).
+func replayEvents(t testing.TB, tr StreamTranslator, r EventReader, noDone bool) (*recordingSink, error) {
+	t.Helper()
 	sink := &recordingSink{}
-	r := NewSSEReader(bytes.NewReader(body), 0)
 	for {
 		ev, err := r.Next()
 		if err == io.EOF {
