@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/aibackend/caddy-ai-gateway/usage"
 	"github.com/tidwall/gjson"
@@ -50,7 +49,7 @@ func (s *anthropicStream) Translate(ev Event, sink Sink) (bool, error) {
 		return true, nil
 	}
 	// The event's strings are only read during this call, so they may point into ev.Data.
-	e := parseAnthropicEvent(unsafe.String(unsafe.SliceData(ev.Data), len(ev.Data)))
+	e := parseAnthropicEvent(stringView(ev.Data))
 	switch e.typ.Str {
 	case "message_start":
 		s.usage = anthropicUsage(e.message.Get("usage"), s.usage)
@@ -230,7 +229,7 @@ func (s *anthropicStream) blockDelta(sink Sink, e anthropicEvent) error {
 			return nil
 		}
 		s.toolArgs = true
-		return sink.Chunk(s.b.ToolCallArgs(s.tool, unsafe.Slice(unsafe.StringData(val.Raw), len(val.Raw))))
+		return sink.Chunk(s.b.ToolCallArgs(s.tool, bytesView(val.Raw)))
 	}
 	return nil
 }
@@ -257,14 +256,14 @@ func (s *anthropicStream) text(sink Sink, v gjson.Result) error {
 	if !isRawString(v) {
 		return nil
 	}
-	return sink.Chunk(s.b.Content(unsafe.Slice(unsafe.StringData(v.Raw), len(v.Raw))))
+	return sink.Chunk(s.b.Content(bytesView(v.Raw)))
 }
 
 func (s *anthropicStream) reasoning(sink Sink, v gjson.Result) error {
 	if !isRawString(v) {
 		return nil
 	}
-	return sink.Chunk(s.b.Reasoning(unsafe.Slice(unsafe.StringData(v.Raw), len(v.Raw))))
+	return sink.Chunk(s.b.Reasoning(bytesView(v.Raw)))
 }
 
 // isRawString reports whether v is a non-empty JSON string whose raw literal can be copied into a chunk as

@@ -193,3 +193,105 @@ func (c *Completion) AppendJSON(dst []byte) []byte {
 	}
 	return append(dst, '}')
 }
+
+// optionalObject appends `,"name":{…}` to a request body one field at a time, and nothing at all when no field
+// was added. It copies the client's numeric and stop fields with their types checked, as both Gemini's
+// generationConfig and Ollama's options need.
+type optionalObject struct {
+	dst   []byte
+	start int // len(dst) before the object: where end cuts back to when it stayed empty
+	open  int // len(dst) just after the opening brace
+	err   error
+}
+
+func beginOptionalObject(dst []byte, name string) optionalObject {
+	o := optionalObject{start: len(dst)}
+	o.dst = append(dst, `,"`...)
+	o.dst = append(o.dst, name...)
+	o.dst = append(o.dst, `":{`...)
+	o.open = len(o.dst)
+	return o
+}
+
+// field appends the next field's name, with the comma before it when needed; the caller appends its value.
+func (o *optionalObject) field(name string) {
+	if len(o.dst) > o.open {
+		o.dst = append(o.dst, ',')
+	}
+	o.dst = append(o.dst, '"')
+	o.dst = append(o.dst, name...)
+	o.dst = append(o.dst, `":`...)
+}
+
+// number copies root's field from as field to, refusing a value that is not a number (or not an integer).
+func (o *optionalObject) number(root gjson.Result, from, to string, integer bool) {
+	v := root.Get(from)
+	if o.err != nil || !v.Exists() || v.Type == gjson.Null {
+		return
+	}
+	if v.Type != gjson.Number || (integer && strings.ContainsAny(v.Raw, ".eE")) {
+		kind := "a number"
+		if integer {
+			kind = "an integer"
+		}
+		o.err = InvalidRequest(from, from+" must be "+kind)
+		return
+	}
+	o.field(to)
+	o.dst = append(o.dst, v.Raw...)
+}
+
+// maxTokens copies max_completion_tokens, or else max_tokens, as field to.
+func (o *optionalObject) maxTokens(root gjson.Result, to string) {
+	if root.Get("max_completion_tokens").Type == gjson.Number {
+		o.number(root, "max_completion_tokens", to, true)
+	} else {
+		o.number(root, "max_tokens", to, true)
+	}
+}
+
+// stop copies stop (a string or an array of strings) as the array field to. most, when positive, is how many
+// sequences provider accepts.
+func (o *optionalObject) stop(root gjson.Result, to string, most int, provider string) {
+	if o.err != nil {
+		return
+	}
+	stop := root.Get("stop")
+	switch {
+	case stop.Type == gjson.String:
+		o.field(to)
+		o.dst = append(o.dst, '[')
+		o.dst = append(o.dst, stop.Raw...)
+		o.dst = append(o.dst, ']')
+	case stop.IsArray():
+		count := 0
+		stop.ForEach(func(_, s gjson.Result) bool {
+			count++
+			if s.Type != gjson.String {
+				o.err = InvalidRequest("stop", "stop must be a string or an array of strings")
+			}
+			return o.err == nil
+		})
+		switch {
+		case o.err != nil:
+		case most > 0 && count > most:
+			o.err = InvalidRequest("stop", provider+" accepts at most "+strconv.Itoa(most)+" stop sequences")
+		case count > 0:
+			o.field(to)
+			o.dst = append(o.dst, stop.Raw...)
+		}
+	case stop.Exists() && stop.Type != gjson.Null:
+		o.err = InvalidRequest("stop", "stop must be a string or an array of strings")
+	}
+}
+
+// end closes the object, or removes it when it stayed empty.
+func (o *optionalObject) end() ([]byte, error) {
+	if o.err != nil {
+		return o.dst, o.err
+	}
+	if len(o.dst) == o.open {
+		return o.dst[:o.start], nil
+	}
+	return append(o.dst, '}'), nil
+}

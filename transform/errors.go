@@ -77,6 +77,11 @@ func appendNullable(dst []byte, s string) []byte {
 	return AppendJSONString(dst, s)
 }
 
+// badUpstream is the 502 for an upstream answer the gateway cannot read.
+func badUpstream(msg string) *Error {
+	return NewError(http.StatusBadGateway, "server_error", "bad_upstream_response", msg)
+}
+
 // TypeForStatus returns OpenAI's error type for an HTTP status.
 func TypeForStatus(status int) string {
 	switch {

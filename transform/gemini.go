@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -74,7 +73,7 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 	if !gjson.ValidBytes(req.Body) {
 		return nil, InvalidRequest("", "the request body is not valid JSON")
 	}
-	root := gjson.Parse(geminiView(req.Body))
+	root := gjson.Parse(stringView(req.Body))
 	if !root.IsObject() {
 		return nil, InvalidRequest("", "the request body must be a JSON object")
 	}
@@ -590,117 +589,60 @@ func geminiToolChoice(dst []byte, tc gjson.Result) ([]byte, error) {
 
 // generationConfig appends generationConfig when the request sets any of its fields.
 func (b *geminiRequestBuilder) generationConfig(dst []byte, root gjson.Result) ([]byte, error) {
-	start := len(dst)
-	dst = append(dst, `,"generationConfig":{`...)
-	open := len(dst)
-	field := func(name string) {
-		if len(dst) > open {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-	}
-	var err error
-	number := func(from, to string, integer bool) {
-		v := root.Get(from)
-		if err != nil || !v.Exists() || v.Type == gjson.Null {
-			return
-		}
-		if v.Type != gjson.Number || (integer && strings.ContainsAny(v.Raw, ".eE")) {
-			kind := "a number"
-			if integer {
-				kind = "an integer"
-			}
-			err = InvalidRequest(from, from+" must be "+kind)
-			return
-		}
-		field(to)
-		dst = append(dst, v.Raw...)
-	}
-	if root.Get("max_completion_tokens").Type == gjson.Number {
-		number("max_completion_tokens", "maxOutputTokens", true)
-	} else {
-		number("max_tokens", "maxOutputTokens", true)
-	}
-	number("temperature", "temperature", false)
-	number("top_p", "topP", false)
-	number("seed", "seed", true)
-	number("presence_penalty", "presencePenalty", false)
-	number("frequency_penalty", "frequencyPenalty", false)
-	number("n", "candidateCount", true)
-	number("top_logprobs", "logprobs", true)
-	if err != nil {
-		return dst, err
+	o := beginOptionalObject(dst, "generationConfig")
+	o.maxTokens(root, "maxOutputTokens")
+	o.number(root, "temperature", "temperature", false)
+	o.number(root, "top_p", "topP", false)
+	o.number(root, "seed", "seed", true)
+	o.number(root, "presence_penalty", "presencePenalty", false)
+	o.number(root, "frequency_penalty", "frequencyPenalty", false)
+	o.number(root, "n", "candidateCount", true)
+	o.number(root, "top_logprobs", "logprobs", true)
+	if o.err != nil {
+		return o.dst, o.err
 	}
 	if n := root.Get("n").Int(); n > 1 && b.stream {
-		return dst, InvalidRequest("n", "n > 1 cannot be streamed from Gemini; send stream: false or n: 1")
+		return o.dst, InvalidRequest("n", "n > 1 cannot be streamed from Gemini; send stream: false or n: 1")
 	}
 	if lp := root.Get("logprobs"); lp.IsBool() && lp.Bool() {
-		field("responseLogprobs")
-		dst = append(dst, "true"...)
+		o.field("responseLogprobs")
+		o.dst = append(o.dst, "true"...)
 	}
-	if stop := root.Get("stop"); stop.Type == gjson.String {
-		field("stopSequences")
-		dst = append(dst, '[')
-		dst = append(dst, stop.Raw...)
-		dst = append(dst, ']')
-	} else if stop.IsArray() {
-		count := 0
-		stop.ForEach(func(_, s gjson.Result) bool {
-			count++
-			if s.Type != gjson.String {
-				err = InvalidRequest("stop", "stop must be a string or an array of strings")
-			}
-			return err == nil
-		})
-		if err != nil {
-			return dst, err
-		}
-		if count > 5 {
-			return dst, InvalidRequest("stop", "Gemini accepts at most 5 stop sequences")
-		}
-		if count > 0 {
-			field("stopSequences")
-			dst = append(dst, stop.Raw...)
-		}
-	} else if stop.Exists() && stop.Type != gjson.Null {
-		return dst, InvalidRequest("stop", "stop must be a string or an array of strings")
+	o.stop(root, "stopSequences", 5, "Gemini")
+	if o.err != nil {
+		return o.dst, o.err
 	}
 	if rf := root.Get("response_format"); rf.Exists() && rf.Type != gjson.Null {
 		switch rf.Get("type").String() {
 		case "text":
 		case "json_object":
-			field("responseMimeType")
-			dst = append(dst, `"application/json"`...)
+			o.field("responseMimeType")
+			o.dst = append(o.dst, `"application/json"`...)
 		case "json_schema":
-			field("responseMimeType")
-			dst = append(dst, `"application/json"`...)
+			o.field("responseMimeType")
+			o.dst = append(o.dst, `"application/json"`...)
 			if s := rf.Get("json_schema.schema"); s.IsObject() {
-				field("responseJsonSchema")
-				dst = append(dst, s.Raw...)
+				o.field("responseJsonSchema")
+				o.dst = append(o.dst, s.Raw...)
 			}
 		default:
-			return dst, InvalidRequest("response_format.type", `response_format.type must be "text", "json_object" or "json_schema"`)
+			return o.dst, InvalidRequest("response_format.type", `response_format.type must be "text", "json_object" or "json_schema"`)
 		}
 	}
 	if b.opts.IncludeThoughts {
-		field("thinkingConfig")
-		dst = append(dst, `{"includeThoughts":true}`...)
+		o.field("thinkingConfig")
+		o.dst = append(o.dst, `{"includeThoughts":true}`...)
 	}
-	if len(dst) == open {
-		return dst[:start], nil
-	}
-	return append(dst, '}'), nil
+	return o.end()
 }
 
 // TranslateResponse turns a GenerateContentResponse into an OpenAI chat.completion: one choice per
 // candidate (n > 1 asks Gemini for several), thoughts as reasoning_content.
 func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, geminiBadUpstream("gemini: the upstream returned a response body that is not valid JSON")
+		return nil, usage.Usage{}, badUpstream("gemini: the upstream returned a response body that is not valid JSON")
 	}
-	root := gjson.Parse(geminiView(body))
+	root := gjson.Parse(stringView(body))
 	if e := root.Get("error"); e.IsObject() {
 		return nil, usage.Usage{}, geminiRPCError(http.StatusBadGateway, nil, e)
 	}
@@ -725,7 +667,7 @@ func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 			if ix := cand.Get("index"); ix.Type == gjson.Number {
 				index = ix.Int()
 			}
-			choice := gjson.Get(geminiView(c.AppendJSON(nil)), "choices.0").Raw
+			choice := gjson.Get(stringView(c.AppendJSON(nil)), "choices.0").Raw
 			extra = append(extra, `,{"index":`...)
 			extra = strconv.AppendInt(extra, index, 10)
 			extra = append(extra, strings.TrimPrefix(choice, `{"index":0`)...)
@@ -741,7 +683,7 @@ func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 		out = c.AppendJSON(nil)
 	}
 	if len(extra) > 0 {
-		choices := gjson.Get(geminiView(out), "choices")
+		choices := gjson.Get(stringView(out), "choices")
 		end := choices.Index + len(choices.Raw) - 1 // the closing ']'
 		out = append(out[:end], append(extra, out[end:]...)...)
 	}
@@ -779,7 +721,7 @@ func geminiArgs(dst []byte, args gjson.Result) []byte {
 	if !args.IsObject() {
 		return append(dst, "{}"...)
 	}
-	return CompactJSON(dst, geminiBytes(args.Raw))
+	return CompactJSON(dst, bytesView(args.Raw))
 }
 
 // GeminiFinishReason maps a Gemini finishReason to OpenAI's finish_reason. STOP (and an unspecified reason)
@@ -906,11 +848,11 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, nil
 	}
 	if !gjson.ValidBytes(data) {
-		return false, geminiBadUpstream("gemini: the upstream sent a stream event that is not valid JSON")
+		return false, badUpstream("gemini: the upstream sent a stream event that is not valid JSON")
 	}
-	root := gjson.Parse(geminiView(data))
+	root := gjson.Parse(stringView(data))
 	if !root.IsObject() {
-		return false, geminiBadUpstream("gemini: the upstream sent a stream event that is not a JSON object")
+		return false, badUpstream("gemini: the upstream sent a stream event that is not a JSON object")
 	}
 	var cands, meta, respID, blocked gjson.Result
 	var rpcErr *Error
@@ -996,7 +938,7 @@ func (s *geminiStream) part(p gjson.Result, sink Sink) error {
 	if fc.IsObject() {
 		id := geminiMintCallID(fc.Get("id").String(), sig.String())
 		s.args = geminiArgs(s.args[:0], fc.Get("args"))
-		s.lit = AppendJSONString(s.lit[:0], geminiView(s.args))
+		s.lit = AppendJSONString(s.lit[:0], stringView(s.args))
 		err := sink.Chunk(s.cb.ToolCallStart(s.calls, id, fc.Get("name").String(), s.lit))
 		s.calls++
 		return err
@@ -1005,9 +947,9 @@ func (s *geminiStream) part(p gjson.Result, sink Sink) error {
 		return nil
 	}
 	if thought {
-		return sink.Chunk(s.cb.Reasoning(geminiBytes(text.Raw)))
+		return sink.Chunk(s.cb.Reasoning(bytesView(text.Raw)))
 	}
-	return sink.Chunk(s.cb.Content(geminiBytes(text.Raw)))
+	return sink.Chunk(s.cb.Content(bytesView(text.Raw)))
 }
 
 // Finish reports the last usage Gemini sent (it is cumulative) and returns an error when the stream ended
@@ -1033,7 +975,7 @@ func (s *geminiStream) reportUsage(sink Sink) {
 // error body into an OpenAI-shaped error.
 func (g *Gemini) TranslateError(status int, h http.Header, body []byte) *Error {
 	if gjson.ValidBytes(body) {
-		root := gjson.Parse(geminiView(body))
+		root := gjson.Parse(stringView(body))
 		if root.IsArray() {
 			root = root.Get("0")
 		}
@@ -1089,25 +1031,4 @@ func geminiRPCError(status int, h http.Header, e gjson.Result) *Error {
 	err := NewError(status, TypeForStatus(status), code, "gemini: "+msg)
 	err.RetryAfter = retry
 	return err
-}
-
-func geminiBadUpstream(msg string) *Error {
-	return NewError(http.StatusBadGateway, "server_error", "bad_upstream_response", msg)
-}
-
-// geminiView returns b as a string without copying; the string must not outlive the call that made it, nor
-// b be modified while it is in use.
-func geminiView(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// geminiBytes returns s as a byte slice without copying; the slice must not be written to.
-func geminiBytes(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"unicode/utf8"
+	"unsafe"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -54,4 +55,21 @@ func AppendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// stringView returns b as a string without copying; the string must not outlive the call that made it, nor
+// b be modified while it is in use.
+func stringView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// bytesView returns s as a byte slice without copying; the slice must not be written to.
+func bytesView(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

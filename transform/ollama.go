@@ -58,7 +58,7 @@ func (o *Ollama) BuildRequest(req *Request) (*Outgoing, error) {
 	if !gjson.ValidBytes(req.Body) {
 		return nil, InvalidRequest("", "the request body is not valid JSON")
 	}
-	root := gjson.Parse(geminiView(req.Body))
+	root := gjson.Parse(stringView(req.Body))
 	if !root.IsObject() {
 		return nil, InvalidRequest("", "the request body must be a JSON object")
 	}
@@ -360,84 +360,25 @@ func ollamaFormat(dst []byte, rf gjson.Result) ([]byte, error) {
 
 // ollamaOptions appends options when the request sets any sampling or length field.
 func ollamaOptions(dst []byte, root gjson.Result) ([]byte, error) {
-	start := len(dst)
-	dst = append(dst, `,"options":{`...)
-	open := len(dst)
-	field := func(name string) {
-		if len(dst) > open {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-	}
-	var err error
-	number := func(from, to string, integer bool) {
-		v := root.Get(from)
-		if err != nil || !v.Exists() || v.Type == gjson.Null {
-			return
-		}
-		if v.Type != gjson.Number || (integer && strings.ContainsAny(v.Raw, ".eE")) {
-			kind := "a number"
-			if integer {
-				kind = "an integer"
-			}
-			err = InvalidRequest(from, from+" must be "+kind)
-			return
-		}
-		field(to)
-		dst = append(dst, v.Raw...)
-	}
-	if root.Get("max_completion_tokens").Type == gjson.Number {
-		number("max_completion_tokens", "num_predict", true)
-	} else {
-		number("max_tokens", "num_predict", true)
-	}
-	number("temperature", "temperature", false)
-	number("top_p", "top_p", false)
-	number("seed", "seed", true)
-	number("presence_penalty", "presence_penalty", false)
-	number("frequency_penalty", "frequency_penalty", false)
-	if err != nil {
-		return dst, err
-	}
-	switch stop := root.Get("stop"); {
-	case stop.Type == gjson.String:
-		field("stop")
-		dst = append(dst, '[')
-		dst = append(dst, stop.Raw...)
-		dst = append(dst, ']')
-	case stop.IsArray():
-		stop.ForEach(func(_, s gjson.Result) bool {
-			if s.Type != gjson.String {
-				err = InvalidRequest("stop", "stop must be a string or an array of strings")
-			}
-			return err == nil
-		})
-		if err != nil {
-			return dst, err
-		}
-		if hasElements(stop) {
-			field("stop")
-			dst = append(dst, stop.Raw...)
-		}
-	case stop.Exists() && stop.Type != gjson.Null:
-		return dst, InvalidRequest("stop", "stop must be a string or an array of strings")
-	}
-	if len(dst) == open {
-		return dst[:start], nil
-	}
-	return append(dst, '}'), nil
+	o := beginOptionalObject(dst, "options")
+	o.maxTokens(root, "num_predict")
+	o.number(root, "temperature", "temperature", false)
+	o.number(root, "top_p", "top_p", false)
+	o.number(root, "seed", "seed", true)
+	o.number(root, "presence_penalty", "presence_penalty", false)
+	o.number(root, "frequency_penalty", "frequency_penalty", false)
+	o.stop(root, "stop", 0, "Ollama")
+	return o.end()
 }
 
 // TranslateResponse turns a non-streamed /api/chat answer (one JSON object) into an OpenAI chat.completion.
 func (o *Ollama) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, ollamaBadUpstream("ollama: the upstream returned a response body that is not valid JSON")
+		return nil, usage.Usage{}, badUpstream("ollama: the upstream returned a response body that is not valid JSON")
 	}
-	root := gjson.Parse(geminiView(body))
+	root := gjson.Parse(stringView(body))
 	if !root.IsObject() {
-		return nil, usage.Usage{}, ollamaBadUpstream("ollama: the upstream returned a response body that is not a JSON object")
+		return nil, usage.Usage{}, badUpstream("ollama: the upstream returned a response body that is not a JSON object")
 	}
 	if e := root.Get("error"); e.Exists() {
 		return nil, usage.Usage{}, ollamaStreamError(e)
@@ -517,7 +458,7 @@ func ollamaCallID(tc gjson.Result) string {
 func ollamaArgs(dst []byte, args gjson.Result) []byte {
 	switch {
 	case args.IsObject():
-		return CompactJSON(dst, geminiBytes(args.Raw))
+		return CompactJSON(dst, bytesView(args.Raw))
 	case args.Type == gjson.String && strings.TrimSpace(args.Str) != "":
 		return append(dst, args.Str...)
 	}
@@ -549,11 +490,11 @@ func (s *ollamaStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, nil
 	}
 	if !gjson.ValidBytes(ev.Data) {
-		return false, ollamaBadUpstream("ollama: the upstream sent a stream line that is not valid JSON")
+		return false, badUpstream("ollama: the upstream sent a stream line that is not valid JSON")
 	}
-	root := gjson.Parse(geminiView(ev.Data))
+	root := gjson.Parse(stringView(ev.Data))
 	if !root.IsObject() {
-		return false, ollamaBadUpstream("ollama: the upstream sent a stream line that is not a JSON object")
+		return false, badUpstream("ollama: the upstream sent a stream line that is not a JSON object")
 	}
 	var msg, reason gjson.Result
 	done := false
@@ -612,19 +553,19 @@ func (s *ollamaStream) message(msg gjson.Result, sink Sink) error {
 		return true
 	})
 	if thinking.Type == gjson.String && thinking.Str != "" {
-		if err := sink.Chunk(s.cb.Reasoning(geminiBytes(thinking.Raw))); err != nil {
+		if err := sink.Chunk(s.cb.Reasoning(bytesView(thinking.Raw))); err != nil {
 			return err
 		}
 	}
 	if content.Type == gjson.String && content.Str != "" {
-		if err := sink.Chunk(s.cb.Content(geminiBytes(content.Raw))); err != nil {
+		if err := sink.Chunk(s.cb.Content(bytesView(content.Raw))); err != nil {
 			return err
 		}
 	}
 	var err error
 	calls.ForEach(func(_, tc gjson.Result) bool {
 		s.args = ollamaArgs(s.args[:0], tc.Get("function.arguments"))
-		s.lit = AppendJSONString(s.lit[:0], geminiView(s.args))
+		s.lit = AppendJSONString(s.lit[:0], stringView(s.args))
 		err = sink.Chunk(s.cb.ToolCallStart(s.calls, ollamaCallID(tc), tc.Get("function.name").String(), s.lit))
 		s.calls++
 		return err == nil
@@ -646,7 +587,7 @@ func (s *ollamaStream) Finish(_ Sink, _ bool) error {
 func (o *Ollama) TranslateError(status int, h http.Header, body []byte) *Error {
 	msg, fromJSON := "", false
 	if gjson.ValidBytes(body) {
-		e := gjson.Get(geminiView(body), "error")
+		e := gjson.Get(stringView(body), "error")
 		if e.IsObject() {
 			e = e.Get("message")
 		}
@@ -689,8 +630,4 @@ func ollamaStreamError(e gjson.Result) *Error {
 		msg = "the upstream reported an error without a message"
 	}
 	return NewError(http.StatusBadGateway, "server_error", "upstream_error", "ollama: "+msg)
-}
-
-func ollamaBadUpstream(msg string) *Error {
-	return NewError(http.StatusBadGateway, "server_error", "bad_upstream_response", msg)
 }

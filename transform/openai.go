@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -105,8 +104,7 @@ func (o *OpenAI) SetAuth(h http.Header, apiKey string) {
 // TranslateResponse keeps the upstream's bytes and only replaces model with the client-facing name.
 func (o *OpenAI) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, NewError(http.StatusBadGateway, "server_error", "bad_upstream_response",
-			"the upstream answered with a body that is not valid JSON")
+		return nil, usage.Usage{}, badUpstream("the upstream answered with a body that is not valid JSON")
 	}
 	out := spliceModel(nil, body, req.ClientModel)
 	u, _ := parseOpenAIUsage(gjson.GetBytes(body, "usage"))
@@ -178,10 +176,9 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, nil
 	}
 	if data[0] != '{' || data[len(data)-1] != '}' {
-		return false, NewError(http.StatusBadGateway, "server_error", "bad_upstream_response",
-			"the upstream sent a stream event that is not a JSON object")
+		return false, badUpstream("the upstream sent a stream event that is not a JSON object")
 	}
-	view := unsafe.String(&data[0], len(data))
+	view := stringView(data)
 	if bytes.Contains(data, errorKey) && gjson.Get(view, "error").Exists() {
 		return false, openAIErrorFromJSON(http.StatusBadGateway, data)
 	}
@@ -257,7 +254,7 @@ func (o *OpenAI) TranslateError(status int, h http.Header, body []byte) *Error {
 func openAIErrorFromJSON(status int, body []byte) *Error {
 	e := &Error{Status: status, Type: TypeForStatus(status)}
 	if !gjson.ValidBytes(body) {
-		e.Message = fmt.Sprintf("the upstream answered HTTP %d %s: %s", status, http.StatusText(status), snippet(body))
+		e.Message = plainErrorMessage(status, body)
 		return e
 	}
 	root := gjson.ParseBytes(body)
@@ -270,7 +267,7 @@ func openAIErrorFromJSON(status int, body []byte) *Error {
 	case root.Get("message").Type == gjson.String:
 		obj = root
 	default:
-		e.Message = fmt.Sprintf("the upstream answered HTTP %d %s: %s", status, http.StatusText(status), snippet(body))
+		e.Message = plainErrorMessage(status, body)
 		return e
 	}
 	msg, typ, code, param := obj.Get("message"), obj.Get("type"), obj.Get("code"), obj.Get("param")
@@ -298,19 +295,6 @@ func openAIErrorFromJSON(status int, body []byte) *Error {
 	return e
 }
 
-// snippet returns the start of a non-JSON error body, trimmed, for an error message.
-func snippet(body []byte) string {
-	const max = 200
-	body = bytes.TrimSpace(body)
-	if len(body) > max {
-		return string(body[:max]) + "…"
-	}
-	if len(body) == 0 {
-		return "(empty body)"
-	}
-	return string(body)
-}
-
 // hasElements reports whether v is a non-empty array, from its first bytes alone.
 func hasElements(v gjson.Result) bool {
 	if !v.IsArray() {
@@ -326,4 +310,13 @@ func hasElements(v gjson.Result) bool {
 		}
 	}
 	return false
+}
+
+// plainErrorMessage describes an upstream error whose body is not an error object.
+func plainErrorMessage(status int, body []byte) string {
+	s := bodySnippet(body)
+	if s == "" {
+		s = "(empty body)"
+	}
+	return fmt.Sprintf("the upstream answered HTTP %d %s: %s", status, http.StatusText(status), s)
 }
