@@ -141,18 +141,12 @@ func (g *anthropicGenerated) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// anthropicDiscard counts chunks and keeps nothing.
-type anthropicDiscard struct{ chunks, bytes int }
-
-func (d *anthropicDiscard) Chunk(b []byte) error      { d.chunks++; d.bytes += len(b); return nil }
-func (d *anthropicDiscard) Usage(usage.Usage, []byte) {}
-
 // anthropicRetainedHeap runs a generated stream of n deltas and returns the live heap while the reader and
 // translator are still in use at the end of it.
 func anthropicRetainedHeap(t *testing.T, n int) (uint64, int) {
 	st := NewAnthropic(AnthropicOptions{}).NewStream(&Request{ClientModel: "anthropic/m"})
 	r := NewSSEReader(&anthropicGenerated{n: n}, 0)
-	sink := &anthropicDiscard{}
+	sink := &countingSink{}
 	for {
 		ev, err := r.Next()
 		if err != nil {
@@ -209,7 +203,7 @@ func BenchmarkAnthropicStream(b *testing.B) {
 	}
 	a := NewAnthropic(AnthropicOptions{})
 	req := &Request{ClientModel: "anthropic/claude-sonnet-4-5"}
-	sink := &anthropicDiscard{}
+	sink := &countingSink{}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.ResetTimer()

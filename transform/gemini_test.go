@@ -655,17 +655,12 @@ func (b *geminiEndlessBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-type geminiCountingSink struct{ chunks, bytes int }
-
-func (s *geminiCountingSink) Chunk(data []byte) error   { s.chunks++; s.bytes += len(data); return nil }
-func (s *geminiCountingSink) Usage(usage.Usage, []byte) {}
-
 // TestGeminiStreamHeapFlat translates 10,000 events and checks the heap does not grow with the stream.
 func TestGeminiStreamHeapFlat(t *testing.T) {
 	run := func(n int) (uint64, int) {
 		tr := NewGemini(GeminiOptions{}).NewStream(&Request{ClientModel: "google/gemini"})
 		r := NewSSEReader(&geminiEndlessBody{n: n}, 0)
-		sink := &geminiCountingSink{}
+		sink := &countingSink{}
 		var ms runtime.MemStats
 		var peak uint64
 		for i := 0; ; i++ {
@@ -707,7 +702,7 @@ func TestGeminiStreamHeapFlat(t *testing.T) {
 func BenchmarkGeminiStream(b *testing.B) {
 	data := []byte(`{"candidates": [{"content": {"parts": [{"text": " capital of France"}],"role": "model"}}],"usageMetadata": {"promptTokenCount": 15,"totalTokenCount": 15,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 15}]},"modelVersion": "gemini-2.0-flash-exp","responseId": "w1peaMz6INOvnvgPgYfPiQY"}`)
 	tr := NewGemini(GeminiOptions{}).NewStream(&Request{ClientModel: "google/gemini"})
-	sink := &geminiCountingSink{}
+	sink := &countingSink{}
 	ev := Event{Data: data}
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()

@@ -448,7 +448,7 @@ func TestOllamaStreamHeapFlat(t *testing.T) {
 		o := NewOllama(OllamaOptions{})
 		tr := o.NewStream(&Request{ClientModel: "ollama/gemma3:1b"})
 		r := o.NewEventReader(&ollamaEndlessBody{n: n})
-		sink := &relayDiscard{}
+		sink := &countingSink{}
 		var ms runtime.MemStats
 		var peak uint64
 		for i := 0; ; i++ {
@@ -492,35 +492,7 @@ func TestOllamaStreamHeapFlat(t *testing.T) {
 func BenchmarkOllamaStream(b *testing.B) {
 	var body bytes.Buffer
 	_, _ = body.ReadFrom(&ollamaEndlessBody{n: 200})
-	data := body.Bytes()
 	o := NewOllama(OllamaOptions{})
 	req := &Request{ClientModel: "ollama/gemma3:1b", Stream: true}
-	sink := &relayDiscard{}
-	rd := bytes.NewReader(data)
-	lines := 0
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd.Reset(data)
-		r := o.NewEventReader(rd)
-		tr := o.NewStream(req)
-		for {
-			ev, err := r.Next()
-			if err != nil {
-				b.Fatalf("stream ended before the done line: %v", err)
-			}
-			lines++
-			done, err := tr.Translate(ev, sink)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if done {
-				break
-			}
-		}
-		if err := tr.Finish(sink, false); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(lines), "ns/line")
+	benchmarkRelay(b, body.Bytes(), o.NewEventReader, func() StreamTranslator { return o.NewStream(req) }, "ns/line")
 }

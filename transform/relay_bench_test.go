@@ -6,15 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/aibackend/caddy-ai-gateway/usage"
 )
-
-// relayDiscard is a Sink that keeps nothing, so the measured allocations are the relay's own.
-type relayDiscard struct{ chunks, bytes int }
-
-func (d *relayDiscard) Chunk(data []byte) error   { d.chunks++; d.bytes += len(data); return nil }
-func (d *relayDiscard) Usage(usage.Usage, []byte) {}
 
 // openAIStreamBody returns a recorded-shape OpenAI stream of n one-word content chunks, a finish chunk, a usage
 // chunk and [DONE], with the given line ending.
@@ -64,35 +56,8 @@ func BenchmarkSSEReader(b *testing.B) {
 // checked and model rewritten by the OpenAI stream translator, chunk handed to the sink. It is the per-event
 // cost the gateway adds before writing to the client, the figure the dialect translators are compared with.
 func BenchmarkOpenAIRelay(b *testing.B) {
-	body := openAIStreamBody(200, "\n")
 	o := NewOpenAI(OpenAIOptions{})
 	req := &Request{ClientModel: "openai/gpt-4o-mini", Model: "gpt-4o-mini", Stream: true}
-	sink := &relayDiscard{}
-	rd := bytes.NewReader(body)
-	events := 0
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rd.Reset(body)
-		r := NewSSEReader(rd, 0)
-		tr := o.NewStream(req)
-		for {
-			ev, err := r.Next()
-			if err != nil {
-				b.Fatalf("stream ended without [DONE]: %v", err)
-			}
-			events++
-			done, err := tr.Translate(ev, sink)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if done {
-				break
-			}
-		}
-		if err := tr.Finish(sink, false); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+	benchmarkRelay(b, openAIStreamBody(200, "\n"), func(r io.Reader) EventReader { return NewSSEReader(r, 0) },
+		func() StreamTranslator { return o.NewStream(req) }, "ns/event")
 }

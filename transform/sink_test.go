@@ -25,6 +25,45 @@ func (s *recordingSink) Usage(u usage.Usage, raw []byte) {
 	s.raw = append(s.raw[:0], raw...)
 }
 
+// countingSink keeps only how much a translator yielded, for benchmarks and memory tests.
+type countingSink struct{ chunks, bytes int }
+
+func (s *countingSink) Chunk(data []byte) error   { s.chunks++; s.bytes += len(data); return nil }
+func (s *countingSink) Usage(usage.Usage, []byte) {}
+
+// benchmarkRelay measures relaying body through a fresh reader and translator per iteration, as the engine
+// does, and reports the time per event under unit.
+func benchmarkRelay(b *testing.B, body []byte, newReader func(io.Reader) EventReader, newStream func() StreamTranslator, unit string) {
+	sink := &countingSink{}
+	rd := bytes.NewReader(body)
+	events := 0
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(body)
+		r := newReader(rd)
+		tr := newStream()
+		for {
+			ev, err := r.Next()
+			if err != nil {
+				b.Fatalf("stream ended before its end-of-stream event: %v", err)
+			}
+			events++
+			done, err := tr.Translate(ev, sink)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if done {
+				break
+			}
+		}
+		if err := tr.Finish(sink, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), unit)
+}
+
 // replayStream feeds an upstream SSE body through tr the way the engine does, and returns what the client
 // would get and the error the stream ended with. It fails the test when tr reports done for a dialect that
 // has no end-of-stream event (noDone).
