@@ -295,3 +295,39 @@ func (o *optionalObject) end() ([]byte, error) {
 	}
 	return append(o.dst, '}'), nil
 }
+
+// eachFunctionTool checks the request's tools (function tools, each with a name, parameters a JSON Schema
+// object when set) and calls add for each one in order. provider names the upstream in error messages. It
+// returns how many tools it passed to add.
+func eachFunctionTool(tools gjson.Result, provider string, add func(i int, name, description, parameters gjson.Result)) (int, error) {
+	if !tools.Exists() || tools.Type == gjson.Null {
+		return 0, nil
+	}
+	if !tools.IsArray() {
+		return 0, InvalidRequest("tools", "tools must be an array of function tools")
+	}
+	n := 0
+	var err error
+	tools.ForEach(func(_, t gjson.Result) bool {
+		param := "tools[" + strconv.Itoa(n) + "]"
+		if typ := t.Get("type").String(); typ != "function" {
+			err = InvalidRequest(param+".type", "tool type "+strconv.Quote(typ)+" is not supported by "+provider+"; use function tools")
+			return false
+		}
+		f := t.Get("function")
+		name := f.Get("name")
+		if name.Type != gjson.String || name.Str == "" {
+			err = InvalidRequest(param+".function.name", "a function tool needs a name")
+			return false
+		}
+		params := f.Get("parameters")
+		if !params.IsObject() && params.Exists() && params.Type != gjson.Null {
+			err = InvalidRequest(param+".function.parameters", "parameters must be a JSON Schema object")
+			return false
+		}
+		add(n, name, f.Get("description"), params)
+		n++
+		return true
+	})
+	return n, err
+}

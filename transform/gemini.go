@@ -478,47 +478,23 @@ func geminiMIMEFromURL(u string) string {
 // geminiTools appends tools as functionDeclarations whose parametersJsonSchema takes OpenAI's JSON Schema
 // unchanged (the older "parameters" field rejects additionalProperties, $schema and the like).
 func geminiTools(dst []byte, tools gjson.Result) ([]byte, error) {
-	if !tools.Exists() || tools.Type == gjson.Null {
-		return dst, nil
-	}
-	if !tools.IsArray() {
-		return dst, InvalidRequest("tools", "tools must be an array of function tools")
-	}
 	start := len(dst)
 	dst = append(dst, `,"tools":[{"functionDeclarations":[`...)
-	n := 0
-	var err error
-	tools.ForEach(func(_, t gjson.Result) bool {
-		param := "tools[" + strconv.Itoa(n) + "]"
-		if typ := t.Get("type").String(); typ != "function" {
-			err = InvalidRequest(param+".type", "tool type "+strconv.Quote(typ)+" is not supported by Gemini; use function tools")
-			return false
-		}
-		f := t.Get("function")
-		name := f.Get("name")
-		if name.Type != gjson.String || name.Str == "" {
-			err = InvalidRequest(param+".function.name", "a function tool needs a name")
-			return false
-		}
-		if n > 0 {
+	n, err := eachFunctionTool(tools, "Gemini", func(i int, name, description, parameters gjson.Result) {
+		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"name":`...)
 		dst = append(dst, name.Raw...)
-		if d := f.Get("description"); d.Type == gjson.String {
+		if description.Type == gjson.String {
 			dst = append(dst, `,"description":`...)
-			dst = append(dst, d.Raw...)
+			dst = append(dst, description.Raw...)
 		}
-		if p := f.Get("parameters"); p.IsObject() {
+		if parameters.IsObject() {
 			dst = append(dst, `,"parametersJsonSchema":`...)
-			dst = append(dst, p.Raw...)
-		} else if p.Exists() && p.Type != gjson.Null {
-			err = InvalidRequest(param+".function.parameters", "parameters must be a JSON Schema object")
-			return false
+			dst = append(dst, parameters.Raw...)
 		}
 		dst = append(dst, '}')
-		n++
-		return true
 	})
 	if err != nil {
 		return dst, err
