@@ -4,27 +4,25 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/aibackend/caddy-ai-gateway/simulator"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
-// relayBody is an OpenAI stream of n content chunks, a finish chunk, a usage chunk and [DONE].
-func relayBody(n int) []byte {
-	const head = `{"id":"chatcmpl-Bx1","object":"chat.completion.chunk","created":1750000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_34a54ae93c","choices":[{"index":0,`
-	var b strings.Builder
-	ev := func(s string) { b.WriteString("data: " + s + "\n\n") }
-	ev(head + `"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"usage":null}`)
-	for i := range n {
-		ev(head + `"delta":{"content":" word` + strconv.Itoa(i%10) + `"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+// relayBody is what the simulator streams for an OpenAI request of n one-token chunks, with usage.
+func relayBody(b *testing.B, n int) []byte {
+	rec := httptest.NewRecorder()
+	simulator.New(simulator.Config{CompletionTokens: n}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost,
+		"/v1/chat/completions", strings.NewReader(benchStreamBody)))
+	if rec.Code != http.StatusOK {
+		b.Fatalf("simulator: %d %s", rec.Code, rec.Body)
 	}
-	ev(head + `"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}`)
-	ev(`{"id":"chatcmpl-Bx1","object":"chat.completion.chunk","created":1750000000,"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":{"prompt_tokens":20,"completion_tokens":` + strconv.Itoa(n) + `,"total_tokens":` + strconv.Itoa(n+20) + `}}`)
-	ev("[DONE]")
-	return []byte(b.String())
+	return rec.Body.Bytes()
 }
 
 // BenchmarkStreamRelayCounting measures the engine's per-event relay of an OpenAI stream (read, translate,
@@ -32,7 +30,7 @@ func relayBody(n int) []byte {
 // the upstream leaves without usage.
 func BenchmarkStreamRelayCounting(b *testing.B) {
 	const n = 200
-	body := relayBody(n)
+	body := relayBody(b, n)
 	tok := usage.NewTokenizer()
 	tok.Warm()
 	dialect := transform.NewOpenAI(transform.OpenAIOptions{})
