@@ -1,0 +1,58 @@
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCheckJSONDepth(t *testing.T) {
+	nest := func(n int) []byte {
+		return []byte(strings.Repeat("[", n) + strings.Repeat("]", n))
+	}
+	cases := []struct {
+		name string
+		body []byte
+		want error
+	}{
+		{"flat object", []byte(`{"a":1}`), nil},
+		{"at the limit", nest(MaxJSONDepth), nil},
+		{"one over", nest(MaxJSONDepth + 1), ErrJSONTooDeep},
+		{"mixed objects and arrays over", []byte(strings.Repeat(`{"a":[`, MaxJSONDepth/2+1) + "1" + strings.Repeat("]}", MaxJSONDepth/2+1)), ErrJSONTooDeep},
+		{"brackets inside strings do not count", []byte(`{"a":"` + strings.Repeat("[{", 10000) + `"}`), nil},
+		{"escaped quote keeps the string open", []byte(`{"a":"\"` + strings.Repeat("[", 1000) + `"}`), nil},
+		{"unbalanced opener only", bytes.Repeat([]byte("["), 6_000_000), ErrJSONTooDeep},
+		{"invalid but shallow", []byte(`{not json}`), ErrJSONInvalid},
+		{"unterminated string", []byte(`{"a":"`), ErrJSONInvalid},
+		{"empty", nil, ErrJSONInvalid},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := CheckJSON(c.body); !errors.Is(got, c.want) {
+				t.Fatalf("CheckJSON = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// A body at any size of nesting is refused in constant memory: the scan allocates nothing.
+func TestCheckJSONDeepAllocatesNothing(t *testing.T) {
+	body := bytes.Repeat([]byte("["), 4<<20)
+	allocs := testing.AllocsPerRun(3, func() {
+		if CheckJSON(body) == nil {
+			t.Fatal("accepted")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per check of a 4 MiB deep body, want 0", allocs)
+	}
+}
+
+func BenchmarkCheckJSON(b *testing.B) {
+	body := []byte(`{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"Say hello in French, please, and then explain why."}],"stream":true,"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string"}}}}}]}`)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		_ = CheckJSON(body)
+	}
+}
