@@ -28,12 +28,15 @@ type exchange struct {
 func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result) {
 	x := &exchange{res: res, start: time.Now(), prompt: -1}
 	res.CostUSD = -1
+	if r.ContentLength > g.cfg.MaxRequestBody {
+		g.fail(w, res, g.tooLarge())
+		return
+	}
 	body, err := readLimited(http.MaxBytesReader(w, r.Body, g.cfg.MaxRequestBody), g.cfg.MaxRequestBody)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, errTooLarge) {
-			g.fail(w, res, transform.NewError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large",
-				"the request body is larger than the gateway's limit of "+strconv.FormatInt(g.cfg.MaxRequestBody, 10)+" bytes"))
+			g.fail(w, res, g.tooLarge())
 			return
 		}
 		g.fail(w, res, transform.InvalidRequest("", "could not read the request body"))
@@ -225,4 +228,11 @@ func (ft *firstEventTimer) stop() bool {
 		ft.t.Stop()
 	}
 	return ft.fired.Load()
+}
+
+// tooLarge is the 413 for a request body over MaxRequestBody, declared or read.
+func (g *Gateway) tooLarge() *transform.Error {
+	return transform.NewError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large",
+		"the request body is larger than the gateway's limit of "+strconv.FormatInt(g.cfg.MaxRequestBody, 10)+
+			" bytes: send a smaller one, or raise max_request_body")
 }

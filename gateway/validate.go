@@ -26,8 +26,8 @@ var validRoles = map[string]bool{"system": true, "developer": true, "user": true
 // validate checks the body against the rules every upstream relies on and returns what the gateway needs from
 // it. Each failure names the offending field.
 func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
-	if !gjson.ValidBytes(body) {
-		return nil, transform.InvalidRequest("", "the request body is not valid JSON: send a JSON object with model and messages")
+	if err := transform.CheckJSON(body); err != nil {
+		return nil, transform.BadRequestJSON(err)
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
