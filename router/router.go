@@ -26,7 +26,8 @@ const (
 
 // dynamicEntryBytes is what one kept dynamic name costs against maxDynamicBytes: the name itself (shared by
 // the map key and its targets) and an estimate of the route, its slots, one member per key and the map
-// entries that hold them.
+// entries that hold them. The estimate errs high: measured on amd64, a short name with one key holds about
+// 400 bytes (estimated 650), with three keys about 1,100 (estimated 1,400).
 func dynamicEntryBytes(name string, keys int) int {
 	return len(name) + 256 + 384*keys
 }
