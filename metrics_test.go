@@ -140,6 +140,13 @@ func TestImplausibleUsageAndBadModelNamesDoNotPanic(t *testing.T) {
 	var calls int
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++
+		if body, _ := io.ReadAll(r.Body); strings.Contains(string(body), `"stream":true`) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi there"},"finish_reason":"stop"}]}`+"\n\n"+
+				`data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":-1000000,"completion_tokens":2,"total_tokens":-999998}}`+"\n\n"+
+				"data: [DONE]\n\n")
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi there"},"finish_reason":"stop"}],"usage":{"prompt_tokens":-1000000,"completion_tokens":1e300,"total_tokens":-5}}`)
 	}))
@@ -149,11 +156,19 @@ func TestImplausibleUsageAndBadModelNamesDoNotPanic(t *testing.T) {
 	if rec.Code != 200 || rec.Header().Get("X-AI-Gateway-Usage") == "reported" || strings.Contains(rec.Body.String(), "-1000000") {
 		t.Fatalf("%d usage=%s %s, want 200 with the gateway's own count", rec.Code, rec.Header().Get("X-AI-Gateway-Usage"), rec.Body)
 	}
+	rec = serve(`{"model":"openai/gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != 200 || rec.Result().Trailer.Get("X-AI-Gateway-Usage") == "reported" || strings.Contains(rec.Body.String(), "-1000000") ||
+		!strings.Contains(rec.Body.String(), `"usage":{"prompt_tokens":`) {
+		t.Fatalf("stream: %d usage=%s %s, want 200 with the gateway's own count", rec.Code, rec.Result().Trailer.Get("X-AI-Gateway-Usage"), rec.Body)
+	}
 	if rec := serve(`{"model":"openai/gpt-4o-mini` + "\xff" + `","messages":[{"role":"user","content":"hi"}]}`); rec.Code != 400 {
 		t.Fatalf("invalid UTF-8 model: %d %s", rec.Code, rec.Body)
 	}
-	if calls != 1 {
-		t.Errorf("the upstream was called %d times, want once", calls)
+	if calls != 2 {
+		t.Errorf("the upstream was called %d times, want twice", calls)
+	}
+	if n := testutil.ToFloat64(h.metrics.tokens.WithLabelValues("openai", "openai/gpt-4o-mini", "prompt", "counted")); n <= 0 {
+		t.Errorf("prompt tokens_total{origin=counted} = %v, want the gateway's own positive count", n)
 	}
 	// Whatever a Result holds, observe neither panics nor lets a counter go down or become NaN.
 	for _, res := range []*gateway.Result{
