@@ -2,6 +2,8 @@ package aigateway
 
 import (
 	"errors"
+	"math"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -73,28 +75,48 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, err
 }
 
-// observe records one request. Model labels come only from answered requests, whose model an upstream
-// accepted, so clients cannot grow the label set at will.
+// observe records one request. Label values are only ever configured text: provider names, and targets'
+// labels (router.Target.Label), which are "provider/model" for a model the configuration names and
+// "provider/other" for any name a client chose; so clients cannot grow the label set. It never panics: a
+// label value Prometheus refuses (not valid UTF-8, from a careless configuration) drops that sample, and only
+// positive, finite amounts are added.
 func (m *metrics) observe(res *gateway.Result, took time.Duration) {
 	model := ""
-	if res.Status == 200 {
-		model = res.Provider + "/" + res.UpstreamModel
+	if res.Status == http.StatusOK && len(res.Attempts) > 0 {
+		model = res.Attempts[len(res.Attempts)-1].Label
 	}
-	m.requests.WithLabelValues(res.Provider, model, strconv.Itoa(res.Status)).Inc()
+	if c, err := m.requests.GetMetricWithLabelValues(res.Provider, model, strconv.Itoa(res.Status)); err == nil {
+		c.Inc()
+	}
 	for _, a := range res.Attempts {
-		m.attempts.WithLabelValues(a.Target, strconv.Itoa(a.Status)).Inc()
+		if c, err := m.attempts.GetMetricWithLabelValues(a.Label, strconv.Itoa(a.Status)); err == nil {
+			c.Inc()
+		}
 	}
-	if res.Status != 200 {
+	if res.Status != http.StatusOK {
 		return
 	}
-	m.duration.WithLabelValues(res.Provider).Observe(took.Seconds())
-	m.ttfb.WithLabelValues(res.Provider).Observe(res.TimeToFirstByte.Seconds())
+	if h, err := m.duration.GetMetricWithLabelValues(res.Provider); err == nil {
+		h.Observe(max(took.Seconds(), 0))
+	}
+	if h, err := m.ttfb.GetMetricWithLabelValues(res.Provider); err == nil {
+		h.Observe(max(res.TimeToFirstByte.Seconds(), 0))
+	}
 	if res.Usage.Known() {
 		origin := res.Usage.Origin.String()
-		m.tokens.WithLabelValues(res.Provider, model, "prompt", origin).Add(float64(res.Usage.PromptTokens))
-		m.tokens.WithLabelValues(res.Provider, model, "completion", origin).Add(float64(res.Usage.CompletionTokens))
+		add(m.tokens, float64(res.Usage.PromptTokens), res.Provider, model, "prompt", origin)
+		add(m.tokens, float64(res.Usage.CompletionTokens), res.Provider, model, "completion", origin)
 	}
-	if res.CostUSD > 0 {
-		m.cost.WithLabelValues(res.Provider, model).Add(res.CostUSD)
+	add(m.cost, res.CostUSD, res.Provider, model)
+}
+
+// add adds v to the counter of labels when v is positive and finite (a counter panics on a negative
+// amount), and when Prometheus accepts the label values.
+func add(vec *prometheus.CounterVec, v float64, labels ...string) {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return
+	}
+	if c, err := vec.GetMetricWithLabelValues(labels...); err == nil {
+		c.Add(v)
 	}
 }

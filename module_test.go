@@ -21,7 +21,7 @@ func TestServeHTTPPublishesPlaceholdersAndMetrics(t *testing.T) {
 	}))
 	defer up.Close()
 	h := new(Handler)
-	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("ai_gateway {\nprovider openai {\nbase_url " + up.URL + "\n}\n}")); err != nil {
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("ai_gateway {\nprovider openai {\nbase_url " + up.URL + "\nmodels gpt-4o-mini\n}\n}")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})

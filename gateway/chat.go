@@ -134,7 +134,7 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 	health := g.router.Start(t)
 	began := time.Now()
 	answered, ttfb, e := g.attempt(w, r, x, u, t, treq)
-	a := Attempt{Target: t.String(), Status: http.StatusOK, Duration: time.Since(began)}
+	a := Attempt{Target: t.String(), Label: t.Label(), Status: http.StatusOK, Duration: time.Since(began)}
 	out := router.Outcome{TTFB: ttfb}
 	if e != nil {
 		a.Status, a.Err = e.Status, e.Error()

@@ -219,9 +219,16 @@ type Result struct {
 
 // Attempt is one try of one upstream target.
 type Attempt struct {
-	Target   string
-	Status   int
-	Err      string
+	// Target is "provider/model" as sent upstream, for logs: the model part may be any name a client sent.
+	Target string
+	// Label is the target's bounded name for metrics (router.Target.Label): "provider/model" when the
+	// configuration names the model, else "provider/other".
+	Label string
+	// Status is the upstream's HTTP status, or the gateway's for a failure without one.
+	Status int
+	// Err describes the failure; empty for an answer relayed to the client.
+	Err string
+	// Duration is how long the attempt took.
 	Duration time.Duration
 }
 

@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -41,6 +43,8 @@ func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
 		case "model":
 			if v.Type != gjson.String || v.Str == "" {
 				bad = transform.InvalidRequest("model", "model must be a non-empty string such as 'openai/gpt-4o-mini'")
+			} else {
+				bad = checkModelName("model", -1, v.Str)
 			}
 			req.model = v.Str
 		case "messages":
@@ -80,12 +84,17 @@ func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
 				bad = transform.InvalidRequest("models", "models must be an array of model names to try in order")
 				return false
 			}
+			i := 0
 			v.ForEach(func(_, m gjson.Result) bool {
 				if m.Type != gjson.String || m.Str == "" {
 					bad = transform.InvalidRequest("models", "models must contain only non-empty model names")
 					return false
 				}
+				if bad = checkModelName("models", i, m.Str); bad != nil {
+					return false
+				}
 				req.fallbacks = append(req.fallbacks, m.Str)
+				i++
 				return true
 			})
 		}
@@ -159,4 +168,39 @@ func numberIn(v gjson.Result, name string, lo, hi float64) *transform.Error {
 			Message: fmt.Sprintf("%s must be a number from %g to %g", name, lo, hi)}
 	}
 	return nil
+}
+
+// maxModelName is the longest model name accepted, in bytes.
+const maxModelName = 256
+
+// checkModelName refuses a model name that is longer than maxModelName bytes, is not valid UTF-8 or holds a
+// control character: no provider serves such a name, and it would reach logs, metrics and upstream URLs. U+FFFD
+// counts as invalid UTF-8, as it is what a JSON lone surrogate decodes to. index is the name's place in the
+// param array, or -1 when param is the name itself. It does not allocate for a good name.
+func checkModelName(param string, index int, name string) *transform.Error {
+	reason := ""
+	if len(name) > maxModelName {
+		reason = fmt.Sprintf("is %d bytes long; model names are at most %d bytes", len(name), maxModelName)
+	}
+	for _, c := range name {
+		if reason != "" {
+			break
+		}
+		if c == utf8.RuneError { // an invalid byte, or a decoded lone surrogate
+			reason = "is not valid UTF-8"
+		} else if unicode.IsControl(c) {
+			reason = fmt.Sprintf("contains the control character %U", c)
+		}
+	}
+	if reason == "" {
+		return nil
+	}
+	what := param
+	if index >= 0 {
+		what += "[" + strconv.Itoa(index) + "]"
+	}
+	e := transform.InvalidRequest(param, what+" "+reason+
+		": send a configured model name such as 'openai/gpt-4o-mini' (GET /v1/models lists them)")
+	e.Code = "invalid_model_name"
+	return e
 }

@@ -93,7 +93,9 @@ const ewmaShift = 2
 // member is the health state of one target, shared by every route that names it. All fields are
 // atomics: selection reads them without locks.
 type member struct {
-	t        Target
+	t Target
+	// label is Target.Label: "provider/model" for a target the configuration names, else "provider/other".
+	label    string
 	inflight atomic.Int64
 	// ttfb is the moving average of time to first byte in nanoseconds; 0 means no sample yet.
 	ttfb   atomic.Int64

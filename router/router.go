@@ -15,9 +15,26 @@ import (
 	"time"
 )
 
-// maxDynamicRoutes bounds how many distinct "provider/model" names of providers without an allow-list
-// keep health state. Names beyond it are still served, without load balancing memory or a breaker.
-const maxDynamicRoutes = 4096
+// maxDynamicRoutes and maxDynamicBytes bound the distinct "provider/model" names of providers without an
+// allow-list that keep health state: clients choose those names, so both their count and the memory they take
+// (dynamicEntryBytes each) are capped. Names beyond the caps are still served, without load balancing memory
+// or a breaker.
+const (
+	maxDynamicRoutes = 4096
+	maxDynamicBytes  = 4 << 20
+)
+
+// dynamicEntryBytes is what one kept dynamic name costs against maxDynamicBytes: the name itself (shared by
+// the map key and its targets) and an estimate of the route, its slots, one member per key and the map
+// entries that hold them. The estimate errs high: measured on amd64, a short name with one key holds about
+// 400 bytes (estimated 650), with three keys about 1,100 (estimated 1,400).
+func dynamicEntryBytes(name string, keys int) int {
+	return len(name) + 256 + 384*keys
+}
+
+// OtherModel is the model part of the metrics label of every target whose model the configuration does not
+// name (Target.Label): clients choose those names, so they never become label values.
+const OtherModel = "other"
 
 // ProviderConfig describes one configured provider as the router needs it.
 type ProviderConfig struct {
@@ -56,7 +73,7 @@ type Target struct {
 	// Key is the index of the provider's API key to use.
 	Key int
 
-	// m is the target's health state; nil for a Target built outside the router.
+	// m is the target's health state and label; nil for a Target built outside the router.
 	m *member
 	// probe marks the attempt that decides whether a cooling target is restored.
 	probe bool
@@ -64,6 +81,16 @@ type Target struct {
 
 // String returns "provider/model".
 func (t Target) String() string { return t.Provider + "/" + t.Model }
+
+// Label returns the target's name for metrics and other bounded sets: "provider/model" when the configuration
+// names the model (a provider's allow-list, an alias or a route target), else "provider/other" (OtherModel),
+// whatever name the client sent. It does not allocate for a Target from the router.
+func (t Target) Label() string {
+	if t.m != nil {
+		return t.m.label
+	}
+	return t.Provider + "/" + OtherModel
+}
 
 // Probe reports whether this attempt probes a target that was cooling down: its outcome restores the
 // target or cools it down again.
@@ -90,33 +117,49 @@ type Router struct {
 	// routes maps every configured name (allow-listed "provider/model", route, alias) to its route;
 	// read-only after New.
 	routes map[string]*route
-	// dynamicCap is maxDynamicRoutes; tests lower it.
-	dynamicCap int
-	breaker    BreakerConfig
-	now        func() time.Time
-	epoch      time.Time
-	rand       func() uint64
+	// direct maps the "provider/model" names that aliases and routes target, and that routes does not hold,
+	// to their direct route, so that they are served as configured names; read-only after New.
+	direct map[string]*route
+	// otherLabels maps each provider's name to its "provider/other" label; read-only after New.
+	otherLabels map[string]string
+	// dynamicCap and dynamicMaxBytes are maxDynamicRoutes and maxDynamicBytes; tests lower them.
+	dynamicCap      int
+	dynamicMaxBytes int
+	breaker         BreakerConfig
+	now             func() time.Time
+	epoch           time.Time
+	rand            func() uint64
 
 	// mu guards members, and serialises writers of dynamic.
 	mu      sync.RWMutex
 	members map[Target]*member
 	// dynamic holds the routes of "provider/model" names of providers without an allow-list, as an
 	// immutable map replaced on each (rare, bounded) insertion, so lookups take no lock.
-	dynamic atomic.Pointer[map[string]*route]
+	dynamic atomic.Pointer[dynamicRoutes]
+}
+
+// dynamicRoutes is one immutable generation of Router.dynamic.
+type dynamicRoutes struct {
+	routes map[string]*route
+	// bytes is the sum of dynamicEntryBytes over routes.
+	bytes int
 }
 
 // New validates cfg and returns a Router.
 func New(cfg Config) (*Router, error) {
 	r := &Router{
-		providers:  make(map[string]*ProviderConfig, len(cfg.Providers)),
-		aliases:    cfg.Aliases,
-		routes:     make(map[string]*route),
-		dynamicCap: maxDynamicRoutes,
-		now:        cfg.Now,
-		rand:       cfg.Rand,
-		members:    make(map[Target]*member),
+		providers:       make(map[string]*ProviderConfig, len(cfg.Providers)),
+		aliases:         cfg.Aliases,
+		routes:          make(map[string]*route),
+		direct:          make(map[string]*route),
+		otherLabels:     make(map[string]string, len(cfg.Providers)),
+		dynamicCap:      maxDynamicRoutes,
+		dynamicMaxBytes: maxDynamicBytes,
+		now:             cfg.Now,
+		rand:            cfg.Rand,
+		members:         make(map[Target]*member),
 	}
-	r.dynamic.Store(&map[string]*route{})
+	r.dynamic.Store(&dynamicRoutes{routes: map[string]*route{}})
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -146,12 +189,13 @@ func New(cfg Config) (*Router, error) {
 			return nil, fmt.Errorf("provider '%s': %v", p.Name, err)
 		}
 		r.providers[p.Name] = &p
+		r.otherLabels[p.Name] = p.Name + "/" + OtherModel
 		r.names = append(r.names, p.Name)
 	}
 	for _, name := range r.names {
 		p := r.providers[name]
 		for _, m := range p.Models {
-			r.routes[name+"/"+m] = r.directRoute(p, m, true)
+			r.routes[name+"/"+m] = r.directRoute(p, m, r.member)
 		}
 	}
 	routeNames := make(map[string]bool, len(cfg.Routes))
@@ -176,8 +220,7 @@ func New(cfg Config) (*Router, error) {
 			if err != nil {
 				return nil, fmt.Errorf("alias '%s' points to '%s', which no provider serves: %v", alias, target, err)
 			}
-			_, m, _ := strings.Cut(target, "/")
-			rt = r.directRoute(p, m, true)
+			rt = r.configuredDirect(p, target)
 		}
 		aliased[alias] = rt
 	}
@@ -215,6 +258,7 @@ func (r *Router) addRoute(rc *RouteConfig) error {
 				return fmt.Errorf("route '%s' target '%s' cannot be served: %v", rc.Name, wt.Model, err)
 			}
 			_, model, _ := strings.Cut(name, "/")
+			r.configuredDirect(p, name)
 			w := float64(max(wt.Weight, 1)) / float64(p.Keys)
 			for k := range p.Keys {
 				m := r.member(Target{Provider: p.Name, Model: model, Key: k})
@@ -230,24 +274,51 @@ func (r *Router) addRoute(rc *RouteConfig) error {
 	return nil
 }
 
-// directRoute builds the one-tier route of a "provider/model" name: one target per key. Registered
-// routes share health state with every route naming the same target.
-func (r *Router) directRoute(p *ProviderConfig, model string, register bool) *route {
+// configuredDirect returns the direct route of name, a "provider/model" that the configuration targets,
+// registering it in r.direct unless r.routes already serves it. Only New calls it.
+func (r *Router) configuredDirect(p *ProviderConfig, name string) *route {
+	if rt := r.routes[name]; rt != nil {
+		return rt
+	}
+	if rt := r.direct[name]; rt != nil {
+		return rt
+	}
+	_, model, _ := strings.Cut(name, "/")
+	rt := r.directRoute(p, model, r.member)
+	r.direct[name] = rt
+	return rt
+}
+
+// directRoute builds the one-tier route of a "provider/model" name: one target per key, whose state member
+// gives; members registered in r.members are shared with every route naming the same target.
+func (r *Router) directRoute(p *ProviderConfig, model string, member func(Target) *member) *route {
 	pol, _ := parsePolicy(p.Policy)
 	rt := &route{policy: pol, tiers: make([]tier, 1)}
 	rt.tiers[0].slots = make([]slot, p.Keys)
 	for k := range p.Keys {
-		t := Target{Provider: p.Name, Model: model, Key: k}
-		m := &member{t: t}
-		if register {
-			m = r.member(t)
-		}
-		rt.tiers[0].slots[k] = slot{m: m, weight: 1}
+		rt.tiers[0].slots[k] = slot{m: member(Target{Provider: p.Name, Model: model, Key: k}), weight: 1}
 	}
 	return rt
 }
 
-// member returns the shared health state of t, creating it on first use.
+// unlisted returns fresh, unregistered state for t, a target of a name the configuration does not name.
+func (r *Router) unlisted(t Target) *member {
+	return &member{t: t, label: r.otherLabels[t.Provider]}
+}
+
+// unlistedLocked returns the registered state of t, a target of a name the configuration does not name,
+// creating it with the provider's "other" label. r.mu must be held for writing.
+func (r *Router) unlistedLocked(t Target) *member {
+	m := r.members[t]
+	if m == nil {
+		m = r.unlisted(t)
+		r.members[t] = m
+	}
+	return m
+}
+
+// member returns the shared health state of t, a target the configuration names, creating it on first use
+// with the label "provider/model". Only New calls it; later, unlistedLocked creates members.
 func (r *Router) member(t Target) *member {
 	t.m, t.probe = nil, false
 	r.mu.RLock()
@@ -259,41 +330,57 @@ func (r *Router) member(t Target) *member {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m = r.members[t]; m == nil {
-		m = &member{t: t}
+		m = &member{t: t, label: t.String()}
 		r.members[t] = m
 	}
 	return m
 }
 
-// lookup finds the route for a client-facing model name.
+// lookup finds the route for a client-facing model name: a configured name, or a "provider/model" of a
+// provider without an allow-list, kept while the dynamic caps allow.
 func (r *Router) lookup(model string) (*route, error) {
 	if rt := r.routes[model]; rt != nil {
 		return rt, nil
 	}
-	if rt := (*r.dynamic.Load())[model]; rt != nil {
+	if rt := r.direct[model]; rt != nil {
+		return rt, nil
+	}
+	dyn := r.dynamic.Load()
+	if rt := dyn.routes[model]; rt != nil {
 		return rt, nil
 	}
 	p, err := r.resolveDirect(model)
 	if err != nil {
 		return nil, &NotFoundError{Model: model, Reason: err.Error()}
 	}
-	name := strings.Clone(model)
-	_, m, _ := strings.Cut(name, "/")
-	if len(*r.dynamic.Load()) >= r.dynamicCap {
-		return r.directRoute(p, m, false), nil
+	if !r.dynamicFits(dyn, model, p.Keys) {
+		_, m, _ := strings.Cut(model, "/")
+		return r.directRoute(p, m, r.unlisted), nil
 	}
-	rt := r.directRoute(p, m, true)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := *r.dynamic.Load()
-	if existing := old[name]; existing != nil {
+	old := r.dynamic.Load()
+	if existing := old.routes[model]; existing != nil {
 		return existing, nil
 	}
-	next := make(map[string]*route, len(old)+1)
-	maps.Copy(next, old)
-	next[name] = rt
-	r.dynamic.Store(&next)
+	if !r.dynamicFits(old, model, p.Keys) { // another name took the last room meanwhile
+		_, m, _ := strings.Cut(model, "/")
+		return r.directRoute(p, m, r.unlisted), nil
+	}
+	name := strings.Clone(model)
+	_, m, _ := strings.Cut(name, "/")
+	rt := r.directRoute(p, m, r.unlistedLocked)
+	next := &dynamicRoutes{routes: make(map[string]*route, len(old.routes)+1),
+		bytes: old.bytes + dynamicEntryBytes(name, p.Keys)}
+	maps.Copy(next.routes, old.routes)
+	next.routes[name] = rt
+	r.dynamic.Store(next)
 	return rt, nil
+}
+
+// dynamicFits reports whether d has room for one more kept name.
+func (r *Router) dynamicFits(d *dynamicRoutes, name string, keys int) bool {
+	return len(d.routes) < r.dynamicCap && d.bytes+dynamicEntryBytes(name, keys) <= r.dynamicMaxBytes
 }
 
 // Resolve returns every target that serves model, tier by tier in configuration order. For a direct

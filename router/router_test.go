@@ -122,7 +122,7 @@ func TestUnlistedModelsBeyondTheCapAreStillServed(t *testing.T) {
 			t.Fatalf("Plan(%s) gave %s", m, got)
 		}
 	}
-	if n := len(*r.dynamic.Load()); n != 2 {
+	if n := len(r.dynamic.Load().routes); n != 2 {
 		t.Fatalf("%d dynamic routes kept, want the cap of 2", n)
 	}
 }

@@ -53,15 +53,18 @@ func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.
 }
 
 // anthropicUsage reads a Messages usage object over prev: fields the object lacks keep prev's values, as
-// message_delta repeats only some of them. The result is Reported once any field was present.
+// message_delta repeats only some of them. The result is Reported once any field was present, provided the
+// prompt's input_tokens was among them (here or before): a usage whose message_start was missing or not
+// believed (usage.Report) stays unknown.
 func anthropicUsage(obj gjson.Result, prev usage.Usage) usage.Usage {
-	if !obj.IsObject() {
+	if !obj.IsObject() || !prev.Known() && !obj.Get("input_tokens").Exists() {
 		return prev
 	}
 	input := prev.PromptTokens - prev.CachedTokens - prev.CacheWriteTokens
+	var rep usage.Report
 	set := func(dst *int, field string) {
-		if v := obj.Get(field); v.Type == gjson.Number {
-			*dst = int(v.Int())
+		if v := obj.Get(field); v.Exists() {
+			*dst = rep.Count(v)
 			prev.Origin = usage.Reported
 		}
 	}
@@ -71,5 +74,5 @@ func anthropicUsage(obj gjson.Result, prev usage.Usage) usage.Usage {
 	set(&prev.CompletionTokens, "output_tokens")
 	prev.PromptTokens = input + prev.CacheWriteTokens + prev.CachedTokens
 	prev.TotalTokens = prev.PromptTokens + prev.CompletionTokens
-	return prev
+	return rep.Usage(prev)
 }

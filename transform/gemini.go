@@ -724,36 +724,37 @@ func geminiUsage(m gjson.Result) usage.Usage {
 	if !m.IsObject() {
 		return usage.Usage{}
 	}
-	var prompt, candidates, thoughts, toolUse, cached, total int64
+	var prompt, candidates, thoughts, toolUse, cached, total int
+	var rep usage.Report
 	m.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "promptTokenCount":
-			prompt = v.Int()
+			prompt = rep.Count(v)
 		case "candidatesTokenCount":
-			candidates = v.Int()
+			candidates = rep.Count(v)
 		case "thoughtsTokenCount":
-			thoughts = v.Int()
+			thoughts = rep.Count(v)
 		case "toolUsePromptTokenCount":
-			toolUse = v.Int()
+			toolUse = rep.Count(v)
 		case "cachedContentTokenCount":
-			cached = v.Int()
+			cached = rep.Count(v)
 		case "totalTokenCount":
-			total = v.Int()
+			total = rep.Count(v)
 		}
 		return true
 	})
 	u := usage.Usage{
-		PromptTokens:     int(prompt + toolUse),
-		CompletionTokens: int(candidates + thoughts),
-		CachedTokens:     int(cached),
-		ReasoningTokens:  int(thoughts),
-		TotalTokens:      int(total),
+		PromptTokens:     prompt + toolUse,
+		CompletionTokens: candidates + thoughts,
+		CachedTokens:     cached,
+		ReasoningTokens:  thoughts,
+		TotalTokens:      total,
 		Origin:           usage.Reported,
 	}
 	if u.TotalTokens == 0 {
 		u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	}
-	return u
+	return rep.Usage(u)
 }
 
 // geminiMintCallID returns the OpenAI tool call id for a Gemini function call: Gemini's own id or a minted

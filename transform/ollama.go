@@ -411,14 +411,15 @@ func ollamaUsage(root gjson.Result) usage.Usage {
 	if prompt.Type != gjson.Number || eval.Type != gjson.Number {
 		return usage.Usage{}
 	}
-	p, e := int(prompt.Int()), int(eval.Int())
-	return usage.Usage{
+	var rep usage.Report
+	p, e := rep.Count(prompt), rep.Count(eval)
+	return rep.Usage(usage.Usage{
 		PromptTokens:     p,
 		CompletionTokens: e,
 		TotalTokens:      p + e,
-		CachedTokens:     int(cached.Int()),
+		CachedTokens:     rep.Count(cached),
 		Origin:           usage.Reported,
-	}
+	})
 }
 
 // ollamaCallID returns the tool call's own id (newer servers send one) or a minted call_ id.

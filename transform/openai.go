@@ -129,25 +129,26 @@ func parseOpenAIUsage(v gjson.Result) (usage.Usage, bool) {
 		return usage.Usage{}, false
 	}
 	u := usage.Usage{Origin: usage.Reported}
+	var rep usage.Report
 	v.ForEach(func(k, val gjson.Result) bool {
 		switch k.Str {
 		case "prompt_tokens":
-			u.PromptTokens = int(val.Int())
+			u.PromptTokens = rep.Count(val)
 		case "completion_tokens":
-			u.CompletionTokens = int(val.Int())
+			u.CompletionTokens = rep.Count(val)
 		case "total_tokens":
-			u.TotalTokens = int(val.Int())
+			u.TotalTokens = rep.Count(val)
 		case "prompt_tokens_details":
-			u.CachedTokens = int(val.Get("cached_tokens").Int())
+			u.CachedTokens = rep.Count(val.Get("cached_tokens"))
 		case "completion_tokens_details":
-			u.ReasoningTokens = int(val.Get("reasoning_tokens").Int())
+			u.ReasoningTokens = rep.Count(val.Get("reasoning_tokens"))
 		}
 		return true
 	})
 	if u.TotalTokens == 0 {
 		u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	}
-	return u, true
+	return rep.Usage(u), true
 }
 
 // NewStream returns a translator that relays OpenAI chunks with model rewritten.
