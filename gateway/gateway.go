@@ -42,6 +42,11 @@ type Provider struct {
 	APIKeys []string
 	// Header holds extra headers sent with every upstream request.
 	Header http.Header
+	// ForwardHeaders names client request headers sent upstream on top of defaultForwardHeaders, e.g.
+	// OpenAI-Beta. Any other client header is dropped. Credentials (Authorization, Cookie, API-key headers),
+	// the headers the gateway sets itself (Host, Content-Type, Content-Length, Content-Encoding, Accept,
+	// Accept-Encoding) and hop-by-hop headers are refused by New.
+	ForwardHeaders []string
 	// Models optionally restricts which models clients may ask this provider for.
 	Models []string
 	// Timeout bounds a whole exchange, streaming included. Default: DefaultTimeout.
@@ -140,8 +145,12 @@ func New(cfg Config) (*Gateway, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("provider '%s': base URL '%s' is not an http(s) URL", p.Name, p.BaseURL)
 		}
+		forward, err := forwardList(p)
+		if err != nil {
+			return nil, err
+		}
 		rc.Providers = append(rc.Providers, router.ProviderConfig{Name: p.Name, Models: p.Models, Keys: len(p.APIKeys)})
-		g.providers[p.Name] = newUpstream(p)
+		g.providers[p.Name] = newUpstream(p, forward)
 	}
 	r, err := router.New(rc)
 	if err != nil {
