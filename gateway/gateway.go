@@ -49,6 +49,9 @@ type Provider struct {
 	ForwardHeaders []string
 	// Models optionally restricts which models clients may ask this provider for.
 	Models []string
+	// Policy chooses among the provider's API keys for a "provider/model" request: router.PolicyWeighted
+	// (the default), PolicyRoundRobin, PolicyLeastBusy or PolicyLowestLatency.
+	Policy router.Policy
 	// Timeout bounds a whole exchange, streaming included. Default: DefaultTimeout.
 	Timeout time.Duration
 	// DialTimeout bounds connecting to the upstream. Default: DefaultDialTimeout.
@@ -149,7 +152,7 @@ func New(cfg Config) (*Gateway, error) {
 		if err != nil {
 			return nil, err
 		}
-		rc.Providers = append(rc.Providers, router.ProviderConfig{Name: p.Name, Models: p.Models, Keys: len(p.APIKeys)})
+		rc.Providers = append(rc.Providers, router.ProviderConfig{Name: p.Name, Models: p.Models, Keys: len(p.APIKeys), Policy: p.Policy})
 		g.providers[p.Name] = newUpstream(p, forward)
 	}
 	r, err := router.New(rc)

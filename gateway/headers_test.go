@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
@@ -125,3 +126,21 @@ func TestForwardHeadersRefused(t *testing.T) {
 
 // discard is a ResponseWriter for tests that only look at what the upstream received.
 func discard() http.ResponseWriter { return &discardWriter{h: http.Header{}} }
+
+func TestProviderPolicyBalancesKeys(t *testing.T) {
+	base, seen := fakeUpstream(t, replay(t, "openai/chat_tool_call.json", "application/json"))
+	g := newGateway(t, base, func(cfg *Config) {
+		cfg.Providers[0].APIKeys = []string{"k1", "k2"}
+		cfg.Providers[0].Policy = router.PolicyRoundRobin
+	})
+	var keys []string
+	for range 10 {
+		g.ServeHTTP(discard(), clientRequest(`{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+		keys = append(keys, (<-seen).header.Get("Authorization"))
+	}
+	for i := 2; i < len(keys); i++ {
+		if keys[i] != keys[i-2] || keys[i] == keys[i-1] {
+			t.Fatalf("round_robin over two keys should alternate: %v", keys)
+		}
+	}
+}
