@@ -42,7 +42,8 @@ type Provider struct {
 	APIKeys []string
 	// Header holds extra headers sent with every upstream request.
 	Header http.Header
-	// ForwardHeaders names client request headers sent upstream on top of defaultForwardHeaders, e.g.
+	// ForwardHeaders names client request headers sent upstream on top of the default allow-list
+	// (Accept-Language, User-Agent, X-Request-Id, X-Client-Request-Id, Traceparent, Tracestate), e.g.
 	// OpenAI-Beta. Any other client header is dropped. Credentials (Authorization, Cookie, API-key headers),
 	// the headers the gateway sets itself (Host, Content-Type, Content-Length, Content-Encoding, Accept,
 	// Accept-Encoding) and hop-by-hop headers are refused by New.
