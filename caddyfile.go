@@ -673,15 +673,12 @@ func unmarshalStore(d *caddyfile.Dispenser, top *optionSet) (*RateLimitStore, er
 			return nil, err
 		}
 		sub := d.Val()
-		switch sub {
-		case "address", "username", "password", "prefix", "db":
-			if st.Type != "redis" {
-				return nil, d.Errf("%s is only for rate_limit_store redis", sub)
-			}
-		case "on_store_error":
+		if sub == "on_store_error" {
 			if err := top.see(d); err != nil {
 				return nil, err
 			}
+		} else if st.Type != "redis" && slices.Contains([]string{"address", "username", "password", "prefix", "db"}, sub) {
+			return nil, d.Errf("%s is only for rate_limit_store redis", sub)
 		}
 		switch sub {
 		case "address", "username", "password", "prefix", "on_store_error":
