@@ -426,15 +426,19 @@ func TestCaddyfileOutOfRangeValues(t *testing.T) {
 // TestCaddyfileErrorsAtAdapt runs the adapter as `caddy adapt` and `caddy validate` do: the error carries the
 // file and line of the offending option.
 func TestCaddyfileErrorsAtAdapt(t *testing.T) {
-	for _, c := range []struct{ input, want string }{
-		{"timeout -5s", "timeout '-5s': must be positive"},
-		{"base_url http://a\n\t\tbase_url http://b", "base_url already specified at Caddyfile:5: give it once, at Caddyfile:6"},
+	for _, c := range []struct{ body, want string }{
+		{"provider a {\n\t\t\ttimeout -5s\n\t\t}", "invalid timeout '-5s': must be positive (omit it for the default), at Caddyfile:4"},
+		{"provider a {\n\t\t\tbase_url http://a\n\t\t\tbase_url http://b\n\t\t}",
+			"base_url already specified at Caddyfile:4: give it once, at Caddyfile:5"},
+		{"retry {\n\t\t\tdeadline -1s\n\t\t}", "invalid deadline '-1s': must be positive"},
+		{"price * input NaN output 1", "price input 'NaN': must be a finite number"},
+		{"on_store_error allow\n\t\trate_limit_store memory {\n\t\t\ton_store_error deny\n\t\t}",
+			"on_store_error already specified at Caddyfile:3: give it once, at Caddyfile:5"},
 	} {
-		src := ":8080 {\n\tai_gateway {\n\t\tprovider a {\n\t\t" + c.input + "\n\t\t}\n\t}\n}\n"
-		src = strings.Replace(src, "provider a {\n\t\t", "provider a {\n\t\t\ttype openai\n\t\t", 1)
+		src := ":8080 {\n\tai_gateway {\n\t\t" + c.body + "\n\t}\n}\n"
 		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), map[string]any{"filename": "Caddyfile"})
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "Caddyfile:") {
-			t.Errorf("%q: error %v, want it to mention %q and the line", c.input, err, c.want)
+			t.Errorf("%q: error %v, want it to mention %q and the line", c.body, err, c.want)
 		}
 	}
 }
