@@ -1,7 +1,10 @@
 package aigateway
 
 import (
+	"errors"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
+	"github.com/aibackend/caddy-ai-gateway/router"
 )
 
 func init() {
@@ -34,7 +38,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        base_url    <url>
 //	        api_key     <key...>                # e.g. {env.OPENAI_API_KEY}; repeatable
 //	        header      <name> <value>          # repeatable
+//	        forward_headers <name...>           # client headers sent upstream besides the default allow-list; repeatable
 //	        models      <model...>              # allow-list; default: any
+//	        policy      weighted|round_robin|least_busy|lowest_latency   # among several api keys; default weighted
 //	        timeout                 <duration>  # whole exchange; default 10m
 //	        dial_timeout            <duration>  # default 10s
 //	        response_header_timeout <duration>
@@ -54,6 +60,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        # gemini only
 //	        include_thoughts
 //	        thought_signature_fallback <value>
+//
+//	        # ollama_native only
+//	        keep_alive <duration>|forever       # how long Ollama keeps the model loaded; 0 unloads at once
 //	    }
 //
 //	    # model names
@@ -108,6 +117,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    client_keys       <key...>             # e.g. {env.GATEWAY_KEYS}
 //	}
 //
+// Every option that takes one value may be given once per block (a repeat is an error); the list options
+// (api_key, header, forward_headers, models, deployment, client_keys, statuses, match, target, fallback) add
+// up, and provider, route, rate_limit, alias and price are repeated with different names. Durations and
+// counts must be positive (omit an option for its default); prices must be finite and not negative.
+//
 // Presets (type, or the provider's name when type is omitted) supply the dialect and base URL: openai,
 // openrouter, groq, mistral, deepseek, together, xai, fireworks, ollama (http://127.0.0.1:11434/v1), vllm
 // (http://127.0.0.1:8000/v1), anthropic, gemini or google, and ollama_native (Ollama's own /api/chat at
@@ -117,7 +131,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	opts := newOptionSet("provider", "alias", "route", "price", "rate_limit", "client_keys")
 	for d.NextBlock(0) {
+		if err := opts.see(d); err != nil {
+			return err
+		}
 		switch d.Val() {
 		case "provider":
 			pc, err := unmarshalProvider(d)
@@ -152,18 +170,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			n, err := humanize.ParseBytes(s)
-			if err != nil || n == 0 {
+			if err != nil || n == 0 || n > math.MaxInt64 {
 				return d.Errf("invalid max_request_body '%s': use a size such as 4MB", s)
 			}
 			h.MaxRequestBody = int64(n)
 		case "max_output_tokens":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return d.Errf("invalid max_output_tokens '%s': use a positive integer", s)
+			n, err := intArg(d, 1)
+			if err != nil {
+				return err
 			}
 			h.MaxOutputTokens = n
 		case "client_keys":
@@ -184,17 +198,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Routes = append(h.Routes, rt)
 		case "retry":
-			if h.Retry != nil {
-				return d.Err("retry is defined twice")
-			}
 			var err error
 			if h.Retry, err = unmarshalRetry(d); err != nil {
 				return err
 			}
 		case "cooldown":
-			if h.Cooldown != nil {
-				return d.Err("cooldown is defined twice")
-			}
 			var err error
 			if h.Cooldown, err = unmarshalCooldown(d); err != nil {
 				return err
@@ -203,6 +211,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			p, err := unmarshalPrice(d)
 			if err != nil {
 				return err
+			}
+			for _, existing := range h.Prices {
+				if existing.Model == p.Model {
+					return d.Errf("price for '%s' already specified", p.Model)
+				}
 			}
 			h.Prices = append(h.Prices, p)
 		case "report_cost":
@@ -227,14 +240,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.RateLimits = append(h.RateLimits, rl)
 		case "rate_limit_store":
-			if h.RateLimitStore != nil && h.RateLimitStore.Type != "" {
-				return d.Err("rate_limit_store is defined twice")
-			}
-			st, err := unmarshalStore(d)
+			// on_store_error may be given at the top level or in this block, but only once: opts sees both
+			st, err := unmarshalStore(d, opts)
 			if err != nil {
 				return err
 			}
-			if h.RateLimitStore != nil {
+			if h.RateLimitStore != nil && st.OnStoreError == "" {
 				st.OnStoreError = h.RateLimitStore.OnStoreError
 			}
 			h.RateLimitStore = st
@@ -265,7 +276,11 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	opts := newOptionSet("api_key", "header", "forward_headers", "models", "deployment")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := opts.see(d); err != nil {
+			return nil, err
+		}
 		sub := d.Val()
 		switch sub {
 		case "type", "base_url", "resource", "api_version", "anthropic_version", "anthropic_beta", "thought_signature_fallback":
@@ -304,39 +319,56 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 				pc.Headers = make(http.Header)
 			}
 			pc.Headers.Add(args[0], args[1])
+		case "forward_headers":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			pc.ForwardHeaders = append(pc.ForwardHeaders, args...)
 		case "models":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return nil, d.ArgErr()
 			}
 			pc.Models = append(pc.Models, args...)
+		case "policy":
+			var err error
+			if pc.Policy, err = policyArg(d); err != nil {
+				return nil, err
+			}
+		case "keep_alive":
+			if !d.AllArgs(&pc.KeepAlive) {
+				return nil, d.ArgErr()
+			}
+			if _, err := keepAlive(pc.KeepAlive); err != nil {
+				return nil, d.Err(err.Error())
+			}
 		case "deployment":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
 				return nil, d.ArgErr()
+			}
+			if _, dup := pc.Deployments[args[0]]; dup {
+				return nil, d.Errf("deployment for '%s' already specified", args[0])
 			}
 			if pc.Deployments == nil {
 				pc.Deployments = make(map[string]string)
 			}
 			pc.Deployments[args[0]] = args[1]
 		case "timeout", "dial_timeout", "response_header_timeout", "first_token_timeout":
-			var v string
-			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(v)
+			dur, err := durationArg(d)
 			if err != nil {
-				return nil, d.Errf("invalid %s '%s': %v", sub, v, err)
+				return nil, err
 			}
 			switch sub {
 			case "timeout":
-				pc.Timeout = caddy.Duration(dur)
+				pc.Timeout = dur
 			case "dial_timeout":
-				pc.DialTimeout = caddy.Duration(dur)
+				pc.DialTimeout = dur
 			case "response_header_timeout":
-				pc.ResponseHeaderTimeout = caddy.Duration(dur)
+				pc.ResponseHeaderTimeout = dur
 			case "first_token_timeout":
-				pc.FirstTokenTimeout = caddy.Duration(dur)
+				pc.FirstTokenTimeout = dur
 			}
 		case "forward_metadata", "include_thoughts":
 			if d.NextArg() {
@@ -348,13 +380,9 @@ func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
 				pc.IncludeThoughts = true
 			}
 		case "default_max_tokens":
-			var v string
-			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return nil, d.Errf("invalid default_max_tokens '%s': use a positive integer", v)
+			n, err := intArg(d, 1)
+			if err != nil {
+				return nil, err
 			}
 			pc.DefaultMaxTokens = n
 		default:
@@ -372,7 +400,11 @@ func unmarshalRoute(d *caddyfile.Dispenser) (*Route, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	opts := newOptionSet("target", "fallback")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := opts.see(d); err != nil {
+			return nil, err
+		}
 		switch sub := d.Val(); sub {
 		case "target", "fallback":
 			args := d.RemainingArgs()
@@ -405,8 +437,9 @@ func unmarshalRoute(d *caddyfile.Dispenser) (*Route, error) {
 				rt.Tiers = append(rt.Tiers, []RouteTarget{t})
 			}
 		case "policy":
-			if !d.AllArgs(&rt.Policy) {
-				return nil, d.ArgErr()
+			var err error
+			if rt.Policy, err = policyArg(d); err != nil {
+				return nil, err
 			}
 		default:
 			return nil, d.Errf("unrecognized route subdirective '%s'", sub)
@@ -423,7 +456,11 @@ func unmarshalRetry(d *caddyfile.Dispenser) (*RetryConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	opts := newOptionSet("statuses")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := opts.see(d); err != nil {
+			return nil, err
+		}
 		switch sub := d.Val(); sub {
 		case "statuses":
 			args := d.RemainingArgs()
@@ -438,7 +475,7 @@ func unmarshalRetry(d *caddyfile.Dispenser) (*RetryConfig, error) {
 				rc.Statuses = append(rc.Statuses, n)
 			}
 		case "max_attempts":
-			n, err := intArg(d)
+			n, err := intArg(d, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -470,12 +507,19 @@ func unmarshalCooldown(d *caddyfile.Dispenser) (*CooldownConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	opts := newOptionSet()
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := opts.see(d); err != nil {
+			return nil, err
+		}
 		switch sub := d.Val(); sub {
 		case "off":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
 			cc.Disabled = true
 		case "consecutive_failures", "min_requests":
-			n, err := intArg(d)
+			n, err := intArg(d, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -490,7 +534,7 @@ func unmarshalCooldown(d *caddyfile.Dispenser) (*CooldownConfig, error) {
 				return nil, d.ArgErr()
 			}
 			pct, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
-			if err != nil || pct <= 0 || pct > 100 {
+			if err != nil || !(pct > 0 && pct <= 100) {
 				return nil, d.Errf("invalid error_rate '%s': use a percentage such as 50%%", v)
 			}
 			cc.ErrorRate = pct / 100
@@ -519,21 +563,32 @@ func unmarshalPrice(d *caddyfile.Dispenser) (*PriceConfig, error) {
 	p := &PriceConfig{Model: args[0]}
 	seen := map[string]bool{}
 	for i := 1; i < len(args); i += 2 {
-		v, err := strconv.ParseFloat(strings.TrimPrefix(args[i+1], "$"), 64)
-		if err != nil || v < 0 {
-			return nil, d.Errf("invalid price '%s': use USD per million tokens, e.g. 0.15", args[i+1])
-		}
-		switch args[i] {
+		field, raw := args[i], args[i+1]
+		var dst *float64
+		switch field {
 		case "input":
-			p.Input = v
+			dst = &p.Input
 		case "output":
-			p.Output = v
+			dst = &p.Output
 		case "cached_input":
-			p.CachedInput = v
+			dst = &p.CachedInput
 		default:
-			return nil, d.Errf("unknown price field '%s': use input, output or cached_input", args[i])
+			return nil, d.Errf("unknown price field '%s': use input, output or cached_input", field)
 		}
-		seen[args[i]] = true
+		if seen[field] {
+			return nil, d.Errf("price %s already specified", field)
+		}
+		seen[field] = true
+		v, err := strconv.ParseFloat(strings.TrimPrefix(raw, "$"), 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
+			return nil, d.Errf("invalid price %s '%s': use USD per million tokens, e.g. 0.15", field, raw)
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return nil, d.Errf("price %s '%s': must be a finite number of USD per million tokens, e.g. 0.15", field, raw)
+		case v < 0:
+			return nil, d.Errf("price %s '%s': must not be negative", field, raw)
+		}
+		*dst = v
 	}
 	if !seen["input"] || !seen["output"] {
 		return nil, d.Err("price needs both input and output")
@@ -549,7 +604,11 @@ func unmarshalRateLimit(d *caddyfile.Dispenser) (*RateLimit, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	opts := newOptionSet("match")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := opts.see(d); err != nil {
+			return nil, err
+		}
 		sub := d.Val()
 		switch sub {
 		case "key":
@@ -598,7 +657,9 @@ func unmarshalRateLimit(d *caddyfile.Dispenser) (*RateLimit, error) {
 	return rl, nil
 }
 
-func unmarshalStore(d *caddyfile.Dispenser) (*RateLimitStore, error) {
+// unmarshalStore parses a rate_limit_store block. top is the handler's option set: on_store_error is one
+// setting whether given at the top level or here.
+func unmarshalStore(d *caddyfile.Dispenser, top *optionSet) (*RateLimitStore, error) {
 	st := new(RateLimitStore)
 	if !d.Args(&st.Type) {
 		return nil, d.ArgErr()
@@ -606,8 +667,19 @@ func unmarshalStore(d *caddyfile.Dispenser) (*RateLimitStore, error) {
 	if st.Type != "memory" && st.Type != "redis" {
 		return nil, d.Errf("rate_limit_store '%s': use memory or redis", st.Type)
 	}
+	opts := newOptionSet()
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := opts.see(d); err != nil {
+			return nil, err
+		}
 		sub := d.Val()
+		if sub == "on_store_error" {
+			if err := top.see(d); err != nil {
+				return nil, err
+			}
+		} else if st.Type != "redis" && slices.Contains([]string{"address", "username", "password", "prefix", "db"}, sub) {
+			return nil, d.Errf("%s is only for rate_limit_store redis", sub)
+		}
 		switch sub {
 		case "address", "username", "password", "prefix", "on_store_error":
 			var v string
@@ -630,7 +702,7 @@ func unmarshalStore(d *caddyfile.Dispenser) (*RateLimitStore, error) {
 				st.OnStoreError = v
 			}
 		case "db":
-			n, err := intArg(d)
+			n, err := intArg(d, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -642,19 +714,54 @@ func unmarshalStore(d *caddyfile.Dispenser) (*RateLimitStore, error) {
 	return st, nil
 }
 
-func intArg(d *caddyfile.Dispenser) (int, error) {
+// optionSet records the options given in one Caddyfile block, so that an option that takes one value and
+// is given twice is an adapt error instead of silently keeping the last value. The options named
+// repeatable (lists, and blocks told apart by name) may appear any number of times.
+type optionSet struct {
+	repeatable []string
+	// first maps an option to the file:line of its first use.
+	first map[string]string
+}
+
+func newOptionSet(repeatable ...string) *optionSet {
+	return &optionSet{repeatable: repeatable, first: make(map[string]string)}
+}
+
+// see records the option the dispenser is on; a second use of a single-valued option is an error naming
+// both places.
+func (o *optionSet) see(d *caddyfile.Dispenser) error {
+	name := d.Val()
+	if slices.Contains(o.repeatable, name) {
+		return nil
+	}
+	if at, dup := o.first[name]; dup {
+		return d.Errf("%s already specified at %s: give it once", name, at)
+	}
+	o.first[name] = d.File() + ":" + strconv.Itoa(d.Line())
+	return nil
+}
+
+// intArg reads the option's one whole-number argument, at least least (0 or 1).
+func intArg(d *caddyfile.Dispenser, least int) (int, error) {
 	name := d.Val()
 	var v string
 	if !d.AllArgs(&v) {
 		return 0, d.ArgErr()
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
+	switch {
+	case err != nil:
 		return 0, d.Errf("invalid %s '%s': use a whole number", name, v)
+	case n < least && least > 0:
+		return 0, d.Errf("invalid %s '%s': must be positive (omit it for the default)", name, v)
+	case n < least:
+		return 0, d.Errf("invalid %s '%s': must not be negative", name, v)
 	}
 	return n, nil
 }
 
+// durationArg reads the option's one duration argument, which must be positive: zero and negative values
+// would silently mean the default.
 func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	name := d.Val()
 	var v string
@@ -665,7 +772,23 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	if err != nil {
 		return 0, d.Errf("invalid %s '%s': %v", name, v, err)
 	}
+	if dur <= 0 {
+		return 0, d.Errf("invalid %s '%s': must be positive (omit it for the default)", name, v)
+	}
 	return caddy.Duration(dur), nil
+}
+
+// policyArg reads a selection policy's name.
+func policyArg(d *caddyfile.Dispenser) (string, error) {
+	var v string
+	if !d.AllArgs(&v) {
+		return "", d.ArgErr()
+	}
+	switch router.Policy(v) {
+	case router.PolicyWeighted, router.PolicyRoundRobin, router.PolicyLeastBusy, router.PolicyLowestLatency:
+		return v, nil
+	}
+	return "", d.Errf("unknown policy '%s': use weighted, round_robin, least_busy or lowest_latency", v)
 }
 
 func parseOnOff(d *caddyfile.Dispenser, v string) (bool, error) {

@@ -3,6 +3,9 @@ package aigateway
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func TestCaddyfileAdapt(t *testing.T) {
@@ -292,5 +296,338 @@ func TestCaddyfileRoutingErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want it to mention %q", c.input, err, c.want)
 		}
+	}
+}
+
+// adaptErr unmarshals a Caddyfile and returns the error.
+func adaptErr(input string) error {
+	return new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+}
+
+func TestCaddyfileRepeatedOptions(t *testing.T) {
+	for _, c := range []struct{ input, want string }{
+		// handler
+		{"ai_gateway {\ndefault_model a/x\ndefault_model a/y\n}", "default_model already specified at Testfile:2: give it once, at Testfile:3"},
+		{"ai_gateway {\nmax_request_body 1MB\nmax_request_body 2MB\n}", "max_request_body already specified"},
+		{"ai_gateway {\nmax_output_tokens 10\nmax_output_tokens 20\n}", "max_output_tokens already specified"},
+		{"ai_gateway {\nreport_cost on\nreport_cost off\n}", "report_cost already specified"},
+		{"ai_gateway {\non_store_error deny\non_store_error allow\n}", "on_store_error already specified"},
+		{"ai_gateway {\nretry\nretry\n}", "retry already specified"},
+		{"ai_gateway {\ncooldown\ncooldown\n}", "cooldown already specified"},
+		{"ai_gateway {\nrate_limit_store memory\nrate_limit_store memory\n}", "rate_limit_store already specified"},
+		// a fail-closed setting must not become fail-open, whichever comes first
+		{"ai_gateway {\non_store_error allow\nrate_limit_store memory {\non_store_error deny\n}\n}", "on_store_error already specified at Testfile:2: give it once, at Testfile:4"},
+		{"ai_gateway {\nrate_limit_store memory {\non_store_error deny\n}\non_store_error allow\n}", "on_store_error already specified at Testfile:3: give it once, at Testfile:5"},
+		// provider
+		{"ai_gateway {\nprovider a {\nbase_url http://x\nbase_url http://y\n}\n}", "base_url already specified"},
+		{"ai_gateway {\nprovider a {\ntype openai\ntype azure\n}\n}", "type already specified"},
+		{"ai_gateway {\nprovider a {\ntimeout 1s\ntimeout 2s\n}\n}", "timeout already specified at Testfile:3: give it once, at Testfile:4"},
+		{"ai_gateway {\nprovider a {\nfirst_token_timeout 1s\nfirst_token_timeout 2s\n}\n}", "first_token_timeout already specified"},
+		{"ai_gateway {\nprovider a {\napi_version 1\napi_version 2\n}\n}", "api_version already specified"},
+		{"ai_gateway {\nprovider a {\ndeployment gpt-4o one\ndeployment gpt-4o two\n}\n}", "deployment for 'gpt-4o' already specified"},
+		{"ai_gateway {\nprovider a {\ndefault_max_tokens 1\ndefault_max_tokens 2\n}\n}", "default_max_tokens already specified"},
+		{"ai_gateway {\nprovider a {\nforward_metadata\nforward_metadata\n}\n}", "forward_metadata already specified"},
+		{"ai_gateway {\nprovider a {\npolicy round_robin\npolicy weighted\n}\n}", "policy already specified"},
+		{"ai_gateway {\nprovider a {\ntype ollama_native\nkeep_alive 1m\nkeep_alive 2m\n}\n}", "keep_alive already specified"},
+		// route, retry, cooldown, rate_limit, rate_limit_store, price
+		{"ai_gateway {\nroute r {\ntarget a/x\npolicy weighted\npolicy round_robin\n}\n}", "policy already specified"},
+		{"ai_gateway {\nretry {\ndeadline 1s\ndeadline 2s\n}\n}", "deadline already specified"},
+		{"ai_gateway {\nretry {\nmax_attempts 2\nmax_attempts 3\n}\n}", "max_attempts already specified"},
+		{"ai_gateway {\ncooldown {\nwindow 1s\nwindow 2s\n}\n}", "window already specified"},
+		{"ai_gateway {\ncooldown {\nerror_rate 10%\nerror_rate 20%\n}\n}", "error_rate already specified"},
+		{"ai_gateway {\nrate_limit x {\nrequests 1/1m\nrequests 2/1m\n}\n}", "requests already specified"},
+		{"ai_gateway {\nrate_limit x {\nkey a\nkey b\nrequests 1/1m\n}\n}", "key already specified"},
+		{"ai_gateway {\nrate_limit_store redis {\naddress a:1\naddress b:1\n}\n}", "address already specified"},
+		{"ai_gateway {\nrate_limit_store redis {\ndb 1\ndb 2\n}\n}", "db already specified"},
+		{"ai_gateway {\nprice a/* input 1 output 2 input 3\n}", "price input already specified"},
+		{"ai_gateway {\nprice a/* input 1 output 2\nprice a/* input 3 output 4\n}", "price for 'a/*' already specified"},
+	} {
+		if err := adaptErr(c.input); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want it to mention %q", c.input, err, c.want)
+		}
+	}
+}
+
+func TestCaddyfileRepeatableOptions(t *testing.T) {
+	h := new(Handler)
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`ai_gateway {
+		provider a {
+			api_key k1
+			api_key k2
+			header X-A 1
+			header X-A 2
+			models m1
+			models m2
+			deployment m1 d1
+			deployment m2 d2
+			forward_headers OpenAI-Beta
+			forward_headers X-B
+		}
+		client_keys c1
+		client_keys c2
+		retry {
+			statuses 429
+			statuses 503
+		}
+		rate_limit x {
+			requests 1/1m
+			match model a/*
+			match model b/*
+		}
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := h.Providers[0]
+	if len(p.APIKeys) != 2 || len(p.Headers["X-A"]) != 2 || len(p.Models) != 2 || len(p.Deployments) != 2 ||
+		len(p.ForwardHeaders) != 2 || len(h.ClientKeys) != 2 || len(h.Retry.Statuses) != 2 || len(h.RateLimits[0].MatchModels) != 2 {
+		t.Errorf("list options accumulate: %+v %+v", p, h)
+	}
+}
+
+func TestCaddyfileOutOfRangeValues(t *testing.T) {
+	for _, c := range []struct{ input, want string }{
+		{"ai_gateway {\nprovider a {\ntimeout -5s\n}\n}", "timeout '-5s': must be positive"},
+		{"ai_gateway {\nprovider a {\ntimeout 0s\n}\n}", "timeout '0s': must be positive"},
+		{"ai_gateway {\nprovider a {\nresponse_header_timeout -1s\n}\n}", "response_header_timeout '-1s': must be positive"},
+		{"ai_gateway {\nprovider a {\ndial_timeout -1s\n}\n}", "dial_timeout '-1s': must be positive"},
+		{"ai_gateway {\nprovider a {\nfirst_token_timeout -1s\n}\n}", "first_token_timeout '-1s': must be positive"},
+		{"ai_gateway {\nprovider a {\ndefault_max_tokens -1\n}\n}", "default_max_tokens '-1': must be positive"},
+		{"ai_gateway {\nprovider a {\ntype ollama_native\nkeep_alive -5m\n}\n}", "keep_alive '-5m': must not be negative"},
+		{"ai_gateway {\nprovider a {\ntype ollama_native\nkeep_alive soon\n}\n}", "invalid keep_alive 'soon'"},
+		{"ai_gateway {\nprovider a {\npolicy fastest\n}\n}", "unknown policy 'fastest'"},
+		{"ai_gateway {\nroute r {\ntarget a/x\npolicy fastest\n}\n}", "unknown policy 'fastest'"},
+		{"ai_gateway {\nretry {\ndeadline -1s\n}\n}", "deadline '-1s': must be positive"},
+		{"ai_gateway {\nretry {\nbase_delay -1s\n}\n}", "base_delay '-1s': must be positive"},
+		{"ai_gateway {\nretry {\nmax_delay -1s\n}\n}", "max_delay '-1s': must be positive"},
+		{"ai_gateway {\nretry {\nmax_retry_after -1s\n}\n}", "max_retry_after '-1s': must be positive"},
+		{"ai_gateway {\nretry {\nmax_attempts -1\n}\n}", "max_attempts '-1': must be positive"},
+		{"ai_gateway {\nretry {\nmax_attempts 0\n}\n}", "max_attempts '0': must be positive"},
+		{"ai_gateway {\ncooldown {\nwindow -1s\n}\n}", "window '-1s': must be positive"},
+		{"ai_gateway {\ncooldown {\nduration -1s\n}\n}", "duration '-1s': must be positive"},
+		{"ai_gateway {\ncooldown {\nconsecutive_failures -1\n}\n}", "consecutive_failures '-1': must be positive"},
+		{"ai_gateway {\ncooldown {\nmin_requests -1\n}\n}", "min_requests '-1': must be positive"},
+		{"ai_gateway {\ncooldown {\nerror_rate NaN%\n}\n}", "invalid error_rate 'NaN%'"},
+		{"ai_gateway {\nrate_limit_store redis {\ndb -1\n}\n}", "db '-1': must not be negative"},
+		{"ai_gateway {\nrate_limit_store memory {\naddress a:1\n}\n}", "address is only for rate_limit_store redis"},
+		{"ai_gateway {\nmax_request_body 18EB\n}", "invalid max_request_body '18EB'"},
+		{"ai_gateway {\nmax_request_body 0\n}", "invalid max_request_body '0'"},
+		{"ai_gateway {\nprice * input NaN output 1\n}", "price input 'NaN': must be a finite number"},
+		{"ai_gateway {\nprice * input 1 output +Inf\n}", "price output '+Inf': must be a finite number"},
+		{"ai_gateway {\nprice * input -1 output 1\n}", "price input '-1': must not be negative"},
+		{"ai_gateway {\nprice * input 1 output 1 cached_input 1e400\n}", "price cached_input '1e400'"},
+	} {
+		if err := adaptErr(c.input); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want it to mention %q", c.input, err, c.want)
+		}
+	}
+}
+
+// TestCaddyfileErrorsAtAdapt runs the adapter as `caddy adapt` and `caddy validate` do: the error carries the
+// file and line of the offending option.
+func TestCaddyfileErrorsAtAdapt(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"provider a {\n\t\t\ttimeout -5s\n\t\t}", "invalid timeout '-5s': must be positive (omit it for the default), at Caddyfile:4"},
+		{"provider a {\n\t\t\tbase_url http://a\n\t\t\tbase_url http://b\n\t\t}",
+			"base_url already specified at Caddyfile:4: give it once, at Caddyfile:5"},
+		{"retry {\n\t\t\tdeadline -1s\n\t\t}", "invalid deadline '-1s': must be positive"},
+		{"price * input NaN output 1", "price input 'NaN': must be a finite number"},
+		{"on_store_error allow\n\t\trate_limit_store memory {\n\t\t\ton_store_error deny\n\t\t}",
+			"on_store_error already specified at Caddyfile:3: give it once, at Caddyfile:5"},
+	} {
+		src := ":8080 {\n\tai_gateway {\n\t\t" + c.body + "\n\t}\n}\n"
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), map[string]any{"filename": "Caddyfile"})
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "Caddyfile:") {
+			t.Errorf("%q: error %v, want it to mention %q and the line", c.body, err, c.want)
+		}
+	}
+}
+
+// provisionJSON provisions a handler from its JSON config, as Caddy does for a JSON config file.
+func provisionJSON(t *testing.T, cfg string) error {
+	t.Helper()
+	h := new(Handler)
+	if err := json.Unmarshal([]byte(cfg), h); err != nil {
+		t.Fatalf("%s: %v", cfg, err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	err := h.Provision(ctx)
+	if err == nil {
+		err = h.Validate()
+	}
+	_ = h.Cleanup()
+	return err
+}
+
+func TestProvisionRejectsOutOfRangeJSON(t *testing.T) {
+	const p = `"providers":[{"name":"openai"`
+	for _, c := range []struct{ cfg, want string }{
+		{`{` + p + `,"timeout":-5000000000}]}`, "provider 'openai': timeout must not be negative (-5s)"},
+		{`{` + p + `,"dial_timeout":-1}]}`, "provider 'openai': dial_timeout must not be negative"},
+		{`{` + p + `,"response_header_timeout":-1000000000}]}`, "provider 'openai': response_header_timeout must not be negative"},
+		{`{` + p + `,"first_token_timeout":-1}]}`, "provider 'openai': first_token_timeout must not be negative"},
+		{`{` + p + `,"default_max_tokens":-1}]}`, "provider 'openai': default_max_tokens must not be negative"},
+		{`{` + p + `,"policy":"fastest"}]}`, "unknown policy 'fastest'"},
+		{`{` + p + `,"keep_alive":"5m"}]}`, "provider 'openai': keep_alive is only for type ollama_native"},
+		{`{` + p + `,"type":"ollama_native","keep_alive":"-5m"}]}`, "provider 'openai': keep_alive '-5m': must not be negative"},
+		{`{` + p + `,"forward_headers":["Authorization"]}]}`, "forward_headers: Authorization is never forwarded"},
+		{`{` + p + `}],"max_request_body":-1}`, "max_request_body must not be negative"},
+		{`{` + p + `}],"max_output_tokens":-1}`, "max_output_tokens must not be negative"},
+		{`{` + p + `}],"retry":{"deadline":-1000000000}}`, "retry: deadline must not be negative (-1s)"},
+		{`{` + p + `}],"retry":{"max_attempts":-1}}`, "retry: max_attempts must not be negative"},
+		{`{` + p + `}],"retry":{"base_delay":-1}}`, "retry: base_delay must not be negative"},
+		{`{` + p + `}],"retry":{"max_delay":-1}}`, "retry: max_delay must not be negative"},
+		{`{` + p + `}],"retry":{"max_retry_after":-1}}`, "retry: max_retry_after must not be negative"},
+		{`{` + p + `}],"retry":{"statuses":[42]}}`, "retry: status 42 is not an HTTP status"},
+		{`{` + p + `}],"cooldown":{"window":-1}}`, "cooldown: window must not be negative"},
+		{`{` + p + `}],"cooldown":{"duration":-1}}`, "cooldown: duration must not be negative"},
+		{`{` + p + `}],"cooldown":{"consecutive_failures":-1}}`, "cooldown: consecutive_failures must not be negative"},
+		{`{` + p + `}],"cooldown":{"min_requests":-1}}`, "cooldown: min_requests must not be negative"},
+		{`{` + p + `}],"cooldown":{"error_rate":1.5}}`, "cooldown: error_rate must be between 0 and 1"},
+		{`{` + p + `}],"prices":[{"model":"*","input":-1,"output":1}]}`, "price '*': input must not be negative"},
+		{`{` + p + `}],"prices":[{"model":"*","input":1,"output":1,"cached_input":-1}]}`, "price '*': cached_input must not be negative"},
+		{`{` + p + `}],"rate_limit_store":{"type":"redis","db":-1}}`, "rate_limit_store: db must not be negative"},
+		{`{` + p + `}],"rate_limit_store":{"on_store_error":"maybe"}}`, "on_store_error 'maybe': use allow or deny"},
+	} {
+		if err := provisionJSON(t, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want it to mention %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+func TestCaddyfileProviderKeepAlivePolicyForwardHeaders(t *testing.T) {
+	caddytest.AssertAdapt(t, `
+	:8080 {
+		ai_gateway {
+			provider local {
+				type ollama_native
+				keep_alive 10m
+			}
+			provider openai {
+				api_key {env.KEY_A} {env.KEY_B}
+				policy round_robin
+				forward_headers OpenAI-Beta X-Team
+			}
+		}
+	}`, "caddyfile", `{
+	"apps": {
+		"http": {
+			"servers": {
+				"srv0": {
+					"listen": [
+						":8080"
+					],
+					"routes": [
+						{
+							"handle": [
+								{
+									"handler": "ai_gateway",
+									"providers": [
+										{
+											"keep_alive": "10m",
+											"name": "local",
+											"type": "ollama_native"
+										},
+										{
+											"api_keys": [
+												"{env.KEY_A}",
+												"{env.KEY_B}"
+											],
+											"forward_headers": [
+												"OpenAI-Beta",
+												"X-Team"
+											],
+											"name": "openai",
+											"policy": "round_robin"
+										}
+									]
+								}
+							]
+						}
+					]
+				}
+			}
+		}
+	}
+}`)
+}
+
+// serveGateway sends one chat completion through a provisioned handler.
+func serveGateway(t *testing.T, h *Handler, body string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := caddyhttp.PrepareRequest(httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body)),
+		caddy.NewReplacer(), nil, &caddyhttp.Server{})
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	if err := h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func TestProviderKeepAlivePolicyForwardHeadersReachUpstream(t *testing.T) {
+	type seen struct {
+		body   string
+		header http.Header
+	}
+	got := make(chan seen, 16)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{string(b), r.Header.Clone()}
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasPrefix(r.URL.Path, "/api/chat") {
+			io.WriteString(w, `{"model":"llama3","created_at":"2024-01-01T00:00:00Z","message":{"role":"assistant","content":"Hi"},"done":true,"done_reason":"stop","prompt_eval_count":3,"eval_count":1}`)
+			return
+		}
+		io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	defer up.Close()
+	h, err := provision(t, `ai_gateway {
+		provider local {
+			type ollama_native
+			base_url `+up.URL+`
+			keep_alive 10m
+		}
+		provider forever {
+			type ollama_native
+			base_url `+up.URL+`
+			keep_alive forever
+		}
+		provider openai {
+			base_url `+up.URL+`/v1
+			api_key k1 k2
+			policy round_robin
+			forward_headers openai-beta
+		}
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Cleanup()
+	if rec := serveGateway(t, h, `{"model":"local/llama3","messages":[{"role":"user","content":"hi"}]}`); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if s := <-got; !strings.Contains(s.body, `"keep_alive":"10m0s"`) {
+		t.Errorf("keep_alive 10m not sent to Ollama: %s", s.body)
+	}
+	serveGateway(t, h, `{"model":"forever/llama3","messages":[{"role":"user","content":"hi"}]}`)
+	if s := <-got; !strings.Contains(s.body, `"keep_alive":"-1m"`) {
+		t.Errorf("keep_alive forever should send a negative duration: %s", s.body)
+	}
+	var keys []string
+	for range 4 {
+		serveGateway(t, h, `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`,
+			"OpenAI-Beta", "assistants=v2", "Anthropic-Beta", "x")
+		s := <-got
+		keys = append(keys, s.header.Get("Authorization"))
+		if s.header.Get("OpenAI-Beta") != "assistants=v2" || s.header.Get("Anthropic-Beta") != "" {
+			t.Errorf("forward_headers openai-beta: upstream headers %v", s.header)
+		}
+	}
+	if keys[0] == keys[1] || keys[0] != keys[2] || keys[1] != keys[3] {
+		t.Errorf("policy round_robin should alternate the keys: %v", keys)
 	}
 }

@@ -93,9 +93,12 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves placeholders in credentials and builds the gateway.
+// Provision checks the configured values, resolves placeholders in credentials and builds the gateway.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := h.checkValues(); err != nil {
+		return err
+	}
 	var err error
 	if h.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/aibackend/caddy-ai-gateway/gateway"
+	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
@@ -30,8 +31,17 @@ type ProviderConfig struct {
 	APIKeys []string `json:"api_keys,omitempty"`
 	// Headers are extra headers sent with every upstream request.
 	Headers http.Header `json:"headers,omitempty"`
+	// ForwardHeaders names client request headers sent upstream on top of the default allow-list
+	// (Accept-Language, User-Agent, X-Request-Id, X-Client-Request-Id, Traceparent, Tracestate), e.g.
+	// OpenAI-Beta. Every other client header is dropped. Credentials (Authorization, Cookie, API-key
+	// headers), headers the gateway sets (Host, Content-Type, Content-Length, Content-Encoding, Accept,
+	// Accept-Encoding) and hop-by-hop headers are refused.
+	ForwardHeaders []string `json:"forward_headers,omitempty"`
 	// Models, when set, is the list of models clients may ask this provider for. Default: any.
 	Models []string `json:"models,omitempty"`
+	// Policy chooses among the provider's API keys for a "provider/model" request: weighted (random, the
+	// default), round_robin, least_busy or lowest_latency. Routes have their own policy.
+	Policy string `json:"policy,omitempty"`
 	// Timeout bounds a whole exchange, streaming included. Default: 10m.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 	// DialTimeout bounds connecting to the provider. Default: 10s.
@@ -65,6 +75,10 @@ type ProviderConfig struct {
 	// another model's history (e.g. skip_thought_signature_validator). Default: none; Gemini 3 then refuses
 	// such histories.
 	ThoughtSignatureFallback string `json:"thought_signature_fallback,omitempty"`
+
+	// KeepAlive is how long Ollama keeps the model loaded after a request (ollama_native only): a duration
+	// such as 5m or 1h, 0 to unload it at once, or forever. Default: the server's (5m).
+	KeepAlive string `json:"keep_alive,omitempty"`
 }
 
 type preset struct {
@@ -128,6 +142,11 @@ func (pc *ProviderConfig) build(repl *caddy.Replacer, warn func(string)) (gatewa
 		DialTimeout:           time.Duration(pc.DialTimeout),
 		ResponseHeaderTimeout: time.Duration(pc.ResponseHeaderTimeout),
 		FirstTokenTimeout:     time.Duration(pc.FirstTokenTimeout),
+		ForwardHeaders:        pc.ForwardHeaders,
+		Policy:                router.Policy(pc.Policy),
+	}
+	if pc.KeepAlive != "" && pre.dialect != "ollama" {
+		return gateway.Provider{}, fmt.Errorf("provider '%s': keep_alive is only for type ollama_native: remove it", pc.Name)
 	}
 	for k, vs := range pc.Headers {
 		for _, v := range vs {
@@ -167,7 +186,11 @@ func (pc *ProviderConfig) build(repl *caddy.Replacer, warn func(string)) (gatewa
 		p.Dialect = transform.NewGemini(transform.GeminiOptions{IncludeThoughts: pc.IncludeThoughts,
 			SignatureFallback: pc.ThoughtSignatureFallback})
 	case "ollama":
-		p.Dialect = transform.NewOllama(transform.OllamaOptions{})
+		keep, err := keepAlive(pc.KeepAlive)
+		if err != nil {
+			return gateway.Provider{}, fmt.Errorf("provider '%s': %v", pc.Name, err)
+		}
+		p.Dialect = transform.NewOllama(transform.OllamaOptions{KeepAlive: keep})
 	}
 	if p.BaseURL == "" {
 		p.BaseURL = pre.baseURL
@@ -176,6 +199,25 @@ func (pc *ProviderConfig) build(repl *caddy.Replacer, warn func(string)) (gatewa
 		return gateway.Provider{}, fmt.Errorf("provider '%s' has no base URL: set base_url, or use a type with a built-in one (%s)", pc.Name, presetNames())
 	}
 	return p, nil
+}
+
+// keepAlive checks a keep_alive setting and returns what is sent to Ollama: a Go duration (Ollama parses
+// it with time.ParseDuration, so Caddy's 1d form is converted), or -1m, which Ollama reads as for ever.
+func keepAlive(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if s == "forever" {
+		return "-1m", nil
+	}
+	d, err := caddy.ParseDuration(s)
+	if err != nil {
+		return "", fmt.Errorf("invalid keep_alive '%s': use a duration such as 5m, 0 to unload the model at once, or forever", s)
+	}
+	if d < 0 {
+		return "", fmt.Errorf("keep_alive '%s': must not be negative: use forever to keep the model loaded", s)
+	}
+	return d.String(), nil
 }
 
 // splitList splits a resolved placeholder holding several values separated by commas or white space.

@@ -42,8 +42,17 @@ type Provider struct {
 	APIKeys []string
 	// Header holds extra headers sent with every upstream request.
 	Header http.Header
+	// ForwardHeaders names client request headers sent upstream on top of the default allow-list
+	// (Accept-Language, User-Agent, X-Request-Id, X-Client-Request-Id, Traceparent, Tracestate), e.g.
+	// OpenAI-Beta. Any other client header is dropped. Credentials (Authorization, Cookie, API-key headers),
+	// the headers the gateway sets itself (Host, Content-Type, Content-Length, Content-Encoding, Accept,
+	// Accept-Encoding) and hop-by-hop headers are refused by New.
+	ForwardHeaders []string
 	// Models optionally restricts which models clients may ask this provider for.
 	Models []string
+	// Policy chooses among the provider's API keys for a "provider/model" request: router.PolicyWeighted
+	// (the default), PolicyRoundRobin, PolicyLeastBusy or PolicyLowestLatency.
+	Policy router.Policy
 	// Timeout bounds a whole exchange, streaming included. Default: DefaultTimeout.
 	Timeout time.Duration
 	// DialTimeout bounds connecting to the upstream. Default: DefaultDialTimeout.
@@ -140,8 +149,12 @@ func New(cfg Config) (*Gateway, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("provider '%s': base URL '%s' is not an http(s) URL", p.Name, p.BaseURL)
 		}
-		rc.Providers = append(rc.Providers, router.ProviderConfig{Name: p.Name, Models: p.Models, Keys: len(p.APIKeys)})
-		g.providers[p.Name] = newUpstream(p)
+		forward, err := forwardList(p)
+		if err != nil {
+			return nil, err
+		}
+		rc.Providers = append(rc.Providers, router.ProviderConfig{Name: p.Name, Models: p.Models, Keys: len(p.APIKeys), Policy: p.Policy})
+		g.providers[p.Name] = newUpstream(p, forward)
 	}
 	r, err := router.New(rc)
 	if err != nil {

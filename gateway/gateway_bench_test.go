@@ -96,7 +96,7 @@ func BenchmarkUpstreamHeader(b *testing.B) {
 	extra := http.Header{"X-Team": {"bench"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if h := upstreamHeader(client, extra, false); h.Get("Authorization") != "" {
+		if h := upstreamHeader(client, defaultForwardHeaders, extra, false); h.Get("Authorization") != "" {
 			b.Fatal("client credential forwarded")
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,13 +18,15 @@ import (
 // upstream is a provider with its own connection pool.
 type upstream struct {
 	*Provider
-	base      string
+	base string
+	// forward are the canonical names of the client headers sent upstream.
+	forward   []string
 	transport http.RoundTripper
 	own       *http.Transport
 }
 
-func newUpstream(p *Provider) *upstream {
-	u := &upstream{Provider: p, base: strings.TrimSuffix(p.BaseURL, "/"), transport: p.Transport}
+func newUpstream(p *Provider, forward []string) *upstream {
+	u := &upstream{Provider: p, base: strings.TrimSuffix(p.BaseURL, "/"), forward: forward, transport: p.Transport}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout
 	}
@@ -54,33 +57,82 @@ func (u *upstream) close() {
 	}
 }
 
-// droppedHeaders are client headers never sent upstream: credentials (the provider's own replace them),
-// hop-by-hop headers, and headers that would let a client spoof its origin or upset framing.
-var droppedHeaders = map[string]bool{
-	"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "X-Api-Key": true, "Api-Key": true,
-	"X-Goog-Api-Key": true, "Openai-Organization": true, "Openai-Project": true,
-	"Host": true, "Content-Length": true, "Accept-Encoding": true, "Expect": true,
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
-	"Transfer-Encoding": true, "Upgrade": true, "Forwarded": true, "X-Real-Ip": true,
+// defaultForwardHeaders are the client request headers sent upstream by default: content negotiation, the
+// client's User-Agent, request ids and W3C trace context. Every other client header is dropped
+// (Provider.ForwardHeaders adds to the list); the dialects set the headers their APIs need
+// (anthropic-version, api keys) themselves.
+var defaultForwardHeaders = []string{
+	"Accept-Language", "User-Agent", "X-Request-Id", "X-Client-Request-Id", "Traceparent", "Tracestate",
 }
 
-// upstreamHeader builds the upstream request's headers from the client's, less droppedHeaders, any
-// X-Forwarded-* header and anything the client's Connection header names.
-func upstreamHeader(client http.Header, extra http.Header, stream bool) http.Header {
-	h := make(http.Header, len(client)+len(extra)+3)
-	var connNamed []string
-	for _, v := range client["Connection"] {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				connNamed = append(connNamed, http.CanonicalHeaderKey(f))
-			}
+// unforwardable are the headers Provider.ForwardHeaders may not name, with the reason given to the operator.
+var unforwardable = map[string]string{
+	"Authorization":       "a client credential: the gateway sends the provider's own",
+	"Proxy-Authorization": "a client credential",
+	"Cookie":              "a client credential",
+	"X-Api-Key":           "a client credential: the gateway sends the provider's own",
+	"Api-Key":             "a client credential: the gateway sends the provider's own",
+	"X-Goog-Api-Key":      "a client credential: the gateway sends the provider's own",
+	"Host":                "set by the gateway from base_url",
+	"Content-Length":      "set by the gateway for the body it sends",
+	"Content-Type":        "set by the gateway for the body it sends",
+	"Content-Encoding":    "set by the gateway for the body it sends",
+	"Accept":              "set by the gateway",
+	"Accept-Encoding":     "set by the gateway's HTTP client, which decompresses answers itself",
+	"Expect":              "set by the gateway's HTTP client",
+	"Connection":          "hop-by-hop",
+	"Keep-Alive":          "hop-by-hop",
+	"Proxy-Connection":    "hop-by-hop",
+	"Te":                  "hop-by-hop",
+	"Trailer":             "hop-by-hop",
+	"Transfer-Encoding":   "hop-by-hop",
+	"Upgrade":             "hop-by-hop",
+}
+
+// forwardList returns the canonical names of the client headers p forwards: defaultForwardHeaders and
+// p.ForwardHeaders, without repeats.
+func forwardList(p *Provider) ([]string, error) {
+	out := slices.Clone(defaultForwardHeaders)
+	for _, name := range p.ForwardHeaders {
+		if !validHeaderName(name) {
+			return nil, fmt.Errorf("provider '%s': forward_headers: '%s' is not a valid header name", p.Name, name)
+		}
+		k := http.CanonicalHeaderKey(name)
+		if why, refused := unforwardable[k]; refused {
+			return nil, fmt.Errorf("provider '%s': forward_headers: %s is never forwarded (%s): remove it", p.Name, k, why)
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
 		}
 	}
-	for k, vs := range client {
-		if droppedHeaders[k] || strings.HasPrefix(k, "X-Forwarded-") || slices.Contains(connNamed, k) {
+	return out, nil
+}
+
+// validHeaderName reports whether s is an RFC 9110 field name (a non-empty token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
 			continue
 		}
-		h[k] = vs
+		return false
+	}
+	return true
+}
+
+// upstreamHeader builds the upstream request's headers: the client's headers named in forward (canonical
+// names) except any the client's Connection header names, then extra, then the gateway's Content-Type and
+// Accept.
+func upstreamHeader(client http.Header, forward []string, extra http.Header, stream bool) http.Header {
+	h := make(http.Header, len(forward)+len(extra)+2)
+	conn := client["Connection"]
+	for _, k := range forward {
+		if vs, ok := client[k]; ok && (len(conn) == 0 || !connectionNames(conn, k)) {
+			h[k] = vs
+		}
 	}
 	for k, vs := range extra {
 		h[k] = vs
@@ -94,6 +146,18 @@ func upstreamHeader(client http.Header, extra http.Header, stream bool) http.Hea
 	return h
 }
 
+// connectionNames reports whether the Connection header values conn name the header k (hop-by-hop).
+func connectionNames(conn []string, k string) bool {
+	for _, v := range conn {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // send performs one upstream request. The returned cancel must be called once the body is done with.
 func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform.Outgoing, client http.Header, stream bool) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
@@ -102,7 +166,7 @@ func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform
 		cancel()
 		return nil, nil, err
 	}
-	req.Header = upstreamHeader(client, u.Header, stream)
+	req.Header = upstreamHeader(client, u.forward, u.Header, stream)
 	for k, vs := range out.Header {
 		req.Header[k] = vs
 	}

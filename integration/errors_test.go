@@ -9,7 +9,8 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// scenarioHeader tells the scripted upstream how to answer; the gateway forwards it like any client header.
+// scenarioHeader tells the scripted upstream how to answer; the providers that receive it forward it
+// (forward_headers).
 const scenarioHeader = "X-Test-Scenario"
 
 // scripted answers as the scenario header says: an OpenAI error, a plain-text 500, a 503 with Retry-After,
@@ -47,9 +48,10 @@ func scripted(t *testing.T) func(http.ResponseWriter, *http.Request, []byte) {
 
 func TestErrorsAreOpenAIShapedWithTheRightStatus(t *testing.T) {
 	up := newUpstream(t, scripted(t))
-	s := startGateway(t, providerBlock("openai", "openai", up.URL, "models gpt-4o-mini")+
+	forward := "forward_headers " + scenarioHeader
+	s := startGateway(t, providerBlock("openai", "openai", up.URL, "models gpt-4o-mini", forward)+
 		providerBlock("down", "openai", "http://"+closedPort(t))+
-		providerBlock("slow", "openai", up.URL, "timeout 300ms")+
+		providerBlock("slow", "openai", up.URL, "timeout 300ms", forward)+
 		"\t\tmax_request_body 16KB\n"+
 		// one attempt and no cooldown, so each case sees its own failure and nothing else
 		"\t\tretry {\n\t\t\tmax_attempts 1\n\t\t}\n\t\tcooldown {\n\t\t\toff\n\t\t}\n")

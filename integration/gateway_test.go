@@ -59,7 +59,9 @@ func TestUpstreamSeesRewrittenModelAndOnlyItsOwnCredentials(t *testing.T) {
 		"X-Forwarded-For", "6.6.6.6",
 		"X-Forwarded-Host", "evil.example",
 		"Forwarded", "for=6.6.6.6",
-		"X-Request-Tag", "kept",
+		"Anthropic-Beta", "client-chosen-feature",
+		"X-Request-Tag", "dropped",
+		"X-Request-Id", "req-kept",
 	}
 	for _, tc := range []struct{ path, model string }{
 		{"/v1/chat/completions", "openai/gpt-4o-mini"},
@@ -85,7 +87,7 @@ func TestUpstreamSeesRewrittenModelAndOnlyItsOwnCredentials(t *testing.T) {
 			if a := got.Header.Get("Authorization"); a != "Bearer "+upstreamKey {
 				t.Errorf("upstream Authorization = %q, want the provider's key", a)
 			}
-			for _, h := range []string{"Cookie", "X-Api-Key", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded"} {
+			for _, h := range []string{"Cookie", "X-Api-Key", "X-Forwarded-For", "X-Forwarded-Host", "Forwarded", "Anthropic-Beta", "X-Request-Tag"} {
 				if v := got.Header.Values(h); len(v) > 0 {
 					t.Errorf("client header %s reached the upstream: %q", h, v)
 				}
@@ -97,8 +99,8 @@ func TestUpstreamSeesRewrittenModelAndOnlyItsOwnCredentials(t *testing.T) {
 					}
 				}
 			}
-			if v := got.Header.Get("X-Request-Tag"); v != "kept" {
-				t.Errorf("ordinary client header X-Request-Tag = %q upstream, want it forwarded", v)
+			if v := got.Header.Get("X-Request-Id"); v != "req-kept" {
+				t.Errorf("allow-listed client header X-Request-Id = %q upstream, want it forwarded", v)
 			}
 		})
 	}

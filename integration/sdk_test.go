@@ -28,9 +28,11 @@ func sdkGateway(t *testing.T) (openai.Client, *upstream) {
 		}
 		replaySSE(t, "gemini/stream_tool_call_thought_signature.sse")(w, nil, body)
 	})
-	s := startGateway(t, providerBlock("openai", "openai", sim.URL+"/v1")+
-		providerBlock("anthropic", "anthropic", sim.URL)+
-		providerBlock("google", "gemini", sim.URL+"/v1beta")+
+	// the error cases ask the simulator for a fault with a client header, which these providers forward
+	fault := "forward_headers " + simulator.FaultHeader
+	s := startGateway(t, providerBlock("openai", "openai", sim.URL+"/v1", fault)+
+		providerBlock("anthropic", "anthropic", sim.URL, fault)+
+		providerBlock("google", "gemini", sim.URL+"/v1beta", fault)+
 		providerBlock("gemfix", "gemini", gemfix.URL+"/v1beta")+
 		"\t\tretry {\n\t\t\tmax_attempts 1\n\t\t}\n\t\tcooldown {\n\t\t\toff\n\t\t}\n")
 	client := openai.NewClient(

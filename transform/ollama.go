@@ -17,8 +17,9 @@ const OllamaBaseURL = "http://127.0.0.1:11434"
 
 // OllamaOptions configures the native Ollama dialect.
 type OllamaOptions struct {
-	// KeepAlive, when set, is sent as keep_alive: how long Ollama keeps the model loaded after the request
-	// ("5m", "1h", "-1" for ever, "0" to unload at once). Empty leaves the server's default.
+	// KeepAlive, when set, is sent as keep_alive: how long Ollama keeps the model loaded after the request,
+	// a Go duration ("5m", "1h", "0s" to unload at once, a negative one such as "-1m" for ever; Ollama
+	// refuses a string without a unit such as "-1"). Empty leaves the server's default.
 	KeepAlive string
 }
 
