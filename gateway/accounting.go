@@ -125,8 +125,9 @@ type targetLimit struct {
 }
 
 // reserveTarget charges the rules that apply to target t, and were not claimed at admission, before its
-// first attempt; later attempts of the same "provider/model" share that reservation. It returns the
-// refusal when a limit refuses the target, which is then skipped.
+// first attempt; later attempts of the same "provider/model" share that reservation (a target none of
+// whose rules remain is asked again, cheaply). It returns the refusal when a limit refuses the target,
+// which is then skipped.
 func (g *Gateway) reserveTarget(r *http.Request, x *exchange, t router.Target) *transform.Error {
 	if g.cfg.Limiter == nil || g.cfg.Claims == nil {
 		return nil
@@ -137,8 +138,6 @@ func (g *Gateway) reserveTarget(r *http.Request, x *exchange, t router.Target) *
 			return tl.refused
 		}
 	}
-	tl := &targetLimit{target: name}
-	x.targetLimits = append(x.targetLimits, tl)
 	claims := g.cfg.Claims(r, LimitScope{ClientKey: x.res.ClientKey, Model: x.plan.Model(), Target: name})
 	claims = slices.DeleteFunc(claims, func(c ratelimit.Claim) bool {
 		return slices.ContainsFunc(x.admitted, func(a ratelimit.Claim) bool { return a.Rule == c.Rule })
@@ -146,6 +145,8 @@ func (g *Gateway) reserveTarget(r *http.Request, x *exchange, t router.Target) *
 	if len(claims) == 0 {
 		return nil
 	}
+	tl := &targetLimit{target: name}
+	x.targetLimits = append(x.targetLimits, tl)
 	g.estimate(x, claims, name)
 	var err error
 	tl.res, err = g.cfg.Limiter.Reserve(r.Context(), claims)
@@ -252,8 +253,15 @@ func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 		err = x.limit.Settle(ctx, tokens, cost)
 	}
 	g.storeError(err)
+	if len(x.targetLimits) == 0 {
+		return
+	}
+	answeredBy := ""
+	if answered {
+		answeredBy = x.res.Provider + "/" + x.res.UpstreamModel
+	}
 	for _, tl := range x.targetLimits {
-		if answered && tl.target == x.res.Provider+"/"+x.res.UpstreamModel {
+		if tl.target == answeredBy {
 			g.storeError(tl.res.Settle(ctx, tokens, cost))
 		} else {
 			g.storeError(tl.res.Settle(ctx, 0, 0))

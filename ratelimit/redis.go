@@ -131,8 +131,12 @@ func (s *RedisStore) reserve(ctx context.Context, b *batch) (int, Kind, error) {
 	for i := 0; i < b.n; i++ {
 		o := b.at(i)
 		rl := o.rule
+		var ttl int64 // read only when spend is reserved (a 0 is not boxed on the heap)
+		if o.spend > 0 {
+			ttl = budgetTTL(b, o)
+		}
 		args = append(args, rl.req.Limit, micros(rl.req.Window), rl.tok.Limit, micros(rl.tok.Window), o.tokens, rl.budgetNano,
-			o.spend, budgetTTL(b, o))
+			o.spend, ttl)
 	}
 	res, err := reserveScript.Run(ctx, s.client, s.keys(b), args...).Slice()
 	if err != nil {
@@ -177,8 +181,12 @@ func (s *RedisStore) adjust(ctx context.Context, b *batch) error {
 	for i := 0; i < b.n; i++ {
 		o := b.at(i)
 		rl := o.rule
+		var ttl int64
+		if o.spendDelta != 0 {
+			ttl = budgetTTL(b, o)
+		}
 		args = append(args, rl.req.Limit, micros(rl.req.Window), o.reqDelta,
-			rl.tok.Limit, micros(rl.tok.Window), o.tokDelta, o.spendDelta, budgetTTL(b, o))
+			rl.tok.Limit, micros(rl.tok.Window), o.tokDelta, o.spendDelta, ttl)
 	}
 	return adjustScript.Run(ctx, s.client, s.keys(b), args...).Err()
 }
