@@ -115,6 +115,9 @@ func TestCaddyfileMaxN(t *testing.T) {
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("ai_gateway {\nmax_n 4\n}")); err != nil || h.MaxN != 4 {
 		t.Fatalf("max_n 4: %v, MaxN %d", err, h.MaxN)
 	}
+	if err := (&Handler{Providers: []*ProviderConfig{{Name: "openai"}}, MaxN: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "max_n") {
+		t.Errorf("JSON max_n -1: %v, want an error naming max_n", err)
+	}
 	for _, bad := range []string{"max_n 0", "max_n -1", "max_n two", "max_n"} {
 		if err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("ai_gateway {\n" + bad + "\n}")); err == nil {
 			t.Errorf("%q was accepted", bad)

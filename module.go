@@ -44,7 +44,7 @@ func init() {
 // `{http.ai_gateway.status}` | The HTTP status sent to the client
 // `{http.ai_gateway.attempts}` | How many upstream attempts were made
 // `{http.ai_gateway.cost}` | What the request cost in USD (empty when the model has no price)
-// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a salted hash (never the key); empty without client_keys. Set before rate-limit keys are expanded
+// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key); empty without client_keys. Set before rate-limit keys are expanded
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
@@ -160,6 +160,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) Validate() error {
 	if len(h.Providers) == 0 {
 		return fmt.Errorf("no provider configured: add at least one 'provider <name> { ... }'")
+	}
+	if h.MaxN < 0 {
+		return fmt.Errorf("max_n %d: must be a positive number of choices, or 0 for the default of %d", h.MaxN, gateway.DefaultMaxN)
 	}
 	return nil
 }

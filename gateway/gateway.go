@@ -232,7 +232,7 @@ func Route(r *http.Request) Endpoint {
 type Result struct {
 	// Status is the HTTP status sent to the client.
 	Status int
-	// ClientKey is the authenticated client's identity: "key-" and 16 hex digits of a salted SHA-256 of its
+	// ClientKey is the authenticated client's identity: "key-" and 16 hex digits of a SHA-256 (fixed salt) of its
 	// key, never the key. Empty when no client keys are configured (every client is then one anonymous
 	// identity), or when the request was refused before it was authenticated.
 	ClientKey string
