@@ -160,7 +160,8 @@ func (g *Gateway) reserveTarget(r *http.Request, x *exchange, t router.Target) *
 }
 
 func denialError(d ratelimit.Denial) *transform.Error {
-	return &transform.Error{Status: d.Status(), Type: d.Type(), Code: d.Code(), Message: d.Message(), RetryAfter: d.RetryAfter}
+	return &transform.Error{Status: d.Status(), Type: d.Type(), Code: d.Code(), Message: d.Message(),
+		RetryAfter: d.RetryAfter}
 }
 
 // estimate fills in the token estimate and the worst-case cost of the claims whose rules need them. The cost

@@ -232,9 +232,9 @@ func Route(r *http.Request) Endpoint {
 type Result struct {
 	// Status is the HTTP status sent to the client.
 	Status int
-	// ClientKey is the authenticated client's identity: "key-" and 16 hex digits of a SHA-256 (fixed salt) of its
-	// key, never the key. Empty when no client keys are configured (every client is then one anonymous
-	// identity), or when the request was refused before it was authenticated.
+	// ClientKey is the authenticated client's identity: "key-" and 16 hex digits of a SHA-256 of its key
+	// with a fixed salt, never the key. Empty when no client keys are configured (every client is then one
+	// anonymous identity), or when the request was refused before it was authenticated.
 	ClientKey string
 	// ClientModel is the model as the client named it (after default_model).
 	ClientModel string
