@@ -12,14 +12,14 @@ import (
 type Claim struct {
 	// Rule is the Name of a Rule given to New.
 	Rule string
-	// Key is the expanded key expression, e.g. the value of the Authorization header. It is hashed before it
+	// Key is the expanded key expression, e.g. the identity of the client's API key. It is hashed before it
 	// reaches a store.
 	Key string
-	// Tokens is the estimate reserved against the rule's token rate: prompt tokens plus max_tokens (or the
-	// configured completion estimate). Settle corrects it to the real usage.
+	// Tokens is the estimate reserved against the rule's token rate: prompt tokens plus n × max_tokens (or
+	// n × the configured completion estimate). Settle corrects it to the real usage.
 	Tokens int
 	// CostUSD is the worst-case cost reserved against the rule's budget: what the request costs at most (its
-	// prompt and max_tokens at the model's price). Settle replaces it with the real cost. Zero (a model
+	// prompt and n × max_tokens at the model's price). Settle replaces it with the real cost. Zero (a model
 	// without a price) reserves nothing.
 	CostUSD float64
 }

@@ -241,7 +241,7 @@ func (d Denial) Message() string {
 		if d.TooLarge {
 			return "Request too large for rate limit " + strconv.Quote(d.Rule) + ": it needs " +
 				strconv.FormatInt(d.Requested, 10) + " tokens but the limit is " + strconv.FormatInt(d.Limit, 10) +
-				" tokens per " + formatWindow(d.Window) + "; lower max_tokens or shorten the prompt."
+				" tokens per " + formatWindow(d.Window) + "; lower max_tokens or n, or shorten the prompt."
 		}
 		return "Rate limit " + strconv.Quote(d.Rule) + " reached: " + strconv.FormatInt(d.Limit, 10) +
 			" tokens per " + formatWindow(d.Window) + " (this request reserves " + strconv.FormatInt(d.Requested, 10) +
@@ -259,9 +259,9 @@ func (d Denial) Message() string {
 		}
 		return "Budget " + strconv.Quote(d.Rule) + " of " + budget + " cannot cover this request: " + formatUSD(d.SpentUSD) +
 			" USD is spent or reserved by requests in progress, and this request may cost up to " +
-			formatUSD(d.RequestedUSD) + " USD (its prompt and n × max_tokens at the model's price); lower max_tokens, " +
-			"or retry when requests in progress finish (the budget renews at the start of the next " +
-			periodName(d.Period) + " (UTC)" + retry + ")."
+			formatUSD(d.RequestedUSD) + " USD (its prompt and n × max_tokens at the model's price). Lower max_tokens, " +
+			"or retry when requests in progress finish; the budget renews at the start of the next " +
+			periodName(d.Period) + " (UTC)" + retry + "."
 	case KindStoreUnavailable:
 		return "Rate limits cannot be checked because the rate limit store is unavailable; retry shortly."
 	case KindInvalid:
