@@ -280,3 +280,21 @@ func TestConcurrentRequestsStayWithinBudget(t *testing.T) {
 			arrived.Load(), spent)
 	}
 }
+
+func TestNReachesGeminiAsCandidateCount(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers = []Provider{{Name: "google", BaseURL: base, APIKeys: []string{"g"}, Dialect: transform.NewGemini(transform.GeminiOptions{})}}
+		c.Retry = router.RetryPolicy{MaxAttempts: 1}
+	})
+	post(t, g, `{"model":"google/gemini-2.5-flash","n":3,"messages":[{"role":"user","content":"hi"}]}`)
+	if up := <-seen; gjson.GetBytes(up.body, "generationConfig.candidateCount").Int() != 3 {
+		t.Fatalf("upstream body %s: want generationConfig.candidateCount 3", up.body)
+	}
+	rec := post(t, g, `{"model":"google/gemini-2.5-flash","n":3,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusBadRequest || gjson.Get(rec.Body.String(), "error.param").Str != "n" {
+		t.Fatalf("n=3 streamed from Gemini: %d %s, want a 400 naming n", rec.Code, rec.Body)
+	}
+}
