@@ -98,7 +98,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	    # limits and access
 //	    rate_limit <name> {                    # repeatable
-//	        key      <placeholders>            # e.g. {http.request.header.Authorization}
+//	        key      <placeholders>            # e.g. {http.ai_gateway.client_key}
 //	        requests <n>/<window>              # e.g. 60/1m
 //	        tokens   <n>/<window>              # e.g. 200000/1m
 //	        budget   <usd>usd/<period>         # e.g. 25usd/1mo (periods 1m 1h 1d 1mo, calendar UTC)
@@ -114,6 +114,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    on_store_error allow|deny              # default allow
 //	    max_request_body  <size>               # default 4MB
 //	    max_output_tokens <n>                  # default 8192
+//	    max_n             <n>                  # largest n (choices per request); default 8
 //	    client_keys       <key...>             # e.g. {env.GATEWAY_KEYS}
 //	}
 //
@@ -180,6 +181,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.MaxOutputTokens = n
+		case "max_n":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return d.Errf("invalid max_n '%s': use a positive integer", s)
+			}
+			h.MaxN = n
 		case "client_keys":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

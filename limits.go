@@ -8,17 +8,23 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/aibackend/caddy-ai-gateway/gateway"
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 )
 
 // RateLimit caps requests, tokens and spend per key. Counters are kept per rule and per key, hashed.
 type RateLimit struct {
 	ratelimit.Rule
-	// Key is a placeholder expression naming who is limited, e.g. {http.request.header.Authorization},
-	// {http.ai_gateway.model} or {remote_host}. Default: one counter for everyone.
+	// Key is a placeholder expression naming who is limited, e.g. {http.ai_gateway.client_key} (the
+	// authenticated client key's identity), {http.ai_gateway.model} or {remote_host}. A key built from a raw
+	// request header is only as good as the header: a client that can vary it gets a fresh counter each time.
+	// Default: one counter for everyone.
 	Key string `json:"key,omitempty"`
-	// MatchModels, when set, limits the rule to requests whose model (as the client named it) matches one
-	// of these globs, e.g. openai/*.
+	// MatchModels, when set, limits the rule to requests that may reach a matching model: a glob such as
+	// openai/* is matched against the model the client named, then against each target tried
+	// ("provider/model" after alias and route resolution) and each request-level fallback model. A rule
+	// matching the client's model is charged once, before any upstream is contacted; otherwise it is charged
+	// before the first attempt of each matching target, and a target it refuses is skipped.
 	MatchModels []string `json:"match_models,omitempty"`
 }
 
@@ -88,16 +94,23 @@ func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, err
 	return ratelimit.New(val.(ratelimit.Store), rules, ratelimit.Options{OnStoreError: policy})
 }
 
-// claims expands each applicable rule's key for a request.
-func (h *Handler) claims(r *http.Request, model string) []ratelimit.Claim {
+// claims expands the key of each rule that applies to scope: at admission (no target), the rules without
+// a model match and those matching the client's model; at an attempt, the rules whose match covers the
+// target or the client-facing model it serves (the gateway skips those already claimed at admission).
+func (h *Handler) claims(r *http.Request, scope gateway.LimitScope) []ratelimit.Claim {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
 	}
-	repl.Set("http.ai_gateway.model", model)
-	out := make([]ratelimit.Claim, 0, len(h.RateLimits))
+	repl.Set("http.ai_gateway.client_key", scope.ClientKey)
+	repl.Set("http.ai_gateway.model", scope.Model)
+	var out []ratelimit.Claim
 	for _, rl := range h.RateLimits {
-		if !matchesAny(rl.MatchModels, model) {
+		if scope.Target == "" && !matchesAny(rl.MatchModels, scope.Model) {
+			continue
+		}
+		if scope.Target != "" && (len(rl.MatchModels) == 0 ||
+			!matchesAny(rl.MatchModels, scope.Model) && !matchesAny(rl.MatchModels, scope.Target)) {
 			continue
 		}
 		out = append(out, ratelimit.Claim{Rule: rl.Name, Key: repl.ReplaceAll(rl.Key, "")})

@@ -44,6 +44,7 @@ func init() {
 // `{http.ai_gateway.status}` | The HTTP status sent to the client
 // `{http.ai_gateway.attempts}` | How many upstream attempts were made
 // `{http.ai_gateway.cost}` | What the request cost in USD (empty when the model has no price)
+// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key); empty without client_keys. Set before rate-limit keys are expanded
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
@@ -55,8 +56,13 @@ type Handler struct {
 	MaxRequestBody int64 `json:"max_request_body,omitempty"`
 	// MaxOutputTokens is the largest max_tokens / max_completion_tokens a client may ask for. Default: 8192.
 	MaxOutputTokens int `json:"max_output_tokens,omitempty"`
+	// MaxN is the largest n (choices per request) a client may ask for; each choice counts in token limits
+	// and budgets. Default: 8.
+	MaxN int `json:"max_n,omitempty"`
 	// ClientKeys, when set, are the Bearer keys clients must present. Placeholders such as {env.GATEWAY_KEYS}
-	// are resolved at load time; one value may hold several keys separated by commas or spaces.
+	// are resolved at load time; one value may hold several keys separated by commas or spaces. Each request's
+	// key is published as {http.ai_gateway.client_key}, the key to give rate limits. Without client keys
+	// every client is anonymous and that placeholder is empty.
 	ClientKeys []string `json:"client_keys,omitempty"`
 
 	// Routes serve client-facing model names from tiers of targets, with load balancing and fallbacks.
@@ -118,6 +124,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		DefaultModel:    h.DefaultModel,
 		MaxRequestBody:  h.MaxRequestBody,
 		MaxOutputTokens: h.MaxOutputTokens,
+		MaxN:            h.MaxN,
 		Routes:          h.routerRoutes(),
 		Retry:           h.retryPolicy(),
 		Breaker:         h.breaker(),
@@ -156,6 +163,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) Validate() error {
 	if len(h.Providers) == 0 {
 		return fmt.Errorf("no provider configured: add at least one 'provider <name> { ... }'")
+	}
+	if h.MaxN < 0 {
+		return fmt.Errorf("max_n %d: must be a positive number of choices, or 0 for the default of %d", h.MaxN, gateway.DefaultMaxN)
 	}
 	return nil
 }
@@ -216,6 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // publish sets the placeholders and writes the request's log line.
 func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Duration) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.ai_gateway.client_key", res.ClientKey)
 		repl.Set("http.ai_gateway.provider", res.Provider)
 		repl.Set("http.ai_gateway.model", res.ClientModel)
 		repl.Set("http.ai_gateway.upstream_model", res.UpstreamModel)
@@ -239,6 +250,7 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 	}
 	fields := []zap.Field{
 		zap.Int("status", res.Status),
+		zap.String("client_key", res.ClientKey),
 		zap.String("model", res.ClientModel),
 		zap.String("provider", res.Provider),
 		zap.String("upstream_model", res.UpstreamModel),

@@ -179,36 +179,94 @@ func TestBudget(t *testing.T) {
 	requireE2E(t)
 	sim := startSimulator(t, "simulator", "")
 	// Every answer is 9 words, which OpenAI reports as 10 completion tokens: at $4 per million output tokens
-	// and free input, each request costs $0.00004, so a $0.0001 budget allows three (spend 0, 0.00004,
-	// 0.00008 are under it; 0.00012 is not).
+	// and free input, each request costs $0.00004 and, with max_tokens 12, reserves $0.000048 at admission.
+	// A $0.0001 budget admits two: 0 and 0.00004 spent leave room for 0.000048; 0.00008 does not.
 	gw := startCaddy(t, "gateway", gatewayConfig(simProvider("sim", sim, "completion_tokens=9")+
 		"price sim/* input 0 output 4\n"+
 		"rate_limit spend {\n\tkey {http.request.header.Authorization}\n\tbudget 0.0001usd/1mo\n}\n"))
 	c := newClient(t)
 	ctx := context.Background()
 	send := func(stream bool, key string) *answer {
-		return chat(ctx, c, gw, chatBody("sim/gpt-4o-mini", stream), "Authorization", "Bearer "+key)
+		return chat(ctx, c, gw, budgetBody(stream), "Authorization", "Bearer "+key)
 	}
 
 	a := send(false, "key-budget")
 	if !a.succeeded() || a.header.Get("X-AI-Gateway-Cost") != "0.00004" {
 		t.Fatalf("first request: %s, X-AI-Gateway-Cost %q; want 200 costing 0.00004", a.describe(), a.header.Get("X-AI-Gateway-Cost"))
 	}
-	for i := range 2 {
-		a := send(true, "key-budget")
-		if !a.succeeded() || a.usage.Get("cost").Float() != 0.00004 {
-			t.Fatalf("streamed request %d under the budget: %s; want a complete stream whose usage costs 0.00004", i+1, a.describe())
-		}
+	a = send(true, "key-budget")
+	if !a.succeeded() || a.usage.Get("cost").Float() != 0.00004 {
+		t.Fatalf("streamed request under the budget: %s; want a complete stream whose usage costs 0.00004", a.describe())
 	}
 	for _, stream := range []bool{true, false} {
 		a := send(stream, "key-budget")
 		if a.status != http.StatusTooManyRequests {
-			t.Errorf("request after spending the budget (stream %v): %s; want 429 insufficient_quota", stream, a.describe())
+			t.Errorf("request that the rest of the budget cannot cover (stream %v): %s; want 429 insufficient_quota", stream, a.describe())
 			continue
 		}
 		checkRateLimited(t, a, "insufficient_quota")
 	}
 	if a := send(true, "key-fresh"); !a.succeeded() {
 		t.Errorf("another key has its own budget: %s", a.describe())
+	}
+}
+
+// budgetBody is chatBody with max_tokens 12, so that a request reserves a known worst case.
+func budgetBody(stream bool) string {
+	b := chatBody("sim/gpt-4o-mini", stream)
+	return b[:len(b)-1] + `,"max_tokens":12}`
+}
+
+// TestBudgetHoldsUnderConcurrency sends 100 concurrent requests for one key against a budget that covers
+// five, to one gateway with the memory store and to two gateways sharing Redis: what they spend together
+// never exceeds the budget.
+func TestBudgetHoldsUnderConcurrency(t *testing.T) {
+	requireE2E(t)
+	sim := startSimulator(t, "simulator", "")
+	body := simProvider("sim", sim, "completion_tokens=9") + "price sim/* input 0 output 4\n" +
+		"rate_limit spend {\n\tkey {http.request.header.Authorization}\n\tbudget 0.0002usd/1mo\n}\n"
+	redis := startRedis(t)
+	for _, tc := range []struct {
+		name string
+		gws  []*caddyProc
+	}{
+		{"memory", []*caddyProc{startCaddy(t, "gateway-memory", gatewayConfig(body))}},
+		{"redis", []*caddyProc{startCaddy(t, "gateway-redis-a", gatewayConfig(body+redisStore(redis, ""))),
+			startCaddy(t, "gateway-redis-b", gatewayConfig(body+redisStore(redis, "")))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t)
+			const total = 100
+			answers := make([]*answer, total)
+			var wg sync.WaitGroup
+			for i := range total {
+				wg.Go(func() {
+					answers[i] = chat(context.Background(), c, tc.gws[i%len(tc.gws)], budgetBody(i%2 == 1),
+						"Authorization", "Bearer key-concurrent")
+				})
+			}
+			wg.Wait()
+			spent, ok := 0.0, 0
+			for i, a := range answers {
+				switch {
+				case a.succeeded():
+					ok++
+					if a.events != nil {
+						spent += a.usage.Get("cost").Float()
+					} else {
+						cost, _ := strconv.ParseFloat(a.header.Get("X-AI-Gateway-Cost"), 64)
+						spent += cost
+					}
+				case a.status == http.StatusTooManyRequests:
+					checkRateLimited(t, a, "insufficient_quota")
+				default:
+					t.Errorf("request %d: %s; want 200 or 429 insufficient_quota", i, a.describe())
+				}
+			}
+			if spent > 0.0002+1e-12 || ok == 0 {
+				t.Fatalf("%d concurrent requests against a 0.0002 USD budget: %d answered, spending %.6f USD; want at most 0.0002",
+					total, ok, spent)
+			}
+		})
 	}
 }

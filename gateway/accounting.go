@@ -4,10 +4,12 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/tidwall/sjson"
 
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -89,21 +91,18 @@ func (g *Gateway) cost(providerModel string, u usage.Usage) float64 {
 	return math.Round(usd*1e10) / 1e10 // whole 1e-10 USD: no float noise in bodies and headers
 }
 
-// reserve charges the request against the rate limits before any upstream is contacted. It returns the error
-// to send when a limit refuses it.
+// reserve charges the request against the rules that apply to the model the client asked for, before any
+// upstream is contacted. It returns the error to send when a limit refuses it.
 func (g *Gateway) reserve(w http.ResponseWriter, r *http.Request, x *exchange) *transform.Error {
 	if g.cfg.Limiter == nil || g.cfg.Claims == nil {
 		return nil
 	}
-	claims := g.cfg.Claims(r, x.req.model)
+	claims := g.cfg.Claims(r, LimitScope{ClientKey: x.res.ClientKey, Model: x.req.model})
+	x.admitted = claims
 	if len(claims) == 0 {
 		return nil
 	}
-	for i := range claims {
-		if g.cfg.Limiter.CountsTokens(claims[i].Rule) {
-			claims[i].Tokens = g.tokenEstimate(x)
-		}
-	}
+	g.estimate(x, claims, "")
 	var err error
 	x.limit, err = g.cfg.Limiter.Reserve(r.Context(), claims)
 	if err != nil && g.cfg.OnStoreError != nil {
@@ -112,34 +111,166 @@ func (g *Gateway) reserve(w http.ResponseWriter, r *http.Request, x *exchange) *
 	if x.limit.Allowed() {
 		return nil
 	}
-	d := x.limit.Denial()
 	x.limit.Headers().Each(w.Header().Set)
-	return &transform.Error{Status: d.Status(), Type: d.Type(), Code: d.Code(), Message: d.Message(), RetryAfter: d.RetryAfter}
+	return denialError(x.limit.Denial())
 }
 
-// tokenEstimate is what a request is expected to use: its prompt, counted locally, and its max_tokens (or
-// defaultCompletionEstimate).
-func (g *Gateway) tokenEstimate(x *exchange) int {
-	if x.req.maxTokens == 0 {
-		return g.promptTokens(x, x.req.model) + defaultCompletionEstimate
+// targetLimit is the reservation of the rules that apply to one target ("provider/model") of a request and
+// were not claimed at its admission.
+type targetLimit struct {
+	target string
+	res    ratelimit.Reservation
+	// refused is the error of a refused reservation.
+	refused *transform.Error
+}
+
+// reserveTarget charges the rules that apply to target t, and were not claimed at admission, before its
+// first attempt; later attempts of the same "provider/model" share that reservation (a target none of
+// whose rules remain is asked again, cheaply). It returns the refusal when a limit refuses the target,
+// which is then skipped.
+func (g *Gateway) reserveTarget(r *http.Request, x *exchange, t router.Target) *transform.Error {
+	if g.cfg.Limiter == nil || g.cfg.Claims == nil {
+		return nil
 	}
-	return g.promptTokens(x, x.req.model) + x.req.maxTokens
+	name := t.String()
+	for _, tl := range x.targetLimits {
+		if tl.target == name {
+			return tl.refused
+		}
+	}
+	claims := g.cfg.Claims(r, LimitScope{ClientKey: x.res.ClientKey, Model: x.plan.Model(), Target: name})
+	claims = slices.DeleteFunc(claims, func(c ratelimit.Claim) bool {
+		return slices.ContainsFunc(x.admitted, func(a ratelimit.Claim) bool { return a.Rule == c.Rule })
+	})
+	if len(claims) == 0 {
+		return nil
+	}
+	tl := &targetLimit{target: name}
+	x.targetLimits = append(x.targetLimits, tl)
+	g.estimate(x, claims, name)
+	var err error
+	tl.res, err = g.cfg.Limiter.Reserve(r.Context(), claims)
+	if err != nil && g.cfg.OnStoreError != nil {
+		g.cfg.OnStoreError(err)
+	}
+	if !tl.res.Allowed() {
+		tl.refused = denialError(tl.res.Denial())
+	}
+	return tl.refused
 }
 
-// defaultCompletionEstimate is reserved for the completion when the request sets no max_tokens.
+func denialError(d ratelimit.Denial) *transform.Error {
+	return &transform.Error{Status: d.Status(), Type: d.Type(), Code: d.Code(), Message: d.Message(),
+		RetryAfter: d.RetryAfter}
+}
+
+// estimate fills in the token estimate and the worst-case cost of the claims whose rules need them. The cost
+// is at target's price, or, when target is empty, at the price of the most expensive target the request
+// may reach.
+func (g *Gateway) estimate(x *exchange, claims []ratelimit.Claim, target string) {
+	cost := -1.0
+	for i := range claims {
+		c := &claims[i]
+		if g.cfg.Limiter.CountsTokens(c.Rule) {
+			c.Tokens = g.tokenEstimate(x)
+		}
+		if g.cfg.Limiter.CountsSpend(c.Rule) {
+			if cost < 0 {
+				cost = g.worstCost(x, target)
+			}
+			c.CostUSD = cost
+		}
+	}
+}
+
+// tokenEstimate is what a request is expected to use: its prompt, counted locally, and n times its
+// max_tokens (or defaultCompletionEstimate).
+func (g *Gateway) tokenEstimate(x *exchange) int {
+	return g.promptTokens(x, x.req.model) + x.req.n*g.completionEstimate(x)
+}
+
+func (g *Gateway) completionEstimate(x *exchange) int {
+	if x.req.maxTokens == 0 {
+		return defaultCompletionEstimate
+	}
+	return x.req.maxTokens
+}
+
+// defaultCompletionEstimate is reserved for each choice's completion when the request sets no max_tokens.
 const defaultCompletionEstimate = 1024
 
-// settle corrects the rate-limit reservation to what the exchange really used: the request stays counted,
-// and its token estimate becomes its real usage (zero when no upstream answered).
-func (g *Gateway) settle(r *http.Request, x *exchange) {
+// worstCost is the most the request's estimate costs on target, or, when target is empty, on any target of
+// the requested model and its fallbacks. 0 when none has a price.
+func (g *Gateway) worstCost(x *exchange, target string) float64 {
+	if target != "" {
+		return g.estimateCost(x, target)
+	}
+	worst := 0.0
+	for i := -1; i < len(x.req.fallbacks); i++ {
+		model := x.req.model
+		if i >= 0 {
+			model = x.req.fallbacks[i]
+		}
+		targets, err := g.router.Resolve(model)
+		if err != nil {
+			continue
+		}
+		for _, t := range targets {
+			worst = max(worst, g.estimateCost(x, t.String()))
+		}
+	}
+	return worst
+}
+
+// estimateCost prices the request's token estimate on providerModel, every prompt token at the dearer of
+// the plain and the cache-write price.
+func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
+	prompt := g.promptTokens(x, x.req.model)
+	u := usage.Usage{PromptTokens: prompt, CompletionTokens: x.req.n * g.completionEstimate(x)}
+	plain, ok := g.prices.Cost(providerModel, u)
+	if !ok {
+		return 0
+	}
+	u.CacheWriteTokens = prompt
+	written, _ := g.prices.Cost(providerModel, u)
+	return max(plain, written)
+}
+
+// settle ends the request's rate-limit reservations. The admission's reservation and the answering
+// target's are corrected to what the exchange really used (tokens and cost); the reservations of targets
+// that were tried and did not answer keep their request and give back their tokens and spend. When no
+// upstream was contacted at all, the admission's reservation is cancelled.
+func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 	if g.cfg.Limiter == nil {
 		return
 	}
-	cost := x.res.CostUSD
-	if cost < 0 {
-		cost = 0
+	ctx := context.WithoutCancel(r.Context())
+	cost := max(x.res.CostUSD, 0)
+	tokens := x.res.Usage.TotalTokens
+	var err error
+	if len(x.res.Attempts) == 0 {
+		err = x.limit.Cancel(ctx)
+	} else {
+		err = x.limit.Settle(ctx, tokens, cost)
 	}
-	err := x.limit.Settle(context.WithoutCancel(r.Context()), x.res.Usage.TotalTokens, cost)
+	g.storeError(err)
+	if len(x.targetLimits) == 0 {
+		return
+	}
+	answeredBy := ""
+	if answered {
+		answeredBy = x.res.Provider + "/" + x.res.UpstreamModel
+	}
+	for _, tl := range x.targetLimits {
+		if tl.target == answeredBy {
+			g.storeError(tl.res.Settle(ctx, tokens, cost))
+		} else {
+			g.storeError(tl.res.Settle(ctx, 0, 0))
+		}
+	}
+}
+
+func (g *Gateway) storeError(err error) {
 	if err != nil && g.cfg.OnStoreError != nil {
 		g.cfg.OnStoreError(err)
 	}

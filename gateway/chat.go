@@ -20,7 +20,11 @@ type exchange struct {
 	res   *Result
 	start time.Time
 	plan  router.Plan
-	limit ratelimit.Reservation
+	// limit holds the rules claimed at admission (admitted); targetLimits those claimed for each target
+	// tried.
+	limit        ratelimit.Reservation
+	admitted     []ratelimit.Claim
+	targetLimits []*targetLimit
 	// prompt is the locally counted prompt, computed at most once.
 	prompt int
 }
@@ -58,7 +62,7 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result)
 		return
 	}
 	answered, last := g.tryTargets(w, r, x)
-	g.settle(r, x)
+	g.settle(r, x, answered)
 	if !answered {
 		g.fail(w, res, last)
 	}
@@ -68,12 +72,13 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result)
 func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange) (bool, *transform.Error) {
 	var last *transform.Error
 	var prev router.Target
+	limited := false // last is a rate limit's refusal of a target
 	for {
 		t, ok := x.plan.Next()
 		wait := time.Duration(0)
 		if !ok {
 			// Every target was tried: retry the last one after a backoff, while the policy allows.
-			if last == nil || x.plan.Tried() == 0 {
+			if last == nil || x.plan.Tried() == 0 || limited {
 				break
 			}
 			if last.RetryAfter > g.retry.MaxRetryAfter {
@@ -88,6 +93,11 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 		if wait > 0 && !sleep(r.Context(), wait) {
 			break
 		}
+		if e := g.reserveTarget(r, x, t); e != nil {
+			last, limited = e, true
+			continue
+		}
+		limited = false
 		prev = t
 		answered, e := g.attemptTarget(w, r, x, t)
 		if answered {

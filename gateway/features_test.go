@@ -90,7 +90,7 @@ func TestRateLimitRefusesBeforeUpstream(t *testing.T) {
 	}
 	g := newGateway(t, base, func(c *Config) {
 		c.Limiter = lim
-		c.Claims = func(r *http.Request, model string) []ratelimit.Claim {
+		c.Claims = func(r *http.Request, _ LimitScope) []ratelimit.Claim {
 			return []ratelimit.Claim{{Rule: "two", Key: r.Header.Get("Authorization")}}
 		}
 	})

@@ -7,6 +7,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 const (
 	DefaultMaxRequestBody  = 4 << 20
 	DefaultMaxOutputTokens = 8192
+	DefaultMaxN            = 8
 	DefaultTimeout         = 10 * time.Minute
 	DefaultDialTimeout     = 10 * time.Second
 	maxErrorBody           = 1 << 20
@@ -78,7 +80,10 @@ type Config struct {
 	// MaxOutputTokens is the largest max_tokens / max_completion_tokens a client may ask for.
 	// Default: DefaultMaxOutputTokens.
 	MaxOutputTokens int
-	// ClientKeys, when not empty, are the Bearer keys clients must present.
+	// MaxN is the largest n (number of choices) a client may ask for. Default: DefaultMaxN.
+	MaxN int
+	// ClientKeys, when not empty, are the Bearer keys clients must present. Each request's key is published
+	// as a non-secret identity (Result.ClientKey, LimitScope.ClientKey).
 	ClientKeys []string
 	// Routes are client-facing model names served by tiers of targets.
 	Routes []router.RouteConfig
@@ -94,13 +99,28 @@ type Config struct {
 	ReportCost bool
 	// Limiter, when set, charges each request against the claims Claims returns for it.
 	Limiter *ratelimit.Limiter
-	// Claims returns the rate-limit claims of a validated request for model (the client-facing name). It
-	// runs before any upstream is contacted; the gateway fills in the token estimate of claims whose rule
-	// limits tokens.
-	Claims func(r *http.Request, model string) []ratelimit.Claim
+	// Claims returns the rate-limit claims of a validated request for scope. It is called once at admission,
+	// before any upstream is contacted (scope.Target empty), and then before the first attempt of each
+	// distinct target (scope.Target set): a rule already claimed at admission is not charged again, and a
+	// target whose claims are refused is skipped. The gateway fills in each claim's token estimate (prompt
+	// plus n × max_tokens) and worst-case cost (that estimate at the price of the most expensive target
+	// the claim may pay for).
+	Claims func(r *http.Request, scope LimitScope) []ratelimit.Claim
 	// OnStoreError is told about every failure of the rate-limit store (the request proceeds or is refused
 	// according to the limiter's policy).
 	OnStoreError func(err error)
+}
+
+// LimitScope is what rate-limit claims are asked for: a request at admission, or one target of it.
+type LimitScope struct {
+	// ClientKey is the authenticated client's identity, as in Result.ClientKey.
+	ClientKey string
+	// Model is the client-facing model name: at admission the one the client asked for; at an attempt
+	// the one (the requested model or a fallback from "models") whose target is tried.
+	Model string
+	// Target is "provider/model" of the target about to be tried, after alias and route resolution;
+	// empty at admission.
+	Target string
 }
 
 // Gateway serves the OpenAI-compatible API. It is safe for concurrent use.
@@ -109,6 +129,8 @@ type Gateway struct {
 	router    *router.Router
 	providers map[string]*upstream
 	keyHashes [][sha256.Size]byte
+	// keyIDs are the identities of the client keys, index for index with keyHashes.
+	keyIDs    []string
 	created   int64
 	retry     router.RetryPolicy
 	tokenizer *usage.Tokenizer
@@ -122,6 +144,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.MaxOutputTokens <= 0 {
 		cfg.MaxOutputTokens = DefaultMaxOutputTokens
+	}
+	if cfg.MaxN <= 0 {
+		cfg.MaxN = DefaultMaxN
 	}
 	g := &Gateway{cfg: cfg, providers: make(map[string]*upstream, len(cfg.Providers)), created: time.Now().Unix()}
 	g.retry = cfg.Retry.WithDefaults()
@@ -169,9 +194,18 @@ func New(cfg Config) (*Gateway, error) {
 	for _, k := range cfg.ClientKeys {
 		if k != "" {
 			g.keyHashes = append(g.keyHashes, sha256.Sum256([]byte(k)))
+			g.keyIDs = append(g.keyIDs, clientKeyID(k))
 		}
 	}
 	return g, nil
+}
+
+// clientKeyID is the identity published for a client key: "key-" and 16 hex digits of a SHA-256 over a
+// fixed label and the key. It is the same in every process and config that has the key, and does not reveal
+// the key (but, like any hash, lets a guess of a short key be checked: use long random keys).
+func clientKeyID(key string) string {
+	sum := sha256.Sum256([]byte("caddy-ai-gateway client key\x00" + key))
+	return "key-" + hex.EncodeToString(sum[:8])
 }
 
 // Close releases idle upstream connections.
@@ -211,6 +245,10 @@ func Route(r *http.Request) Endpoint {
 type Result struct {
 	// Status is the HTTP status sent to the client.
 	Status int
+	// ClientKey is the authenticated client's identity: "key-" and 16 hex digits of a SHA-256 of its key
+	// with a fixed salt, never the key. Empty when no client keys are configured (every client is then one
+	// anonymous identity), or when the request was refused before it was authenticated.
+	ClientKey string
 	// ClientModel is the model as the client named it (after default_model).
 	ClientModel string
 	// Provider and UpstreamModel name the target that answered (or the last one tried).
@@ -260,10 +298,12 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 			"unknown request URL: "+r.Method+" "+r.URL.Path))
 		return res
 	}
-	if e := g.authorize(r); e != nil {
+	id, e := g.authorize(r)
+	if e != nil {
 		g.fail(w, res, e)
 		return res
 	}
+	res.ClientKey = id
 	switch ep {
 	case ChatCompletions:
 		if r.Method != http.MethodPost {
@@ -285,26 +325,35 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 	return res
 }
 
-func (g *Gateway) authorize(r *http.Request) *transform.Error {
+// authorize checks the client's key and returns its identity. A request with more than one Authorization
+// header is refused whether or not keys are configured: which one counts would otherwise depend on who
+// reads it, and a rate-limit key built from the header could be varied at will.
+func (g *Gateway) authorize(r *http.Request) (string, *transform.Error) {
+	if len(r.Header.Values("Authorization")) > 1 {
+		return "", transform.NewError(http.StatusBadRequest, "invalid_request_error", "multiple_authorization_headers",
+			"the request has more than one Authorization header: send exactly one, 'Authorization: Bearer <key>'")
+	}
 	if len(g.keyHashes) == 0 {
-		return nil
+		return "", nil
 	}
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if ok {
 		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
-		match := 0
+		match, index := 0, 0
 		for i := range g.keyHashes {
-			match |= subtle.ConstantTimeCompare(sum[:], g.keyHashes[i][:])
+			eq := subtle.ConstantTimeCompare(sum[:], g.keyHashes[i][:])
+			match |= eq
+			index = subtle.ConstantTimeSelect(eq, i, index)
 		}
 		if match == 1 {
-			return nil
+			return g.keyIDs[index], nil
 		}
 	}
 	msg := "missing API key: send it as 'Authorization: Bearer <key>'"
 	if ok {
 		msg = "incorrect API key provided"
 	}
-	return transform.NewError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", msg)
+	return "", transform.NewError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", msg)
 }
 
 // fail writes e as the response.

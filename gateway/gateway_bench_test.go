@@ -175,7 +175,7 @@ func proxies(b *testing.B, upstream string) map[string]http.Handler {
 		b.Fatal(err)
 	}
 	limited.cfg.Limiter = lim
-	limited.cfg.Claims = func(r *http.Request, model string) []ratelimit.Claim {
+	limited.cfg.Claims = func(r *http.Request, _ LimitScope) []ratelimit.Claim {
 		return []ratelimit.Claim{{Rule: "per_key", Key: r.Header.Get("Authorization")}}
 	}
 	// A route balancing three targets (three providers on the same upstream) instead of one.

@@ -21,6 +21,8 @@ type chatRequest struct {
 	stream       bool
 	includeUsage bool
 	maxTokens    int
+	// n is the number of choices asked for: 1 unless the request sets n.
+	n int
 }
 
 var validRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
@@ -35,7 +37,7 @@ func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
 	if !root.IsObject() {
 		return nil, transform.InvalidRequest("", "the request body must be a JSON object with model and messages")
 	}
-	req := &chatRequest{body: body}
+	req := &chatRequest{body: body, n: 1}
 	var bad *transform.Error
 	sawMessages := false
 	root.ForEach(func(k, v gjson.Result) bool {
@@ -71,6 +73,15 @@ func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
 			if n > req.maxTokens {
 				req.maxTokens = n
 			}
+		case "n":
+			if v.Type == gjson.Null {
+				return true
+			}
+			n, ok := intValue(v)
+			if !ok || n < 1 || n > g.cfg.MaxN {
+				bad = transform.InvalidRequest("n", fmt.Sprintf("n must be an integer from 1 to %d (the number of choices this gateway allows)", g.cfg.MaxN))
+			}
+			req.n = n
 		case "temperature":
 			bad = numberIn(v, k.Str, 0, 2)
 		case "top_p":

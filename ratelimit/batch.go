@@ -11,13 +11,18 @@ type op struct {
 	key  keyHash
 	// tokens is what Reserve charged to the token rate.
 	tokens int64
+	// spend is what Reserve charged to the budget (nano-USD), in the period starting at spendStart.
+	spend, spendStart int64
 	// periodStart and periodEnd bound the budget period (Unix nanoseconds) at the batch's time.
 	periodStart, periodEnd int64
 
-	// reqLevel and tokLevel are set by reserve: the levels after the charge, or before it when refused.
+	// reqLevel and tokLevel are set by reserve: the levels after the charge, or before it when refused;
+	// spent is the budget's spend (settled and reserved, nano-USD) likewise.
 	reqLevel, tokLevel float64
-	// reqDelta and tokDelta are read by adjust: units to add (negative: give back).
+	spent              int64
+	// reqDelta, tokDelta and spendDelta are read by adjust: units (nano-USD) to add (negative: give back).
 	reqDelta, tokDelta float64
+	spendDelta         int64
 }
 
 // batch is the claims of one request, handled by a store in one atomic step.

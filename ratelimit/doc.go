@@ -4,10 +4,10 @@
 // # Flow
 //
 // Before the upstream call the engine calls Limiter.Reserve with one Claim per rule that applies to the
-// request. Reserve takes one request and the estimated tokens (prompt count plus max_tokens) from every
-// claimed rule in one atomic step, or takes nothing and reports the first limit that would be exceeded. When
-// the response ends, Reservation.Settle corrects the tokens to the real usage and adds the cost to the
-// budgets; when the request never reached the upstream, Reservation.Cancel gives everything back.
+// request. Reserve takes one request, the estimated tokens (prompt count plus n × max_tokens) and the
+// worst-case cost from every claimed rule in one atomic step, or takes nothing and reports the first limit
+// that would be exceeded. When the response ends, Reservation.Settle corrects the tokens and the cost to the
+// real usage; when the request never reached the upstream, Reservation.Cancel gives everything back.
 //
 // # Algorithm: GCRA
 //
@@ -31,9 +31,12 @@
 // # Budgets
 //
 // Spend budgets are fixed calendar periods in UTC: a minute, an hour, a day from 00:00 UTC, or a month from
-// the 1st at 00:00 UTC to the 1st of the next month. A request is refused once the spend settled in the
-// current period reaches the budget; Reserve checks the spend already settled and reserves none, so requests
-// in flight when the budget runs out can overshoot it by their own cost. Spend settled after a period ends
+// the 1st at 00:00 UTC to the 1st of the next month. Reserve takes the request's worst-case cost
+// (Claim.CostUSD: its prompt and n × max_tokens at the model's price) from the budget along with the request,
+// and admits it only when the spend settled in the period plus the costs reserved by requests in flight plus
+// its own fit in the budget; Settle replaces the reservation with the real cost and Cancel gives it back. So
+// concurrent requests never spend more than the budget together, in memory and in Redis, as long as none
+// costs more than it reserved (a model without a price reserves 0). Spend settled after a period ends
 // counts toward the new period.
 //
 // # Keys

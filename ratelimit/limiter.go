@@ -12,12 +12,16 @@ import (
 type Claim struct {
 	// Rule is the Name of a Rule given to New.
 	Rule string
-	// Key is the expanded key expression, e.g. the value of the Authorization header. It is hashed before it
+	// Key is the expanded key expression, e.g. the identity of the client's API key. It is hashed before it
 	// reaches a store.
 	Key string
-	// Tokens is the estimate reserved against the rule's token rate: prompt tokens plus max_tokens (or the
-	// configured completion estimate). Settle corrects it to the real usage.
+	// Tokens is the estimate reserved against the rule's token rate: prompt tokens plus n × max_tokens (or
+	// n × the configured completion estimate). Settle corrects it to the real usage.
 	Tokens int
+	// CostUSD is the worst-case cost reserved against the rule's budget: what the request costs at most (its
+	// prompt and n × max_tokens at the model's price). Settle replaces it with the real cost. Zero (a model
+	// without a price) reserves nothing.
+	CostUSD float64
 }
 
 // StoreErrorPolicy says what a Limiter does with a request when its store fails.
@@ -140,14 +144,21 @@ func (l *Limiter) CountsTokens(rule string) bool {
 	return r != nil && !r.tok.IsZero()
 }
 
+// CountsSpend reports whether the named rule has a budget, that is whether its claims need a cost estimate.
+func (l *Limiter) CountsSpend(rule string) bool {
+	r := l.rules[rule]
+	return r != nil && r.budgetNano > 0
+}
+
 // Store returns the store the limiter charges.
 func (l *Limiter) Store() Store { return l.store }
 
 // Reserve charges one request, and each claim's estimated tokens, against every claimed rule in one atomic
 // step: either everything is taken, or, when any limit would be exceeded, nothing is and the Reservation
-// names the first limit that refused (in claim order; within a claim: requests, tokens, budget). Budgets are
-// checked against the spend already settled, so concurrent requests may together overshoot a budget by what
-// they cost.
+// names the first limit that refused (in claim order; within a claim: requests, tokens, budget). A budget
+// admits a request only when the spend settled, plus the worst-case costs reserved by requests in flight,
+// plus this request's CostUSD fit in it, so concurrent requests never together spend more than the budget
+// (as long as each costs at most what it reserved).
 //
 // A non-nil error is either a *StoreError, after which the Reservation holds the OnStoreError decision, or a
 // claim naming an unknown rule (a configuration bug), after which the Reservation is refused with KindInvalid.
@@ -202,6 +213,9 @@ func (l *Limiter) fill(b *batch, claims []Claim) error {
 		if !rl.tok.IsZero() {
 			o.tokens = int64(max(c.Tokens, 0))
 		}
+		if rl.budgetNano > 0 {
+			o.spend = usdToNano(c.CostUSD)
+		}
 		for j := 0; j < i; j++ {
 			if b.at(j).key == o.key {
 				b.n = 0
@@ -210,20 +224,24 @@ func (l *Limiter) fill(b *batch, claims []Claim) error {
 		}
 	}
 	b.setTime(l.now())
+	for i := 0; i < b.n; i++ {
+		o := b.at(i)
+		o.spendStart = o.periodStart
+	}
 	return nil
 }
 
 // adjust applies the deltas set in b to the store.
-func (l *Limiter) adjust(ctx context.Context, b *batch, spendNano int64) error {
+func (l *Limiter) adjust(ctx context.Context, b *batch) error {
 	if l.mem != nil {
-		l.mem.adjustLocal(b, spendNano)
+		l.mem.adjustLocal(b)
 		return nil
 	}
-	return adjustVia(ctx, l.store, *b, spendNano)
+	return adjustVia(ctx, l.store, *b)
 }
 
 // adjustVia calls a store through the interface with a copy of the batch. The request's cancellation is
 // dropped: usage must be recorded even when the client has gone away by the time it is known.
-func adjustVia(ctx context.Context, s Store, b batch, spendNano int64) error {
-	return s.adjust(context.WithoutCancel(ctx), &b, spendNano)
+func adjustVia(ctx context.Context, s Store, b batch) error {
+	return s.adjust(context.WithoutCancel(ctx), &b)
 }

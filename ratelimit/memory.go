@@ -61,8 +61,8 @@ func (m *MemoryStore) reserve(_ context.Context, b *batch) (int, Kind, error) {
 	return denied, kind, nil
 }
 
-func (m *MemoryStore) adjust(_ context.Context, b *batch, spendNano int64) error {
-	m.adjustLocal(b, spendNano)
+func (m *MemoryStore) adjust(_ context.Context, b *batch) error {
+	m.adjustLocal(b)
 	return nil
 }
 
@@ -91,8 +91,14 @@ func (m *MemoryStore) reserveLocal(b *batch) (int, Kind) {
 				denied, kind = i, KindTokens
 			}
 		}
-		if kind == 0 && rl.budgetNano > 0 && e.budgetStart == o.periodStart && e.spent >= rl.budgetNano {
-			denied, kind = i, KindBudget
+		if rl.budgetNano > 0 {
+			o.spent = 0
+			if e.budgetStart == o.periodStart {
+				o.spent = e.spent
+			}
+			if kind == 0 && (o.spent >= rl.budgetNano || o.spent+o.spend > rl.budgetNano) {
+				denied, kind = i, KindBudget
+			}
 		}
 	}
 	if kind != 0 {
@@ -109,12 +115,19 @@ func (m *MemoryStore) reserveLocal(b *batch) (int, Kind) {
 			o.tokLevel += float64(o.tokens)
 			e.tok.set(o.tokLevel, now)
 		}
+		if o.spend > 0 {
+			if e.budgetStart != o.periodStart {
+				e.budgetStart, e.spent = o.periodStart, 0
+			}
+			e.spent += o.spend
+			o.spent = e.spent
+		}
 		e.touch(o)
 	}
 	return 0, 0
 }
 
-func (m *MemoryStore) adjustLocal(b *batch, spendNano int64) {
+func (m *MemoryStore) adjustLocal(b *batch) {
 	now := b.now
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -123,7 +136,7 @@ func (m *MemoryStore) adjustLocal(b *batch, spendNano int64) {
 		rl := o.rule
 		e := m.entries[o.key]
 		if e == nil {
-			if o.reqDelta <= 0 && o.tokDelta <= 0 && (spendNano <= 0 || rl.budgetNano == 0) {
+			if o.reqDelta <= 0 && o.tokDelta <= 0 && (o.spendDelta <= 0 || rl.budgetNano == 0) {
 				continue
 			}
 			e = m.entry(o.key)
@@ -134,11 +147,11 @@ func (m *MemoryStore) adjustLocal(b *batch, spendNano int64) {
 		if !rl.tok.IsZero() && o.tokDelta != 0 {
 			e.tok.set(e.tok.levelAt(now, rl.tok)+o.tokDelta, now)
 		}
-		if rl.budgetNano > 0 && spendNano > 0 {
+		if rl.budgetNano > 0 && o.spendDelta != 0 {
 			if e.budgetStart != o.periodStart {
 				e.budgetStart, e.spent = o.periodStart, 0
 			}
-			e.spent += spendNano
+			e.spent = max(e.spent+o.spendDelta, 0)
 		}
 		e.touch(o)
 	}

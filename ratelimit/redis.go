@@ -126,31 +126,37 @@ func (s *RedisStore) keys(b *batch) []string {
 func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
 
 func (s *RedisStore) reserve(ctx context.Context, b *batch) (int, Kind, error) {
-	args := make([]any, 0, 1+6*b.n)
+	args := make([]any, 0, 1+8*b.n)
 	args = append(args, b.now/int64(time.Microsecond))
 	for i := 0; i < b.n; i++ {
 		o := b.at(i)
 		rl := o.rule
-		args = append(args, rl.req.Limit, micros(rl.req.Window), rl.tok.Limit, micros(rl.tok.Window), o.tokens, rl.budgetNano)
+		var ttl int64 // read only when spend is reserved (a 0 is not boxed on the heap)
+		if o.spend > 0 {
+			ttl = budgetTTL(b, o)
+		}
+		args = append(args, rl.req.Limit, micros(rl.req.Window), rl.tok.Limit, micros(rl.tok.Window), o.tokens, rl.budgetNano,
+			o.spend, ttl)
 	}
 	res, err := reserveScript.Run(ctx, s.client, s.keys(b), args...).Slice()
 	if err != nil {
 		return 0, 0, err
 	}
-	if len(res) != 3+2*b.n {
-		return 0, 0, fmt.Errorf("reserve script returned %d values, want %d: is another version of the gateway using prefix %q?", len(res), 3+2*b.n, s.prefix)
+	if len(res) != 3+3*b.n {
+		return 0, 0, fmt.Errorf("reserve script returned %d values, want %d: is another version of the gateway using prefix %q?", len(res), 3+3*b.n, s.prefix)
 	}
 	allowed, _ := res[0].(int64)
 	denied, _ := res[1].(int64)
 	kind, _ := res[2].(int64)
 	for i := 0; i < b.n; i++ {
 		o := b.at(i)
-		if o.reqLevel, err = parseLevel(res[3+2*i]); err != nil {
+		if o.reqLevel, err = parseLevel(res[3+3*i]); err != nil {
 			return 0, 0, err
 		}
-		if o.tokLevel, err = parseLevel(res[4+2*i]); err != nil {
+		if o.tokLevel, err = parseLevel(res[4+3*i]); err != nil {
 			return 0, 0, err
 		}
+		o.spent, _ = res[5+3*i].(int64)
 	}
 	if allowed == 1 {
 		return 0, 0, nil
@@ -169,18 +175,27 @@ func parseLevel(v any) (float64, error) {
 	return strconv.ParseFloat(s, 64)
 }
 
-func (s *RedisStore) adjust(ctx context.Context, b *batch, spendNano int64) error {
-	args := make([]any, 0, 2+7*b.n)
-	args = append(args, b.now/int64(time.Microsecond), spendNano)
+func (s *RedisStore) adjust(ctx context.Context, b *batch) error {
+	args := make([]any, 0, 1+8*b.n)
+	args = append(args, b.now/int64(time.Microsecond))
 	for i := 0; i < b.n; i++ {
 		o := b.at(i)
 		rl := o.rule
 		var ttl int64
-		if rl.budgetNano > 0 {
-			ttl = (o.periodEnd-b.now)/int64(time.Millisecond) + int64(time.Hour/time.Millisecond)
+		if o.spendDelta != 0 {
+			ttl = budgetTTL(b, o)
 		}
 		args = append(args, rl.req.Limit, micros(rl.req.Window), o.reqDelta,
-			rl.tok.Limit, micros(rl.tok.Window), o.tokDelta, ttl)
+			rl.tok.Limit, micros(rl.tok.Window), o.tokDelta, o.spendDelta, ttl)
 	}
 	return adjustScript.Run(ctx, s.client, s.keys(b), args...).Err()
+}
+
+// budgetTTL is how long the op's budget counter is kept, in ms: until an hour after its period ends (0: the
+// rule has no budget).
+func budgetTTL(b *batch, o *op) int64 {
+	if o.rule.budgetNano == 0 {
+		return 0
+	}
+	return (o.periodEnd-b.now)/int64(time.Millisecond) + int64(time.Hour/time.Millisecond)
 }

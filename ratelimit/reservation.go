@@ -62,10 +62,12 @@ func (r *Reservation) Allowed() bool { return r.allowed }
 
 // Settle ends an allowed reservation with the request's real usage: the token rates are corrected from the
 // reserved estimate to actualTokens (unused tokens are given back, extra ones charged, which may leave the key
-// over its limit until the window drains them), and costUSD is added to the budgets of the period it is
-// settled in. A negative actualTokens means the usage is unknown and keeps the estimate. Settle after Settle
-// or Cancel does nothing; an error is a *StoreError. ctx may be the request's context: its cancellation is
-// ignored (its values are kept), so usage is recorded even when the client has disconnected.
+// over its limit until the window drains them), and the budgets' reserved worst-case cost is replaced by
+// costUSD. Spend is counted in the period the request is settled in: a reservation made in a period that has
+// since ended is not given back to the new one. A negative actualTokens means the usage is unknown and keeps
+// the estimate. Settle after Settle or Cancel does nothing; an error is a *StoreError. ctx may be the
+// request's context: its cancellation is ignored (its values are kept), so usage is recorded even when the
+// client has disconnected.
 func (r *Reservation) Settle(ctx context.Context, actualTokens int, costUSD float64) error {
 	if !r.allowed || r.b.n == 0 || !atomic.CompareAndSwapUint32(&r.done, 0, 1) {
 		return nil
@@ -74,9 +76,11 @@ func (r *Reservation) Settle(ctx context.Context, actualTokens int, costUSD floa
 	if r.untaken {
 		reqDelta = 1
 	}
+	r.b.setTime(r.lim.now())
+	spend := usdToNano(costUSD)
 	for i := 0; i < r.b.n; i++ {
 		o := r.b.at(i)
-		o.reqDelta, o.tokDelta = reqDelta, 0
+		o.reqDelta, o.tokDelta, o.spendDelta = reqDelta, 0, 0
 		if actualTokens >= 0 && !o.rule.tok.IsZero() {
 			reserved := o.tokens
 			if r.untaken {
@@ -84,27 +88,35 @@ func (r *Reservation) Settle(ctx context.Context, actualTokens int, costUSD floa
 			}
 			o.tokDelta = float64(int64(actualTokens) - reserved)
 		}
+		if o.rule.budgetNano > 0 {
+			o.spendDelta = spend
+			if !r.untaken && o.spendStart == o.periodStart {
+				o.spendDelta -= o.spend
+			}
+		}
 	}
-	r.b.setTime(r.lim.now())
-	if err := r.lim.adjust(ctx, &r.b, usdToNano(costUSD)); err != nil {
+	if err := r.lim.adjust(ctx, &r.b); err != nil {
 		return &StoreError{Op: "settle", Err: err}
 	}
 	return nil
 }
 
-// Cancel ends an allowed reservation whose request never reached the upstream: the request and its reserved
-// tokens are given back. Cancel after Settle or Cancel does nothing; an error is a *StoreError. Like Settle,
-// it ignores ctx's cancellation.
+// Cancel ends an allowed reservation whose request never reached the upstream: the request, its reserved
+// tokens and its reserved spend are given back. Cancel after Settle or Cancel does nothing; an error is a
+// *StoreError. Like Settle, it ignores ctx's cancellation.
 func (r *Reservation) Cancel(ctx context.Context) error {
 	if !r.allowed || r.b.n == 0 || !atomic.CompareAndSwapUint32(&r.done, 0, 1) || r.untaken {
 		return nil
 	}
+	r.b.setTime(r.lim.now())
 	for i := 0; i < r.b.n; i++ {
 		o := r.b.at(i)
-		o.reqDelta, o.tokDelta = -1, -float64(o.tokens)
+		o.reqDelta, o.tokDelta, o.spendDelta = -1, -float64(o.tokens), 0
+		if o.rule.budgetNano > 0 && o.spendStart == o.periodStart {
+			o.spendDelta = -o.spend
+		}
 	}
-	r.b.setTime(r.lim.now())
-	if err := r.lim.adjust(ctx, &r.b, 0); err != nil {
+	if err := r.lim.adjust(ctx, &r.b); err != nil {
 		return &StoreError{Op: "cancel", Err: err}
 	}
 	return nil
@@ -122,12 +134,17 @@ type Denial struct {
 	Window time.Duration
 	// BudgetUSD is the budget for KindBudget.
 	BudgetUSD float64
+	// SpentUSD is, for KindBudget, the spend of the period: settled, plus reserved by requests in flight.
+	SpentUSD float64
+	// RequestedUSD is, for KindBudget, the worst-case cost the request asked to reserve.
+	RequestedUSD float64
 	// Period is the budget's period for KindBudget.
 	Period Period
 	// Requested is the number of tokens the request asked for, for KindTokens.
 	Requested int64
-	// TooLarge reports a request asking for more tokens than the limit allows in a whole window: it can never
-	// pass, and the client should not retry it unchanged.
+	// TooLarge reports a request asking for more tokens than the limit allows in a whole window, or whose
+	// worst-case cost exceeds the whole budget: it can never pass, and the client should not retry it
+	// unchanged.
 	TooLarge bool
 	// RetryAfter is when the same request could pass: when enough of the window has drained, or when the next
 	// budget period starts.
@@ -163,6 +180,8 @@ func (r *Reservation) Denial() Denial {
 		}
 	case KindBudget:
 		d.BudgetUSD, d.Period = o.rule.budget.USD, o.rule.budget.Period
+		d.SpentUSD, d.RequestedUSD = nanoToUSD(o.spent), nanoToUSD(o.spend)
+		d.TooLarge = o.spend > o.rule.budgetNano
 		d.RetryAfter = time.Duration(o.periodEnd - r.b.now)
 	}
 	return d
@@ -222,14 +241,26 @@ func (d Denial) Message() string {
 		if d.TooLarge {
 			return "Request too large for rate limit " + strconv.Quote(d.Rule) + ": it needs " +
 				strconv.FormatInt(d.Requested, 10) + " tokens but the limit is " + strconv.FormatInt(d.Limit, 10) +
-				" tokens per " + formatWindow(d.Window) + "; lower max_tokens or shorten the prompt."
+				" tokens per " + formatWindow(d.Window) + "; lower max_tokens or n, or shorten the prompt."
 		}
 		return "Rate limit " + strconv.Quote(d.Rule) + " reached: " + strconv.FormatInt(d.Limit, 10) +
 			" tokens per " + formatWindow(d.Window) + " (this request reserves " + strconv.FormatInt(d.Requested, 10) +
 			")" + retry + "."
 	case KindBudget:
-		return "Budget " + strconv.Quote(d.Rule) + " of " + strconv.FormatFloat(d.BudgetUSD, 'f', -1, 64) +
-			" USD per " + periodName(d.Period) + " is spent; it renews at the start of the next " +
+		budget := formatUSD(d.BudgetUSD) + " USD per " + periodName(d.Period)
+		switch {
+		case d.TooLarge:
+			return "Request too large for budget " + strconv.Quote(d.Rule) + ": it may cost up to " +
+				formatUSD(d.RequestedUSD) + " USD (its prompt and n × max_tokens at the model's price) but the budget is " +
+				budget + "; lower max_tokens or n, or shorten the prompt."
+		case d.SpentUSD >= d.BudgetUSD:
+			return "Budget " + strconv.Quote(d.Rule) + " of " + budget + " is spent; it renews at the start of the next " +
+				periodName(d.Period) + " (UTC)" + retry + "."
+		}
+		return "Budget " + strconv.Quote(d.Rule) + " of " + budget + " cannot cover this request: " + formatUSD(d.SpentUSD) +
+			" USD is spent or reserved by requests in progress, and this request may cost up to " +
+			formatUSD(d.RequestedUSD) + " USD (its prompt and n × max_tokens at the model's price). Lower max_tokens, " +
+			"or retry when requests in progress finish; the budget renews at the start of the next " +
 			periodName(d.Period) + " (UTC)" + retry + "."
 	case KindStoreUnavailable:
 		return "Rate limits cannot be checked because the rate limit store is unavailable; retry shortly."
@@ -238,6 +269,13 @@ func (d Denial) Message() string {
 	}
 	return ""
 }
+
+// formatUSD renders an amount rounded to a millionth of a dollar.
+func formatUSD(usd float64) string {
+	return strconv.FormatFloat(math.Round(usd*1e6)/1e6, 'f', -1, 64)
+}
+
+func nanoToUSD(nano int64) float64 { return float64(nano) / 1e9 }
 
 func periodName(p Period) string {
 	switch p {

@@ -9,9 +9,10 @@ type Store interface {
 	// Destruct releases the store's resources; the caddy.UsagePool calls it when no config uses the store.
 	Destruct() error
 
-	// reserve checks every op of b and, when all fit, charges them all, atomically. It reports the index and
-	// kind of the first op that does not fit (kind 0: all fit) and sets each op's levels.
+	// reserve checks every op of b and, when all fit, charges them all (requests, tokens and reserved
+	// spend), atomically. It reports the index and kind of the first op that does not fit (kind 0: all fit)
+	// and sets each op's levels.
 	reserve(ctx context.Context, b *batch) (denied int, kind Kind, err error)
-	// adjust adds each op's reqDelta and tokDelta to its rates and spendNano to its budget, atomically.
-	adjust(ctx context.Context, b *batch, spendNano int64) error
+	// adjust adds each op's reqDelta and tokDelta to its rates and spendDelta to its budget, atomically.
+	adjust(ctx context.Context, b *batch) error
 }
