@@ -266,6 +266,17 @@ func validUpstream(t testing.TB) http.Handler {
 	})
 }
 
+// validUpstreamConfig is fuzzConfig with each provider's base URL where validUpstream, at url, serves it.
+func validUpstreamConfig(t testing.TB, url string, rt http.RoundTripper) Config {
+	cfg := fuzzConfig(t, url, rt)
+	for i := range cfg.Providers {
+		if cfg.Providers[i].Name != "ollama" && cfg.Providers[i].Name != "anthropic" {
+			cfg.Providers[i].BaseURL += "/v1"
+		}
+	}
+	return cfg
+}
+
 // withModel returns the JSON object body with its model set to model.
 func withModel(t testing.TB, body []byte, model string) []byte {
 	var m map[string]any
@@ -360,12 +371,7 @@ func FuzzServe(f *testing.F) {
 	// One connection pool for every gateway built, so that fuzzing does not run out of loopback ports.
 	pool := &http.Transport{MaxIdleConnsPerHost: 16}
 	f.Cleanup(pool.CloseIdleConnections)
-	cfg := fuzzConfig(f, up.URL, pool)
-	for i := range cfg.Providers {
-		if cfg.Providers[i].Name != "ollama" && cfg.Providers[i].Name != "anthropic" {
-			cfg.Providers[i].BaseURL += "/v1"
-		}
-	}
+	cfg := validUpstreamConfig(f, up.URL, pool)
 	f.Fuzz(func(t *testing.T, method, path uint8, authorization, name, value string, body []byte) {
 		g, err := New(cfg)
 		if err != nil {
@@ -511,4 +517,37 @@ func FuzzUpstreamAnswer(f *testing.F) {
 			t.Fatalf("an upstream %d became a 200: %.300q", up.status, rec.Body)
 		}
 	})
+}
+
+// TestFuzzServeReachesEveryDialect keeps FuzzServe honest: with its configuration and upstream, a plain
+// request to each provider, alias and route is answered in full, streamed and not, so the fuzzer starts from
+// answers that went all the way through each dialect's translation.
+func TestFuzzServeReachesEveryDialect(t *testing.T) {
+	up := httptest.NewServer(validUpstream(t))
+	defer up.Close()
+	g, err := New(validUpstreamConfig(t, up.URL, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for _, model := range []string{"openai/m", "azure/m", "anthropic/m", "gemini/m", "ollama/m", "fast", "smart"} {
+		for _, stream := range []bool{false, true} {
+			body := `{"model":"` + model + `","stream":` + map[bool]string{false: "false", true: "true"}[stream] +
+				`,"messages":[{"role":"user","content":"Hello"}]}`
+			r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+fuzzClientKey)
+			rec := httptest.NewRecorder()
+			res := g.Serve(rec, r)
+			checkAnswer(t, rec, res, stream, false, 0, len(body))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("%s: %d %s", body, rec.Code, rec.Body)
+			}
+			if stream && !strings.HasSuffix(rec.Body.String(), "data: [DONE]\n\n") {
+				t.Fatalf("%s: the stream did not complete: %s", body, tail(rec.Body.Bytes()))
+			}
+			if !stream && gjson.Get(rec.Body.String(), "choices.0.message").Type != gjson.JSON {
+				t.Fatalf("%s: no message in %s", body, rec.Body)
+			}
+		}
+	}
 }
