@@ -166,11 +166,28 @@ func TestProvisionErrors(t *testing.T) {
 	}
 }
 
+// TestProvisionResolvesSecretsAndPresets checks that the placeholders of the provider's api_key, base_url and
+// header values and of client_keys are resolved once at provision, that what reaches the upstream is the
+// resolved secret, and that the JSON config keeps only the placeholder.
 func TestProvisionResolvesSecretsAndPresets(t *testing.T) {
+	type seen struct{ path, auth, org string }
+	got := make(chan seen, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("OpenAI-Organization")}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"llama","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}`)
+	}))
+	defer up.Close()
 	t.Setenv("AIGW_TEST_KEY", "sk-from-env")
+	t.Setenv("AIGW_TEST_URL", up.URL+"/openai/v1")
+	t.Setenv("AIGW_TEST_ORG", "org-from-env")
+	t.Setenv("AIGW_TEST_CLIENT_KEY", "client-from-env")
 	h, err := provision(t, `ai_gateway {
+		client_keys {env.AIGW_TEST_CLIENT_KEY}
 		provider groq {
+			base_url {env.AIGW_TEST_URL}
 			api_key {env.AIGW_TEST_KEY}
+			header OpenAI-Organization {env.AIGW_TEST_ORG}
 		}
 		provider ollama
 		provider local {
@@ -180,12 +197,42 @@ func TestProvisionResolvesSecretsAndPresets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer h.Cleanup()
 	raw, _ := json.Marshal(h)
-	if strings.Contains(string(raw), "sk-from-env") {
-		t.Fatalf("a resolved secret leaked into the JSON config: %s", raw)
+	for _, secret := range []string{"sk-from-env", "org-from-env", "client-from-env"} {
+		if strings.Contains(string(raw), secret) {
+			t.Fatalf("a resolved secret leaked into the JSON config: %s", raw)
+		}
 	}
 	if !strings.Contains(string(raw), "{env.AIGW_TEST_KEY}") {
 		t.Fatalf("the placeholder should stay in the config: %s", raw)
+	}
+
+	chat := func(key string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+			strings.NewReader(`{"model":"groq/llama","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req = caddyhttp.PrepareRequest(req, caddy.NewReplacer(), nil, &caddyhttp.Server{})
+		rec := httptest.NewRecorder()
+		if err := h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if rec := chat("{env.AIGW_TEST_CLIENT_KEY}"); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("the placeholder text itself was accepted as a client key: %d %s", rec.Code, rec.Body)
+	}
+	if rec := chat("client-from-env"); rec.Code != http.StatusOK {
+		t.Fatalf("the client key from the environment was refused: %d %s", rec.Code, rec.Body)
+	}
+	select {
+	case s := <-got:
+		if s.path != "/openai/v1/chat/completions" || s.auth != "Bearer sk-from-env" || s.org != "org-from-env" {
+			t.Fatalf("the upstream saw path %q, Authorization %q, OpenAI-Organization %q; want the resolved base URL, key and header",
+				s.path, s.auth, s.org)
+		}
+	default:
+		t.Fatal("the upstream at the resolved base_url was never called")
 	}
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -172,10 +173,20 @@ func (s *streamWriter) rememberIDs(data []byte) {
 	s.created = append([]byte{}, created.Raw...)
 }
 
-// write queues one event for the next flush.
+// write queues one event for the next flush. The payload goes out as one data line: a line break in it (JSON
+// whitespace, as in an upstream event sent as several data lines or a pretty-printed upstream error) becomes a
+// space, or the client would take the event to end at the first one.
 func (s *streamWriter) write(data []byte) error {
 	s.out = append(s.out, dataPrefix...)
+	start := len(s.out)
 	s.out = append(s.out, data...)
+	if bytes.IndexByte(data, '\n') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
+		for i, c := range s.out[start:] {
+			if c == '\n' || c == '\r' {
+				s.out[start+i] = ' '
+			}
+		}
+	}
 	s.out = append(s.out, eventEnd...)
 	return s.writeErr
 }

@@ -4,5 +4,6 @@
 // HTTP and by the official openai-go SDK.
 //
 // Run with `go test -race -count=1 ./integration/`. Under -short every test skips itself. The package uses
-// admin port 2999 and HTTP port 9080; HOME and the XDG directories point at a temporary directory for the run.
+// admin port 2999 and a fresh HTTP port per loaded site; HOME, the XDG directories and the sites' log files live
+// in a temporary directory for the run.
 package integration

@@ -257,6 +257,7 @@ func closedPort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
+	usedPorts[l.Addr().(*net.TCPAddr).Port] = true // never a site's port
 	l.Close()
 	return addr
 }

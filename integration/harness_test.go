@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,21 +24,22 @@ import (
 	_ "github.com/aibackend/caddy-ai-gateway/simulator"
 )
 
-// Ports and keys shared by every test. Only this package starts a Caddy with caddytest, so admin port 2999
-// (caddytest's default) cannot collide; HTTP is on 9080.
+// The admin port and keys shared by every test. Only this package starts a Caddy with caddytest, so admin port
+// 2999 (caddytest's default) cannot collide. Each loaded site listens on an HTTP port of its own (see
+// freePort).
 const (
 	adminPort   = 2999
-	gatewayURL  = "http://127.0.0.1:9080"
 	clientKey   = "sk-client-integration"
 	upstreamKey = "sk-upstream-secret"
 )
 
 // caddyfile is the site every test loads: the gateway mounted on /v1/* and /api/v1/* before a reverse proxy to
 // the next handler, an access log enriched with log_append, and a log of the handler's own lines. The
-// placeholders are: the log directory (twice), the gateway block's body, and the next handler's address.
+// placeholders are: the log directory (twice), the gateway block's body, the next handler's address and the
+// HTTP port (twice).
 const caddyfile = `{
 	admin localhost:2999
-	http_port 9080
+	http_port %[4]d
 	https_port 9443
 	skip_install_trust
 	persist_config off
@@ -49,7 +51,7 @@ const caddyfile = `{
 	}
 }
 
-:9080 {
+:%[4]d {
 	log {
 		output file %[1]s/access.log
 		format json
@@ -73,22 +75,40 @@ const caddyfile = `{
 
 // site is one loaded gateway configuration and a client for it.
 type site struct {
-	t      *testing.T
+	t *testing.T
+	// url is the gateway's base URL, http://127.0.0.1:<port>.
+	url    string
 	logDir string
 	client *http.Client
 }
 
 // startGateway loads the test Caddyfile with gatewayBody inside the ai_gateway block and returns the site.
 // Requests the gateway does not serve reach a next handler that answers "next handler: <path>".
+//
+// Each site listens on a port no earlier site used. On a reload Caddy starts the new server before it stops
+// the old one, and both accept on a shared listener until the old one's shutdown goroutine closes its side:
+// on one port, a test's first connections could reach the previous test's server (a 502 from its closed
+// upstream, or an EOF when its shutdown closes the connection). A fresh port is only ever served by the new
+// configuration, which is listening by the time the load returns.
+//
+// The log files live in a directory of the whole run (logRoot), not in t.TempDir: Caddy writes a request's
+// access log line after the response, and a file writer reopens its file on a write after its config was
+// unloaded, so a per-test directory removed at the end of the test could be written to while it is removed.
 func startGateway(t *testing.T, gatewayBody string) *site {
 	t.Helper()
 	next := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "next handler: %s %s", r.Method, r.URL.Path)
 	}))
 	t.Cleanup(next.Close)
-	s := &site{t: t, logDir: t.TempDir(), client: &http.Client{Transport: &http.Transport{}, Timeout: 15 * time.Second}}
+	logDir, err := os.MkdirTemp(logRoot, "site-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	s := &site{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), logDir: logDir,
+		client: &http.Client{Transport: &http.Transport{}, Timeout: 15 * time.Second}}
 	t.Cleanup(s.client.CloseIdleConnections)
-	cfg := fmt.Sprintf(caddyfile, s.logDir, gatewayBody, strings.TrimPrefix(next.URL, "http://"))
+	cfg := fmt.Sprintf(caddyfile, s.logDir, gatewayBody, strings.TrimPrefix(next.URL, "http://"), port)
 	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 10 * time.Second})
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
@@ -97,11 +117,31 @@ func startGateway(t *testing.T, gatewayBody string) *site {
 	return s
 }
 
+// usedPorts are the HTTP ports handed out so far in this run: a port is never given to two sites.
+var usedPorts = map[int]bool{}
+
+// freePort returns a TCP port that nothing listens on and no earlier site of this run used.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for {
+		l, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !usedPorts[port] {
+			usedPorts[port] = true
+			return port
+		}
+	}
+}
+
 // request sends a request to the gateway with the client key (unless headers set Authorization) and returns
 // the response; the body is closed when the test ends.
 func (s *site) request(ctx context.Context, method, path, body string, headers ...string) *http.Response {
 	s.t.Helper()
-	req, err := http.NewRequestWithContext(ctx, method, gatewayURL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, strings.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}

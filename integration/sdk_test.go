@@ -36,7 +36,7 @@ func sdkGateway(t *testing.T) (openai.Client, *upstream) {
 		providerBlock("gemfix", "gemini", gemfix.URL+"/v1beta")+
 		"\t\tretry {\n\t\t\tmax_attempts 1\n\t\t}\n\t\tcooldown {\n\t\t\toff\n\t\t}\n")
 	client := openai.NewClient(
-		option.WithBaseURL(gatewayURL+"/v1"),
+		option.WithBaseURL(s.url+"/v1"),
 		option.WithAPIKey(clientKey),
 		option.WithMaxRetries(0),
 		option.WithHTTPClient(s.client),
