@@ -105,7 +105,11 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 	}
 	out = append(out, '}')
 
-	p := "/models/" + url.PathEscape(req.Model)
+	seg, err := pathSegment("model", req.Model)
+	if err != nil {
+		return nil, err
+	}
+	p := "/models/" + seg
 	if req.Stream {
 		p += ":streamGenerateContent?alt=sse"
 	} else {

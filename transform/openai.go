@@ -70,23 +70,32 @@ func (o *OpenAI) BuildRequest(req *Request) (*Outgoing, error) {
 			body, _ = sjson.DeleteBytes(body, f)
 		}
 	}
-	return &Outgoing{Path: o.path(req.Model), Body: body}, nil
+	path, err := o.path(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	return &Outgoing{Path: path, Body: body}, nil
 }
 
-func (o *OpenAI) path(model string) string {
+// path is the request path: Azure's carries the deployment, which must be a plain path segment.
+func (o *OpenAI) path(model string) (string, error) {
 	az := o.opts.Azure
 	if az == nil {
-		return "/chat/completions"
+		return "/chat/completions", nil
 	}
 	dep := model
 	if d, ok := az.Deployments[model]; ok {
 		dep = d
 	}
-	p := "/openai/deployments/" + url.PathEscape(dep) + "/chat/completions"
+	seg, err := pathSegment("model", dep)
+	if err != nil {
+		return "", err
+	}
+	p := "/openai/deployments/" + seg + "/chat/completions"
 	if az.APIVersion != "" {
 		p += "?api-version=" + url.QueryEscape(az.APIVersion)
 	}
-	return p
+	return p, nil
 }
 
 // SetAuth sets Authorization: Bearer, or api-key for Azure. An empty key sets nothing (local servers).
