@@ -79,8 +79,11 @@ func (a *Anthropic) setVersionHeaders(h http.Header) {
 // other body) into an OpenAI-shaped error. 529 overloaded becomes 503 with a retry-after of at least the
 // upstream's (1s when it gave none); 429 keeps the upstream's retry-after.
 func (a *Anthropic) TranslateError(status int, h http.Header, body []byte) *Error {
-	typ := gjson.GetBytes(body, "error.type").String()
-	msg := gjson.GetBytes(body, "error.message").String()
+	var typ, msg string
+	if CheckJSON(body) == nil {
+		typ = gjson.GetBytes(body, "error.type").String()
+		msg = gjson.GetBytes(body, "error.message").String()
+	}
 	if msg == "" {
 		msg = bodySnippet(body)
 	}

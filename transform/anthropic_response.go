@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"net/http"
 	"strings"
 	"time"
 
@@ -12,9 +11,8 @@ import (
 // TranslateResponse turns an Anthropic Messages answer into an OpenAI chat.completion: text blocks become
 // content, thinking blocks reasoning_content, tool_use blocks tool_calls, stop_reason finish_reason.
 func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, NewError(http.StatusBadGateway, "server_error", "",
-			"anthropic: upstream answered with a body that is not valid JSON")
+	if err := CheckJSON(body); err != nil {
+		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("anthropic"), err)
 	}
 	msg := gjson.ParseBytes(body)
 	c := Completion{

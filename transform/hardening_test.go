@@ -1,7 +1,10 @@
 package transform
 
 import (
+	"bytes"
 	"errors"
+	"net/http"
+	"runtime/debug"
 	"testing"
 )
 
@@ -40,5 +43,60 @@ func TestModelInPathIsChecked(t *testing.T) {
 	az := NewOpenAI(OpenAIOptions{Azure: &AzureOptions{Deployments: map[string]string{"gpt-4o": ".."}}})
 	if _, err := az.BuildRequest(&Request{Body: body, Model: "gpt-4o"}); err == nil {
 		t.Error("azure: a deployment name of '..' was put in the path")
+	}
+}
+
+// upstreamDialects are the dialects whose answers the hardening tests feed hostile bytes.
+func upstreamDialects() map[string]Dialect {
+	return map[string]Dialect{
+		"openai":    NewOpenAI(OpenAIOptions{}),
+		"anthropic": NewAnthropic(AnthropicOptions{}),
+		"gemini":    NewGemini(GeminiOptions{}),
+		"ollama":    NewOllama(OllamaOptions{}),
+	}
+}
+
+// wantCode fails the test unless err is an *Error with the given status and code.
+func wantCode(t *testing.T, what string, err error, status int, code string) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) || e.Status != status || e.Code != code {
+		t.Errorf("%s: got %#v, want a %d %s", what, err, status, code)
+	}
+}
+
+// An upstream that answers 200 with megabytes of '[' gets a 502 bad_upstream_response from every translator,
+// whole or as a stream event, and its error bodies are read as plain text: no parser recurses into them.
+func TestDeepUpstreamJSONIsABadResponse(t *testing.T) {
+	defer debug.SetMaxStack(debug.SetMaxStack(64 << 20)) // a recursion over the input would overflow at once
+	deep := bytes.Repeat([]byte("["), 8<<20)
+	deepObject := append([]byte(`{"choices":`), bytes.Repeat([]byte(`[{"a":`), 1<<20)...)
+	req := &Request{Model: "m", ClientModel: "p/m"}
+	for name, d := range upstreamDialects() {
+		for _, body := range [][]byte{deep, deepObject} {
+			_, _, err := d.TranslateResponse(req, body)
+			wantCode(t, name+" response", err, http.StatusBadGateway, "bad_upstream_response")
+			_, err = d.NewStream(req).Translate(Event{Data: body}, &recordingSink{})
+			wantCode(t, name+" stream event", err, http.StatusBadGateway, "bad_upstream_response")
+			if e := d.TranslateError(http.StatusInternalServerError, nil, body); e == nil || e.Status != 500 || e.Raw != nil {
+				t.Errorf("%s error body: %#v", name, e)
+			}
+		}
+	}
+}
+
+// A stream event whose data is not JSON ends the stream with bad_upstream_response in every dialect: it is
+// never relayed, nor silently skipped.
+func TestInvalidStreamEventEndsTheStream(t *testing.T) {
+	req := &Request{Model: "m", ClientModel: "p/m"}
+	for name, d := range upstreamDialects() {
+		for _, data := range []string{`{not json at all}`, `{"choices":[}`, `{"a":1}}`, `{"a":"\x01"}`, `[1,2`} {
+			sink := &recordingSink{}
+			_, err := d.NewStream(req).Translate(Event{Data: []byte(data)}, sink)
+			wantCode(t, name+" "+data, err, http.StatusBadGateway, "bad_upstream_response")
+			if len(sink.chunks) != 0 {
+				t.Errorf("%s %s: relayed %q", name, data, sink.chunks)
+			}
+		}
 	}
 }

@@ -112,8 +112,8 @@ func (o *OpenAI) SetAuth(h http.Header, apiKey string) {
 
 // TranslateResponse keeps the upstream's bytes and only replaces model with the client-facing name.
 func (o *OpenAI) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, badUpstream("the upstream answered with a body that is not valid JSON")
+	if err := CheckJSON(body); err != nil {
+		return nil, usage.Usage{}, BadUpstreamJSON(req.provider(o.name()), err)
 	}
 	out := spliceModel(nil, body, req.ClientModel)
 	u, _ := parseOpenAIUsage(gjson.GetBytes(body, "usage"))
@@ -161,11 +161,20 @@ func parseOpenAIUsage(v gjson.Result) (usage.Usage, bool) {
 
 // NewStream returns a translator that relays OpenAI chunks with model rewritten.
 func (o *OpenAI) NewStream(req *Request) StreamTranslator {
-	return &openAIStream{model: req.ClientModel, buf: make([]byte, 0, 1024)}
+	return &openAIStream{model: req.ClientModel, provider: req.provider(o.name()), buf: make([]byte, 0, 1024)}
+}
+
+// name is the dialect's name in error messages when the request names no provider.
+func (o *OpenAI) name() string {
+	if o.opts.Azure != nil {
+		return "azure"
+	}
+	return "openai"
 }
 
 type openAIStream struct {
 	model    string
+	provider string
 	buf      []byte
 	finished bool
 }
@@ -184,8 +193,11 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	if len(data) == 0 {
 		return false, nil
 	}
-	if data[0] != '{' || data[len(data)-1] != '}' {
-		return false, badUpstream("the upstream sent a stream event that is not a JSON object")
+	if err := CheckJSON(data); err != nil {
+		return false, BadUpstreamJSON(s.provider, err)
+	}
+	if data[0] != '{' {
+		return false, badUpstream("provider '" + s.provider + "' sent a stream event that is not a JSON object")
 	}
 	view := stringView(data)
 	if bytes.Contains(data, errorKey) && gjson.Get(view, "error").Exists() {
@@ -262,7 +274,7 @@ func (o *OpenAI) TranslateError(status int, h http.Header, body []byte) *Error {
 
 func openAIErrorFromJSON(status int, body []byte) *Error {
 	e := &Error{Status: status, Type: TypeForStatus(status)}
-	if !gjson.ValidBytes(body) {
+	if CheckJSON(body) != nil {
 		e.Message = plainErrorMessage(status, body)
 		return e
 	}
