@@ -126,7 +126,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *exchange, t router.Target) (bool, *transform.Error) {
 	u := g.providers[t.Provider]
 	treq := &transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
-		IncludeUsage: x.req.includeUsage}
+		IncludeUsage: x.req.includeUsage, Provider: t.Provider}
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
 	health := g.router.Start(t)
 	began := time.Now()

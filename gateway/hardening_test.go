@@ -53,3 +53,90 @@ func TestModelPathTraversalNeverReachesUpstream(t *testing.T) {
 		})
 	}
 }
+
+// streamed reports whether the upstream request asks for a stream, in any dialect.
+func streamed(r *http.Request, body []byte) bool {
+	return gjson.GetBytes(body, "stream").Bool() || strings.Contains(r.URL.Path, "streamGenerateContent")
+}
+
+// answerWith answers every request with status and payload: as the body, or for a stream request as the
+// stream's first event in the dialect's framing (one NDJSON line for Ollama, SSE otherwise).
+func answerWith(dialect string, status int, payload []byte) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if status != http.StatusOK || !streamed(r, body) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write(payload)
+			return
+		}
+		if dialect == "ollama" {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			_, _ = w.Write(append(payload, '\n'))
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = w.Write([]byte("data: "))
+		_, _ = w.Write(payload)
+		_, _ = w.Write([]byte("\n\n"))
+	}
+}
+
+// hostileGateway is a gateway whose provider "up" speaks dialect d from upstream serve, and whose provider
+// "good" (OpenAI) always answers well; requests name "up/m" with "good/m" as their fallback.
+func hostileGateway(t *testing.T, d int, serve func(http.ResponseWriter, *http.Request, []byte), mutate ...func(*Config)) (*Gateway, *atomic.Int32) {
+	t.Helper()
+	base, _ := fakeUpstream(t, serve)
+	var good atomic.Int32
+	goodBase, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
+		good.Add(1)
+		if streamed(r, b) {
+			silentChunks("ok")(w, r, b)
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`))
+	})
+	g := newGateway(t, base, append([]func(*Config){func(c *Config) {
+		c.Providers[0].Name, c.Providers[0].Dialect = "up", dialects[d].dialect()
+		c.Providers = append(c.Providers, Provider{Name: "good", BaseURL: goodBase, Dialect: transform.NewOpenAI(transform.OpenAIOptions{})})
+	}}, mutate...)...)
+	return g, &good
+}
+
+const (
+	hostileBody         = `{"model":"up/m","messages":[{"role":"user","content":"hi"}]}`
+	hostileStreamBody   = `{"model":"up/m","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	hostileFallback     = `{"model":"up/m","models":["good/m"],"messages":[{"role":"user","content":"hi"}]}`
+	hostileStreamFallbk = `{"model":"up/m","models":["good/m"],"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+)
+
+// An upstream answering 200 with deeply nested JSON, whole or as its first stream event, is a retryable 502
+// bad_upstream_response in every dialect: the next target answers, and alone it is the client's 502.
+func TestDeepUpstreamAnswerIsRetried502(t *testing.T) {
+	for i, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			for _, size := range []int{8 << 20, 512 << 10} {
+				for _, stream := range []bool{false, true} {
+					if stream && size > 1<<20 {
+						continue // a line over max_event_size is upstream_response_too_large
+					}
+					g, good := hostileGateway(t, i, answerWith(d.name, http.StatusOK, []byte(strings.Repeat("[", size))),
+						func(c *Config) { c.Breaker.Disabled = true })
+					body, fallback := hostileBody, hostileFallback
+					if stream {
+						body, fallback = hostileStreamBody, hostileStreamFallbk
+					}
+					res := &Result{}
+					rec := serveRecorded(g, body, res)
+					if rec.Code != http.StatusBadGateway || gjson.Get(rec.Body.String(), "error.code").Str != "bad_upstream_response" {
+						t.Errorf("stream=%v size=%d: %d %.300s", stream, size, rec.Code, rec.Body)
+					}
+					before := good.Load()
+					rec = serveRecorded(g, fallback, res)
+					if rec.Code != http.StatusOK || good.Load() != before+1 || len(res.Attempts) != 2 || res.Attempts[0].Status != http.StatusBadGateway {
+						t.Errorf("stream=%v size=%d: no fallback: %d %+v %.300s", stream, size, rec.Code, res.Attempts, rec.Body)
+					}
+				}
+			}
+		})
+	}
+}

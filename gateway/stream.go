@@ -15,8 +15,9 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
-// relayStream waits for the upstream's first event before committing the response, so that a failure before
-// it can still go to another target, then relays events one at a time, flushing each.
+// relayStream translates the upstream's first event before committing the response, so that a failure before
+// it, or a first event that is an error or unreadable, can still go to another target; then it relays events
+// one at a time, flushing each.
 func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, treq *transform.Request, resp *http.Response, cancel context.CancelFunc, sent time.Time) (bool, time.Duration, *transform.Error) {
 	timer := startFirstEventTimer(u.FirstTokenTimeout, cancel)
 	var events transform.EventReader
@@ -41,6 +42,12 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	target := router.Target{Provider: u.Name, Model: treq.Model}
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel,
 		counter: g.tokenizer.NewStreamCounter(target.String())}
+	tr := u.Dialect.NewStream(treq)
+	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
+	done, terr := tr.Translate(ev, sw)
+	if terr != nil {
+		return false, ttfb, asError(terr)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -52,7 +59,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	x.res.Status = http.StatusOK
 	x.res.TimeToFirstByte = time.Since(x.start)
 
-	streamErr := pump(r.Context(), u.Name, events, u.Dialect.NewStream(treq), sw, ev)
+	streamErr := pump(r.Context(), u.Name, events, tr, sw, done)
 	if sw.writeErr != nil && streamErr == nil {
 		streamErr = errClientGone
 	}
@@ -75,14 +82,11 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 
 var errClientGone = errors.New("the client closed the request")
 
-// pump feeds upstream events to the translator until the stream ends. It returns the error to report in the
-// stream, or nil after a complete answer.
-func pump(ctx context.Context, provider string, events transform.EventReader, tr transform.StreamTranslator, sw *streamWriter, ev transform.Event) error {
+// pump feeds upstream events to the translator until the stream ends, the first event already translated
+// (done is what Translate said of it). It returns the error to report in the stream, or nil after a complete
+// answer.
+func pump(ctx context.Context, provider string, events transform.EventReader, tr transform.StreamTranslator, sw *streamWriter, done bool) error {
 	for {
-		done, err := tr.Translate(ev, sw)
-		if err != nil {
-			return err
-		}
 		if sw.writeErr != nil {
 			return nil
 		}
@@ -94,7 +98,7 @@ func pump(ctx context.Context, provider string, events transform.EventReader, tr
 		if done {
 			return tr.Finish(sw, false)
 		}
-		ev, err = events.Next()
+		ev, err := events.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return tr.Finish(sw, true)
@@ -106,6 +110,9 @@ func pump(ctx context.Context, provider string, events transform.EventReader, tr
 				return errClientGone
 			}
 			return transportError(ctx, provider, err)
+		}
+		if done, err = tr.Translate(ev, sw); err != nil {
+			return err
 		}
 	}
 }
