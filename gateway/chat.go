@@ -167,8 +167,11 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if treq.Stream {
 		return g.relayStream(w, r, x, u, treq, resp, cancel, sent)
 	}
-	b, rerr := readLimited(resp.Body, maxResponseBody)
+	b, rerr := readResponse(resp, g.cfg.MaxResponseBody)
 	ttfb = time.Since(sent)
+	if errors.Is(rerr, errTooLarge) {
+		return false, ttfb, tooLarge(u.Name, "max_response_body", g.cfg.MaxResponseBody)
+	}
 	if rerr != nil {
 		return false, ttfb, transportError(r.Context(), u.Name, rerr)
 	}

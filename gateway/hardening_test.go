@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -138,5 +141,87 @@ func TestDeepUpstreamAnswerIsRetried502(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An answer over max_response_body, or a stream line over max_event_size, is a retryable 502
+// upstream_response_too_large that says which limit to raise; it is never read past the limit.
+func TestUpstreamResponseTooLarge(t *testing.T) {
+	big := []byte(`{"choices":[{"message":{"content":"` + strings.Repeat("x", 3<<20) + `"}}]}`)
+	limits := func(c *Config) {
+		c.MaxResponseBody, c.MaxEventSize, c.Breaker.Disabled = 1<<20, 256<<10, true
+	}
+	for i, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			for _, stream := range []bool{false, true} {
+				g, good := hostileGateway(t, i, answerWith(d.name, http.StatusOK, big), limits)
+				body, fallback, limit := hostileBody, hostileFallback, "max_response_body"
+				if stream {
+					body, fallback, limit = hostileStreamBody, hostileStreamFallbk, "max_event_size"
+				}
+				rec := post(t, g, body)
+				msg := gjson.Get(rec.Body.String(), "error.message").Str
+				if rec.Code != http.StatusBadGateway || gjson.Get(rec.Body.String(), "error.code").Str != "upstream_response_too_large" ||
+					!strings.Contains(msg, limit) || strings.Contains(msg, "reach") {
+					t.Errorf("stream=%v: %d %.300s", stream, rec.Code, rec.Body)
+				}
+				res := &Result{}
+				if rec := serveRecorded(g, fallback, res); rec.Code != http.StatusOK || good.Load() != 1 || len(res.Attempts) != 2 {
+					t.Errorf("stream=%v: no fallback: %d %+v", stream, rec.Code, res.Attempts)
+				}
+			}
+		})
+	}
+}
+
+// A stream line over max_event_size after the answer began ends the stream with an error event naming it.
+func TestStreamEventTooLargeMidStream(t *testing.T) {
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = w.Write([]byte(`data: {"id":"s1","object":"chat.completion.chunk","created":5,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}` + "\n\n"))
+		_, _ = w.Write([]byte(`data: {"id":"s1","choices":[{"index":0,"delta":{"content":"` + strings.Repeat("x", 2<<20) + "\"}}]}\n\n"))
+	})
+	g := newGateway(t, base)
+	rec := post(t, g, `{"model":"openai/m","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	evs := sseEvents(rec.Body.String())
+	if rec.Code != http.StatusOK || len(evs) != 2 || gjson.Get(evs[1], "error.code").Str != "upstream_response_too_large" {
+		t.Fatalf("%d %.500q", rec.Code, evs)
+	}
+}
+
+// The limits default to 16 MiB per answer and 1 MiB per stream line.
+func TestResponseLimitsDefaults(t *testing.T) {
+	g := newGateway(t, "http://127.0.0.1:1/v1")
+	if g.cfg.MaxResponseBody != 16<<20 || g.cfg.MaxEventSize != 1<<20 {
+		t.Fatalf("max_response_body %d, max_event_size %d", g.cfg.MaxResponseBody, g.cfg.MaxEventSize)
+	}
+}
+
+// However large an upstream's answer, an attempt allocates about max_response_body, not the answer's size:
+// memory under concurrency is bounded by the limit times the requests in flight.
+func TestTooLargeAnswerIsNotRead(t *testing.T) {
+	chunk := bytes.Repeat([]byte("x"), 32<<10)
+	for _, declared := range []bool{false, true} {
+		base, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
+			if declared {
+				w.Header().Set("Content-Length", strconv.Itoa(64<<20))
+			}
+			for i := 0; i < (64<<20)/len(chunk); i++ {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		})
+		g := newGateway(t, base, func(c *Config) { c.MaxResponseBody, c.Retry.MaxAttempts = 1<<20, 1 })
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		rec := post(t, g, `{"model":"openai/m","messages":[{"role":"user","content":"hi"}]}`)
+		runtime.ReadMemStats(&after)
+		if rec.Code != http.StatusBadGateway {
+			t.Fatalf("declared=%v: %d %s", declared, rec.Code, rec.Body)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
+			t.Errorf("declared=%v: a 64 MiB answer over a 1 MiB limit allocated %d MiB", declared, n>>20)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func BenchmarkStreamRelayCounting(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := pump(context.Background(), "openai", events, tr, sw, done); err != nil {
+				if err := pump(context.Background(), "openai", DefaultMaxEventSize, events, tr, sw, done); err != nil {
 					b.Fatal(err)
 				}
 			}

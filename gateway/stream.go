@@ -22,9 +22,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	timer := startFirstEventTimer(u.FirstTokenTimeout, cancel)
 	var events transform.EventReader
 	if f, ok := u.Dialect.(transform.FramedDialect); ok {
-		events = f.NewEventReader(resp.Body)
+		events = f.NewEventReader(resp.Body, int(g.cfg.MaxEventSize))
 	} else {
-		events = transform.NewSSEReader(resp.Body, 0)
+		events = transform.NewSSEReader(resp.Body, int(g.cfg.MaxEventSize))
 	}
 	ev, err := events.Next()
 	ttfb := time.Since(sent)
@@ -36,6 +36,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		if errors.Is(err, io.EOF) {
 			return false, ttfb, transform.NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
 				"provider '"+u.Name+"' closed the stream before sending anything")
+		}
+		if errors.Is(err, transform.ErrEventTooLarge) {
+			return false, ttfb, tooLarge(u.Name, "max_event_size", g.cfg.MaxEventSize)
 		}
 		return false, ttfb, transportError(r.Context(), u.Name, err)
 	}
@@ -59,7 +62,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	x.res.Status = http.StatusOK
 	x.res.TimeToFirstByte = time.Since(x.start)
 
-	streamErr := pump(r.Context(), u.Name, events, tr, sw, done)
+	streamErr := pump(r.Context(), u.Name, g.cfg.MaxEventSize, events, tr, sw, done)
 	if sw.writeErr != nil && streamErr == nil {
 		streamErr = errClientGone
 	}
@@ -85,7 +88,7 @@ var errClientGone = errors.New("the client closed the request")
 // pump feeds upstream events to the translator until the stream ends, the first event already translated
 // (done is what Translate said of it). It returns the error to report in the stream, or nil after a complete
 // answer.
-func pump(ctx context.Context, provider string, events transform.EventReader, tr transform.StreamTranslator, sw *streamWriter, done bool) error {
+func pump(ctx context.Context, provider string, maxEvent int64, events transform.EventReader, tr transform.StreamTranslator, sw *streamWriter, done bool) error {
 	for {
 		if sw.writeErr != nil {
 			return nil
@@ -103,11 +106,14 @@ func pump(ctx context.Context, provider string, events transform.EventReader, tr
 			if errors.Is(err, io.EOF) {
 				return tr.Finish(sw, true)
 			}
-			if ferr := tr.Finish(sw, true); ferr != nil && ctx.Err() == nil {
-				return ferr
-			}
-			if ctx.Err() != nil {
+			ferr := tr.Finish(sw, true)
+			switch {
+			case ctx.Err() != nil:
 				return errClientGone
+			case errors.Is(err, transform.ErrEventTooLarge):
+				return tooLarge(provider, "max_event_size", maxEvent)
+			case ferr != nil:
+				return ferr
 			}
 			return transportError(ctx, provider, err)
 		}

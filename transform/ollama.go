@@ -49,8 +49,8 @@ func (o *Ollama) SetAuth(h http.Header, apiKey string) {
 }
 
 // NewEventReader splits the application/x-ndjson stream into one event per line.
-func (o *Ollama) NewEventReader(body io.Reader) EventReader {
-	return NewNDJSONReader(body, 0)
+func (o *Ollama) NewEventReader(body io.Reader, maxEvent int) EventReader {
+	return NewNDJSONReader(body, maxEvent)
 }
 
 // BuildRequest translates an OpenAI chat completion request into an Ollama /api/chat request.
