@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
@@ -99,6 +101,7 @@ func hostileGateway(t *testing.T, d int, serve func(http.ResponseWriter, *http.R
 		_, _ = w.Write([]byte(`{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`))
 	})
 	g := newGateway(t, base, append([]func(*Config){func(c *Config) {
+		c.Retry.BaseDelay = time.Millisecond
 		c.Providers[0].Name, c.Providers[0].Dialect = "up", dialects[d].dialect()
 		c.Providers = append(c.Providers, Provider{Name: "good", BaseURL: goodBase, Dialect: transform.NewOpenAI(transform.OpenAIOptions{})})
 	}}, mutate...)...)
@@ -222,6 +225,44 @@ func TestTooLargeAnswerIsNotRead(t *testing.T) {
 		}
 		if n := after.TotalAlloc - before.TotalAlloc; n > 8<<20 {
 			t.Errorf("declared=%v: a 64 MiB answer over a 1 MiB limit allocated %d MiB", declared, n>>20)
+		}
+	}
+}
+
+// A 200 whose body is an error, whole or as the stream's first event, is that error in every dialect: the
+// client gets its status, nothing is billed, the next target is tried and the breaker counts a failure.
+func TestErrorBodyWith200IsAFailedAttempt(t *testing.T) {
+	bodies := map[string]string{
+		"openai":    `{"error":{"message":"Rate limit reached","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`,
+		"azure":     `{"error":{"message":"Rate limit reached","type":"rate_limit_error","param":null,"code":"429"}}`,
+		"anthropic": `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`,
+		"gemini":    `{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}`,
+		"ollama":    `{"error":"server busy"}`,
+	}
+	for i, d := range dialects {
+		want := http.StatusTooManyRequests
+		if d.name == "ollama" {
+			want = http.StatusBadGateway // Ollama's errors have no type
+		}
+		for _, stream := range []bool{false, true} {
+			g, good := hostileGateway(t, i, answerWith(d.name, http.StatusOK, []byte(bodies[d.name])),
+				func(c *Config) { c.Retry.MaxAttempts = 1 })
+			body, fallback := hostileBody, hostileFallback
+			if stream {
+				body, fallback = hostileStreamBody, hostileStreamFallbk
+			}
+			for range router.DefaultConsecutiveFailures {
+				res := &Result{}
+				rec := serveRecorded(g, body, res)
+				if rec.Code != want || res.Usage.Known() || !gjson.Valid(rec.Body.String()) {
+					t.Errorf("%s stream=%v: %d %+v %s", d.name, stream, rec.Code, res.Usage, rec.Body)
+				}
+			}
+			res := &Result{}
+			rec := serveRecorded(g, fallback, res)
+			if rec.Code != http.StatusOK || good.Load() != 1 || len(res.Attempts) != 1 || res.Attempts[0].Target != "good/m" {
+				t.Errorf("%s stream=%v: the breaker did not rest the failing target: %d %+v", d.name, stream, rec.Code, res.Attempts)
+			}
 		}
 	}
 }

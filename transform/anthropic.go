@@ -94,12 +94,12 @@ func (a *Anthropic) TranslateError(status int, h http.Header, body []byte) *Erro
 }
 
 // anthropicError builds the OpenAI error for an Anthropic error of the given HTTP status (0 when it came
-// inside a stream) and error type.
+// inside a stream, 200 when it came as a successful answer) and error type.
 func anthropicError(status int, typ, msg string, h http.Header) *Error {
 	if st := anthropicStatusForType(typ); st != 0 && (status == 0 || status == http.StatusOK) {
 		status = st
 	}
-	if status == 0 {
+	if status == 0 || status == http.StatusOK {
 		status = http.StatusBadGateway
 	}
 	code := ""

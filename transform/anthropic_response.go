@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"net/http"
 	"strings"
 	"time"
 
@@ -15,6 +16,9 @@ func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.
 		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("anthropic"), err)
 	}
 	msg := gjson.ParseBytes(body)
+	if msg.Get("type").Str == "error" {
+		return nil, usage.Usage{}, a.TranslateError(http.StatusOK, nil, body)
+	}
 	c := Completion{
 		ID:           "chatcmpl-" + msg.Get("id").String(),
 		Created:      time.Now().Unix(),

@@ -100,3 +100,46 @@ func TestInvalidStreamEventEndsTheStream(t *testing.T) {
 		}
 	}
 }
+
+// A 200 whose body is an error is that error, with the status its type stands for, never a completion:
+// whole, and as the first event of a stream.
+func TestErrorBodyWithStatus200(t *testing.T) {
+	req := &Request{Model: "m", ClientModel: "p/m"}
+	cases := []struct {
+		dialect, body string
+		status        int
+	}{
+		{"openai", `{"error":{"message":"Rate limit reached","type":"rate_limit_error","param":null,"code":"rate_limit_exceeded"}}`, 429},
+		{"openai", `{"error":{"message":"bad","type":"invalid_request_error","param":"messages","code":null}}`, 400},
+		{"openai", `{"error":{"message":"quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`, 429},
+		{"openai", `{"error":{"message":"Incorrect API key","type":"invalid_request_error","code":"invalid_api_key"}}`, 401},
+		{"openai", `{"error":{"message":"overloaded","type":"server_error","code":null}}`, 500},
+		{"openai", `{"error":{"message":"busy","code":503}}`, 503},
+		{"openai", `{"error":"something broke"}`, 502},
+		{"openai", `{"object":"error","message":"bad request","type":"BadRequestError","param":null,"code":400}`, 400},
+		{"anthropic", `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, 503},
+		{"anthropic", `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`, 429},
+		{"anthropic", `{"type":"error","error":{"type":"new_error","message":"who knows"}}`, 502},
+		{"gemini", `{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}`, 429},
+		{"gemini", `{"error":{"message":"Internal","status":"INTERNAL"}}`, 502},
+		{"ollama", `{"error":"model 'x' not found"}`, 502},
+	}
+	for _, c := range cases {
+		d := upstreamDialects()[c.dialect]
+		out, _, err := d.TranslateResponse(req, []byte(c.body))
+		var e *Error
+		if !errors.As(err, &e) || e.Status != c.status {
+			t.Errorf("%s %s: response %s, error %#v; want a %d", c.dialect, c.body, out, err, c.status)
+		}
+		sink := &recordingSink{}
+		_, err = d.NewStream(req).Translate(Event{Data: []byte(c.body)}, sink)
+		if !errors.As(err, &e) || e.Status != c.status || len(sink.chunks) != 0 {
+			t.Errorf("%s %s: stream chunks %q, error %#v; want a %d", c.dialect, c.body, sink.chunks, err, c.status)
+		}
+	}
+	// A completion that carries "error": null is still a completion.
+	ok := `{"id":"x","object":"chat.completion","created":1,"model":"m","error":null,"choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`
+	if _, _, err := upstreamDialects()["openai"].TranslateResponse(req, []byte(ok)); err != nil {
+		t.Errorf("completion with error null: %v", err)
+	}
+}

@@ -115,6 +115,9 @@ func (o *OpenAI) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 	if err := CheckJSON(body); err != nil {
 		return nil, usage.Usage{}, BadUpstreamJSON(req.provider(o.name()), err)
 	}
+	if e := errorAnswer(body); e != nil {
+		return nil, usage.Usage{}, e
+	}
 	out := spliceModel(nil, body, req.ClientModel)
 	u, _ := parseOpenAIUsage(gjson.GetBytes(body, "usage"))
 	return out, u, nil
@@ -200,8 +203,10 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, badUpstream("provider '" + s.provider + "' sent a stream event that is not a JSON object")
 	}
 	view := stringView(data)
-	if bytes.Contains(data, errorKey) && gjson.Get(view, "error").Exists() {
-		return false, openAIErrorFromJSON(http.StatusBadGateway, data)
+	if bytes.Contains(data, errorKey) {
+		if e := errorAnswer(bytes.Clone(data)); e != nil {
+			return false, e
+		}
 	}
 	choices := gjson.Get(view, "choices")
 	hasChoices := hasElements(choices)
@@ -270,6 +275,57 @@ func (o *OpenAI) TranslateError(status int, h http.Header, body []byte) *Error {
 	e := openAIErrorFromJSON(status, body)
 	e.RetryAfter = ParseRetryAfter(h, time.Now())
 	return e
+}
+
+// errorAnswer returns the error that a 200 answer or stream event (valid JSON) carries instead of a completion
+// or chunk: a non-null "error" member, or vLLM's flat {"object":"error",...}; nil for anything else. Its
+// status is the one the error's code or type stands for.
+func errorAnswer(data []byte) *Error {
+	root := gjson.Parse(stringView(data))
+	obj := root.Get("error")
+	switch {
+	case obj.IsObject():
+	case obj.Type == gjson.String && obj.Str != "":
+	case root.Get("object").Str == "error":
+		obj = root
+	default:
+		return nil
+	}
+	return openAIErrorFromJSON(openAIErrorStatus(obj), data)
+}
+
+// openAIErrorStatus is the HTTP status an OpenAI-shaped error object stands for: its numeric code, or what
+// its code or type means; 502 when neither says.
+func openAIErrorStatus(obj gjson.Result) int {
+	code := obj.Get("code")
+	if n := code.Int(); code.Type == gjson.Number && n >= 400 && n <= 599 {
+		return int(n)
+	}
+	switch code.Str {
+	case "invalid_api_key":
+		return http.StatusUnauthorized
+	case "model_not_found":
+		return http.StatusNotFound
+	case "rate_limit_exceeded", "insufficient_quota":
+		return http.StatusTooManyRequests
+	}
+	switch obj.Get("type").Str {
+	case "invalid_request_error":
+		return http.StatusBadRequest
+	case "authentication_error":
+		return http.StatusUnauthorized
+	case "permission_error":
+		return http.StatusForbidden
+	case "not_found_error":
+		return http.StatusNotFound
+	case "rate_limit_error", "insufficient_quota", "tokens", "requests":
+		return http.StatusTooManyRequests
+	case "server_error", "api_error":
+		return http.StatusInternalServerError
+	case "service_unavailable_error", "overloaded_error":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
 }
 
 func openAIErrorFromJSON(status int, body []byte) *Error {
