@@ -131,6 +131,7 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 	health := g.router.Start(t)
 	began := time.Now()
 	answered, ttfb, e := g.attempt(w, r, x, u, t, treq)
+	e = g.redact.error(e)
 	a := Attempt{Target: t.String(), Status: http.StatusOK, Duration: time.Since(began)}
 	out := router.Outcome{TTFB: ttfb}
 	if e != nil {

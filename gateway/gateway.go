@@ -112,6 +112,7 @@ type Gateway struct {
 	retry     router.RetryPolicy
 	tokenizer *usage.Tokenizer
 	prices    *usage.PriceTable
+	redact    *redactor
 }
 
 // New validates cfg and builds a Gateway.
@@ -157,6 +158,7 @@ func New(cfg Config) (*Gateway, error) {
 		rc.Providers = append(rc.Providers, router.ProviderConfig{Name: p.Name, Models: p.Models, Keys: len(p.APIKeys)})
 		g.providers[p.Name] = newUpstream(p)
 	}
+	g.redact = newRedactor(cfg.Providers)
 	r, err := router.New(rc)
 	if err != nil {
 		return nil, err

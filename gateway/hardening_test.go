@@ -266,3 +266,101 @@ func TestErrorBodyWith200IsAFailedAttempt(t *testing.T) {
 		}
 	}
 }
+
+// answerEvents answers 200 with a stream of the given event payloads in the dialect's framing.
+func answerEvents(dialect string, events ...string) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if dialect == "ollama" {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			_, _ = w.Write([]byte(strings.Join(events, "\n") + "\n"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range events {
+			_, _ = w.Write([]byte("data: " + ev + "\n\n"))
+		}
+	}
+}
+
+// A provider credential echoed by an upstream never reaches the client nor the Result (and so the log), in
+// any dialect, in error bodies, relayed OpenAI error bodies, error answers with a 200 and in-stream errors.
+func TestUpstreamEchoedKeyIsRedacted(t *testing.T) {
+	const key = "gw-Secret/Key+0123456789"
+	escaped := strings.ReplaceAll(key, "/", `\/`) // as PHP and some Java encoders write it
+	errJSON := map[string]string{
+		"openai":    `{"error":{"message":"Invalid API key provided: Bearer KEY","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
+		"anthropic": `{"type":"error","error":{"type":"authentication_error","message":"Invalid API key provided: Bearer KEY"}}`,
+		"gemini":    `{"error":{"code":401,"message":"Invalid API key provided: Bearer KEY","status":"UNAUTHENTICATED"}}`,
+		"ollama":    `{"error":"Invalid API key provided: Bearer KEY"}`,
+	}
+	errJSON["azure"] = errJSON["openai"]
+	first := map[string]string{
+		"openai":    `{"id":"s1","object":"chat.completion.chunk","created":5,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}`,
+		"anthropic": `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","usage":{"input_tokens":1,"output_tokens":1}}}`,
+		"gemini":    `{"candidates":[{"content":{"parts":[{"text":"a"}],"role":"model"}}]}`,
+		"ollama":    `{"model":"m","message":{"role":"assistant","content":"a"},"done":false}`,
+	}
+	first["azure"] = first["openai"]
+	for i, d := range dialects {
+		for _, form := range []string{key, escaped} {
+			bad := strings.ReplaceAll(errJSON[d.name], "KEY", form)
+			cases := map[string]struct {
+				serve  func(http.ResponseWriter, *http.Request, []byte)
+				stream bool
+			}{
+				"401 json":                {answerWith(d.name, http.StatusUnauthorized, []byte(bad)), false},
+				"401 json, stream":        {answerWith(d.name, http.StatusUnauthorized, []byte(bad)), true},
+				"401 text":                {answerWith(d.name, http.StatusUnauthorized, []byte("Invalid API key provided: Bearer "+key)), false},
+				"401 text, stream":        {answerWith(d.name, http.StatusUnauthorized, []byte("Invalid API key provided: Bearer "+key)), true},
+				"200 error body":          {answerWith(d.name, http.StatusOK, []byte(bad)), false},
+				"first event is an error": {answerEvents(d.name, bad), true},
+				"error mid-stream":        {answerEvents(d.name, first[d.name], bad), true},
+			}
+			for name, c := range cases {
+				g, _ := hostileGateway(t, i, c.serve, func(cfg *Config) {
+					cfg.Providers[0].APIKeys = []string{key}
+					cfg.Retry.MaxAttempts = 1
+				})
+				body := hostileBody
+				if c.stream {
+					body = hostileStreamBody
+				}
+				res := &Result{}
+				rec := serveRecorded(g, body, res)
+				seen := rec.Body.String()
+				if res.Err != nil {
+					seen += res.Err.Error() + res.Err.Message + string(res.Err.Raw)
+				}
+				for _, a := range res.Attempts {
+					seen += a.Err
+				}
+				if strings.Contains(seen, key) || strings.Contains(seen, escaped) || res.Err == nil {
+					t.Errorf("%s, %s, key as %s: %d %s", d.name, name, form, rec.Code, seen)
+				}
+				if c.stream && name != "error mid-stream" && rec.Code == http.StatusOK {
+					t.Errorf("%s, %s: committed a stream for an error: %s", d.name, name, seen)
+				}
+			}
+		}
+	}
+}
+
+// The redactor knows every provider's keys and the credentials in its extra headers, and leaves alone keys
+// too short to tell from ordinary words.
+func TestRedactorSecrets(t *testing.T) {
+	r := newRedactor([]Provider{
+		{APIKeys: []string{"first-key-123456", "abc"}},
+		{APIKeys: []string{"first-key-123456-longer"}, Header: http.Header{
+			"Authorization": {"Bearer header-token-9876"}, "X-Portkey-Api-Key": {"pk-live-abcdefgh"}, "Openai-Beta": {"assistants=v2"},
+		}},
+	})
+	in := "k1 first-key-123456-longer k2 first-key-123456 h header-token-9876 p pk-live-abcdefgh abc assistants=v2"
+	want := "k1 [redacted] k2 [redacted] h [redacted] p [redacted] abc assistants=v2"
+	if got := r.text(in); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	e := r.error(&transform.Error{Status: 401, Raw: []byte(`{"error":{"message":"bad key first-key-123456","type":"x"}}`)})
+	if string(e.Raw) != `{"error":{"message":"bad key [redacted]","type":"x"}}` {
+		t.Fatalf("raw %s", e.Raw)
+	}
+}

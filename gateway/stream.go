@@ -74,7 +74,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		return true, ttfb, x.res.Err
 	}
 	if streamErr != nil {
-		e := asError(streamErr)
+		e := g.redact.error(asError(streamErr))
 		sw.writeError(e)
 		x.res.Err = e
 		return true, ttfb, e
