@@ -364,3 +364,22 @@ func TestRedactorSecrets(t *testing.T) {
 		t.Fatalf("raw %s", e.Raw)
 	}
 }
+
+// A stream event that is not JSON ends the relayed stream with bad_upstream_response; its bytes never reach
+// the client.
+func TestInvalidStreamEventIsNotRelayed(t *testing.T) {
+	for i, d := range dialects {
+		if d.name != "openai" && d.name != "azure" {
+			continue
+		}
+		g, _ := hostileGateway(t, i, answerEvents(d.name,
+			`{"id":"s1","object":"chat.completion.chunk","created":5,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}`,
+			`{not json at all}`))
+		rec := post(t, g, hostileStreamBody)
+		evs := sseEvents(rec.Body.String())
+		if rec.Code != http.StatusOK || len(evs) != 2 || gjson.Get(evs[1], "error.code").Str != "bad_upstream_response" ||
+			strings.Contains(rec.Body.String(), "not json at all") {
+			t.Errorf("%s: %d %q", d.name, rec.Code, evs)
+		}
+	}
+}
