@@ -54,11 +54,11 @@ func (s *anthropicStream) Translate(ev Event, sink Sink) (bool, error) {
 	if len(bytes.TrimSpace(ev.Data)) == 0 {
 		return false, nil
 	}
-	if err := CheckJSON(ev.Data); err != nil {
+	// The event's strings are only read during this call, so they may point into ev.Data.
+	e, err := parseAnthropicEvent(ev.Data)
+	if err != nil {
 		return false, s.fail(sink, BadUpstreamJSON(s.provider, err))
 	}
-	// The event's strings are only read during this call, so they may point into ev.Data.
-	e := parseAnthropicEvent(stringView(ev.Data))
 	switch e.typ.Str {
 	case "message_start":
 		s.usage = anthropicUsage(e.message.Get("usage"), s.usage)
@@ -97,28 +97,33 @@ type anthropicEvent struct {
 	typ, index, delta, contentBlock, message, usage, err gjson.Result
 }
 
-func parseAnthropicEvent(data string) anthropicEvent {
+// parseAnthropicEvent validates an event's data and reads its top-level members in the same pass.
+func parseAnthropicEvent(data []byte) (anthropicEvent, error) {
 	var e anthropicEvent
-	gjson.Parse(data).ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	view := stringView(data)
+	err := scanJSON(data, func(key []byte, start, end int) {
+		var dst *gjson.Result
+		switch string(key) {
 		case "type":
-			e.typ = v
+			dst = &e.typ
 		case "index":
-			e.index = v
+			dst = &e.index
 		case "delta":
-			e.delta = v
+			dst = &e.delta
 		case "content_block":
-			e.contentBlock = v
+			dst = &e.contentBlock
 		case "message":
-			e.message = v
+			dst = &e.message
 		case "usage":
-			e.usage = v
+			dst = &e.usage
 		case "error":
-			e.err = v
+			dst = &e.err
+		default:
+			return
 		}
-		return true
+		*dst = gjson.Parse(view[start:end])
 	})
-	return e
+	return e, err
 }
 
 // Finish ends the stream: the finish chunk if message_delta did not send it, and usage. A stream that ended

@@ -143,3 +143,17 @@ func TestErrorBodyWithStatus200(t *testing.T) {
 		t.Errorf("completion with error null: %v", err)
 	}
 }
+
+// A chunk with "error": null is relayed like any other; the single-pass reading of the chunk still finds its
+// model, usage and choices wherever they are and whatever white space surrounds them.
+func TestOpenAIStreamReadsMembersInOnePass(t *testing.T) {
+	sink, err := runOpenAIStream(t, "data: {\"choices\" : [ {\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"} ] , \"error\":null, "+
+		"\"usage\" :\t{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}, \"model\" : \"upstream-name\" }\n\ndata: [DONE]\n\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.chunks) != 1 || !bytes.Contains(sink.chunks[0], []byte(`"model" : "openai/gpt-4o-mini" }`)) ||
+		len(sink.usages) != 1 || sink.usages[0].TotalTokens != 4 || string(sink.raw) != `{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}` {
+		t.Fatalf("chunks %q usages %+v raw %s", sink.chunks, sink.usages, sink.raw)
+	}
+}

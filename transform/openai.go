@@ -180,14 +180,18 @@ type openAIStream struct {
 	provider string
 	buf      []byte
 	finished bool
+	// The spans of the current chunk's top-level members, found while it is validated.
+	modelAt, choicesAt, usageAt, errorAt, objectAt span
 }
+
+// span is where a member's value lies in a chunk; end is 0 when the chunk has no such member.
+type span struct{ start, end int }
 
 var doneMarker = []byte("[DONE]")
 
-// Translate relays the chunk's bytes with only model replaced. It reads no more of the chunk than it needs:
-// model and choices come first in every OpenAI-compatible chunk, and the rarer error and usage fields are
-// only looked up when their keys occur in the bytes. The usage-only chunk is not relayed: its usage goes to
-// the sink.
+// Translate relays the chunk's bytes with only model replaced. One pass over the chunk validates it and finds
+// its top-level model, choices, usage, error and object members; nothing else is decoded. A chunk that is an
+// error ends the stream with that error, and the usage-only chunk is not relayed: its usage goes to the sink.
 func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	data := bytes.TrimSpace(ev.Data)
 	if bytes.Equal(data, doneMarker) {
@@ -196,27 +200,29 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	if len(data) == 0 {
 		return false, nil
 	}
-	if err := CheckJSON(data); err != nil {
+	s.modelAt, s.choicesAt, s.usageAt, s.errorAt, s.objectAt = span{}, span{}, span{}, span{}, span{}
+	if err := scanJSON(data, s.member); err != nil {
 		return false, BadUpstreamJSON(s.provider, err)
 	}
 	if data[0] != '{' {
 		return false, badUpstream("provider '" + s.provider + "' sent a stream event that is not a JSON object")
 	}
 	view := stringView(data)
-	if bytes.Contains(data, errorKey) {
+	if e, o := s.errorAt, s.objectAt; e.end > 0 && data[e.start] != 'n' || o.end > 0 && string(data[o.start:o.end]) == `"error"` {
 		if e := errorAnswer(bytes.Clone(data)); e != nil {
 			return false, e
 		}
 	}
-	choices := gjson.Get(view, "choices")
+	var choices gjson.Result
+	if c := s.choicesAt; c.end > 0 && data[c.start] == '[' {
+		choices = gjson.Result{Type: gjson.JSON, Raw: view[c.start:c.end], Index: c.start}
+	}
 	hasChoices := hasElements(choices)
-	if hasObjectField(data, usageKey) {
-		if use := gjson.Get(view, "usage"); use.IsObject() {
-			parsed, _ := parseOpenAIUsage(use)
-			sink.Usage(parsed, data[use.Index:use.Index+len(use.Raw)])
-			if !hasChoices {
-				return false, nil
-			}
+	if u := s.usageAt; u.end > 0 && data[u.start] == '{' {
+		parsed, _ := parseOpenAIUsage(gjson.Result{Type: gjson.JSON, Raw: view[u.start:u.end], Index: u.start})
+		sink.Usage(parsed, data[u.start:u.end])
+		if !hasChoices {
+			return false, nil
 		}
 	}
 	// A JSON string cannot hold this byte sequence unescaped, so it only matches a real finish_reason.
@@ -224,10 +230,10 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		s.finished = true
 	}
 	out := data
-	if model := gjson.Get(view, "model"); model.Exists() && model.Index > 0 {
-		s.buf = append(s.buf[:0], data[:model.Index]...)
+	if m := s.modelAt; m.end > 0 {
+		s.buf = append(s.buf[:0], data[:m.start]...)
 		s.buf = AppendJSONString(s.buf, s.model)
-		out = append(s.buf, data[model.Index+len(model.Raw):]...)
+		out = append(s.buf, data[m.end:]...)
 		s.buf = out
 	}
 	if cs, ok := sink.(ChoicesSink); ok && hasChoices {
@@ -236,27 +242,19 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	return false, sink.Chunk(out)
 }
 
-var (
-	errorKey = []byte(`"error"`)
-	usageKey = []byte(`"usage"`)
-)
-
-// hasObjectField reports whether key (quoted) occurs in data followed by a colon and an object, white space
-// allowed: a cheap test that spares parsing the common "usage":null.
-func hasObjectField(data, key []byte) bool {
-	for {
-		i := bytes.Index(data, key)
-		if i < 0 {
-			return false
-		}
-		data = data[i+len(key):]
-		j := 0
-		for j < len(data) && (data[j] == ' ' || data[j] == ':' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
-			j++
-		}
-		if j < len(data) && data[j] == '{' {
-			return true
-		}
+// member records where the chunk's members of interest lie.
+func (s *openAIStream) member(key []byte, start, end int) {
+	switch string(key) {
+	case "model":
+		s.modelAt = span{start, end}
+	case "choices":
+		s.choicesAt = span{start, end}
+	case "usage":
+		s.usageAt = span{start, end}
+	case "error":
+		s.errorAt = span{start, end}
+	case "object":
+		s.objectAt = span{start, end}
 	}
 }
 
