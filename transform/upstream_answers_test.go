@@ -56,8 +56,8 @@ func upstreamDialects() map[string]Dialect {
 	}
 }
 
-// wantCode fails the test unless err is an *Error with the given status and code.
-func wantCode(t *testing.T, what string, err error, status int, code string) {
+// wantUpstreamError fails the test unless err is an *Error with the given status and code.
+func wantUpstreamError(t *testing.T, what string, err error, status int, code string) {
 	t.Helper()
 	var e *Error
 	if !errors.As(err, &e) || e.Status != status || e.Code != code {
@@ -75,9 +75,9 @@ func TestDeepUpstreamJSONIsABadResponse(t *testing.T) {
 	for name, d := range upstreamDialects() {
 		for _, body := range [][]byte{deep, deepObject} {
 			_, _, err := d.TranslateResponse(req, body)
-			wantCode(t, name+" response", err, http.StatusBadGateway, "bad_upstream_response")
+			wantUpstreamError(t, name+" response", err, http.StatusBadGateway, "bad_upstream_response")
 			_, err = d.NewStream(req).Translate(Event{Data: body}, &recordingSink{})
-			wantCode(t, name+" stream event", err, http.StatusBadGateway, "bad_upstream_response")
+			wantUpstreamError(t, name+" stream event", err, http.StatusBadGateway, "bad_upstream_response")
 			if e := d.TranslateError(http.StatusInternalServerError, nil, body); e == nil || e.Status != 500 || e.Raw != nil {
 				t.Errorf("%s error body: %#v", name, e)
 			}
@@ -93,7 +93,7 @@ func TestInvalidStreamEventEndsTheStream(t *testing.T) {
 		for _, data := range []string{`{not json at all}`, `{"choices":[}`, `{"a":1}}`, `{"a":"\x01"}`, `[1,2`} {
 			sink := &recordingSink{}
 			_, err := d.NewStream(req).Translate(Event{Data: []byte(data)}, sink)
-			wantCode(t, name+" "+data, err, http.StatusBadGateway, "bad_upstream_response")
+			wantUpstreamError(t, name+" "+data, err, http.StatusBadGateway, "bad_upstream_response")
 			if len(sink.chunks) != 0 {
 				t.Errorf("%s %s: relayed %q", name, data, sink.chunks)
 			}

@@ -16,8 +16,8 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
-// dialects are the wire formats every hardening test runs against, with an answer and a request body each.
-var dialects = []struct {
+// hostileDialects are the dialects the tests of upstream answers run against.
+var hostileDialects = []struct {
 	name    string
 	dialect func() transform.Dialect
 }{
@@ -32,7 +32,7 @@ var dialects = []struct {
 
 // A model name that would climb out of the deployment or model path is refused before any upstream is called.
 func TestModelPathTraversalNeverReachesUpstream(t *testing.T) {
-	for _, d := range dialects {
+	for _, d := range hostileDialects {
 		if d.name != "azure" && d.name != "gemini" {
 			continue
 		}
@@ -59,16 +59,16 @@ func TestModelPathTraversalNeverReachesUpstream(t *testing.T) {
 	}
 }
 
-// streamed reports whether the upstream request asks for a stream, in any dialect.
-func streamed(r *http.Request, body []byte) bool {
+// upstreamWantsStream reports whether the upstream request asks for a stream, in any dialect.
+func upstreamWantsStream(r *http.Request, body []byte) bool {
 	return gjson.GetBytes(body, "stream").Bool() || strings.Contains(r.URL.Path, "streamGenerateContent")
 }
 
-// answerWith answers every request with status and payload: as the body, or for a stream request as the
+// hostileAnswer answers every request with status and payload: as the body, or for a stream request as the
 // stream's first event in the dialect's framing (one NDJSON line for Ollama, SSE otherwise).
-func answerWith(dialect string, status int, payload []byte) func(http.ResponseWriter, *http.Request, []byte) {
+func hostileAnswer(dialect string, status int, payload []byte) func(http.ResponseWriter, *http.Request, []byte) {
 	return func(w http.ResponseWriter, r *http.Request, body []byte) {
-		if status != http.StatusOK || !streamed(r, body) {
+		if status != http.StatusOK || !upstreamWantsStream(r, body) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			_, _ = w.Write(payload)
@@ -94,7 +94,7 @@ func hostileGateway(t *testing.T, d int, serve func(http.ResponseWriter, *http.R
 	var good atomic.Int32
 	goodBase, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, b []byte) {
 		good.Add(1)
-		if streamed(r, b) {
+		if upstreamWantsStream(r, b) {
 			silentChunks("ok")(w, r, b)
 			return
 		}
@@ -102,34 +102,34 @@ func hostileGateway(t *testing.T, d int, serve func(http.ResponseWriter, *http.R
 	})
 	g := newGateway(t, base, append([]func(*Config){func(c *Config) {
 		c.Retry.BaseDelay = time.Millisecond
-		c.Providers[0].Name, c.Providers[0].Dialect = "up", dialects[d].dialect()
+		c.Providers[0].Name, c.Providers[0].Dialect = "up", hostileDialects[d].dialect()
 		c.Providers = append(c.Providers, Provider{Name: "good", BaseURL: goodBase, Dialect: transform.NewOpenAI(transform.OpenAIOptions{})})
 	}}, mutate...)...)
 	return g, &good
 }
 
 const (
-	hostileBody         = `{"model":"up/m","messages":[{"role":"user","content":"hi"}]}`
-	hostileStreamBody   = `{"model":"up/m","stream":true,"messages":[{"role":"user","content":"hi"}]}`
-	hostileFallback     = `{"model":"up/m","models":["good/m"],"messages":[{"role":"user","content":"hi"}]}`
-	hostileStreamFallbk = `{"model":"up/m","models":["good/m"],"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	hostileBody           = `{"model":"up/m","messages":[{"role":"user","content":"hi"}]}`
+	hostileStreamBody     = `{"model":"up/m","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	hostileFallback       = `{"model":"up/m","models":["good/m"],"messages":[{"role":"user","content":"hi"}]}`
+	hostileStreamFallback = `{"model":"up/m","models":["good/m"],"stream":true,"messages":[{"role":"user","content":"hi"}]}`
 )
 
 // An upstream answering 200 with deeply nested JSON, whole or as its first stream event, is a retryable 502
 // bad_upstream_response in every dialect: the next target answers, and alone it is the client's 502.
 func TestDeepUpstreamAnswerIsRetried502(t *testing.T) {
-	for i, d := range dialects {
+	for i, d := range hostileDialects {
 		t.Run(d.name, func(t *testing.T) {
 			for _, size := range []int{8 << 20, 512 << 10} {
 				for _, stream := range []bool{false, true} {
 					if stream && size > 1<<20 {
 						continue // a line over max_event_size is upstream_response_too_large
 					}
-					g, good := hostileGateway(t, i, answerWith(d.name, http.StatusOK, []byte(strings.Repeat("[", size))),
+					g, good := hostileGateway(t, i, hostileAnswer(d.name, http.StatusOK, []byte(strings.Repeat("[", size))),
 						func(c *Config) { c.Breaker.Disabled = true })
 					body, fallback := hostileBody, hostileFallback
 					if stream {
-						body, fallback = hostileStreamBody, hostileStreamFallbk
+						body, fallback = hostileStreamBody, hostileStreamFallback
 					}
 					res := &Result{}
 					rec := serveRecorded(g, body, res)
@@ -154,13 +154,13 @@ func TestUpstreamResponseTooLarge(t *testing.T) {
 	limits := func(c *Config) {
 		c.MaxResponseBody, c.MaxEventSize, c.Breaker.Disabled = 1<<20, 256<<10, true
 	}
-	for i, d := range dialects {
+	for i, d := range hostileDialects {
 		t.Run(d.name, func(t *testing.T) {
 			for _, stream := range []bool{false, true} {
-				g, good := hostileGateway(t, i, answerWith(d.name, http.StatusOK, big), limits)
+				g, good := hostileGateway(t, i, hostileAnswer(d.name, http.StatusOK, big), limits)
 				body, fallback, limit := hostileBody, hostileFallback, "max_response_body"
 				if stream {
-					body, fallback, limit = hostileStreamBody, hostileStreamFallbk, "max_event_size"
+					body, fallback, limit = hostileStreamBody, hostileStreamFallback, "max_event_size"
 				}
 				rec := post(t, g, body)
 				msg := gjson.Get(rec.Body.String(), "error.message").Str
@@ -239,17 +239,17 @@ func TestErrorBodyWith200IsAFailedAttempt(t *testing.T) {
 		"gemini":    `{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}`,
 		"ollama":    `{"error":"server busy"}`,
 	}
-	for i, d := range dialects {
+	for i, d := range hostileDialects {
 		want := http.StatusTooManyRequests
 		if d.name == "ollama" {
 			want = http.StatusBadGateway // Ollama's errors have no type
 		}
 		for _, stream := range []bool{false, true} {
-			g, good := hostileGateway(t, i, answerWith(d.name, http.StatusOK, []byte(bodies[d.name])),
+			g, good := hostileGateway(t, i, hostileAnswer(d.name, http.StatusOK, []byte(bodies[d.name])),
 				func(c *Config) { c.Retry.MaxAttempts = 1 })
 			body, fallback := hostileBody, hostileFallback
 			if stream {
-				body, fallback = hostileStreamBody, hostileStreamFallbk
+				body, fallback = hostileStreamBody, hostileStreamFallback
 			}
 			for range router.DefaultConsecutiveFailures {
 				res := &Result{}
@@ -267,8 +267,8 @@ func TestErrorBodyWith200IsAFailedAttempt(t *testing.T) {
 	}
 }
 
-// answerEvents answers 200 with a stream of the given event payloads in the dialect's framing.
-func answerEvents(dialect string, events ...string) func(http.ResponseWriter, *http.Request, []byte) {
+// hostileEvents answers 200 with a stream of the given event payloads in the dialect's framing.
+func hostileEvents(dialect string, events ...string) func(http.ResponseWriter, *http.Request, []byte) {
 	return func(w http.ResponseWriter, r *http.Request, body []byte) {
 		if dialect == "ollama" {
 			w.Header().Set("Content-Type", "application/x-ndjson")
@@ -301,20 +301,20 @@ func TestUpstreamEchoedKeyIsRedacted(t *testing.T) {
 		"ollama":    `{"model":"m","message":{"role":"assistant","content":"a"},"done":false}`,
 	}
 	first["azure"] = first["openai"]
-	for i, d := range dialects {
+	for i, d := range hostileDialects {
 		for _, form := range []string{key, escaped} {
 			bad := strings.ReplaceAll(errJSON[d.name], "KEY", form)
 			cases := map[string]struct {
 				serve  func(http.ResponseWriter, *http.Request, []byte)
 				stream bool
 			}{
-				"401 json":                {answerWith(d.name, http.StatusUnauthorized, []byte(bad)), false},
-				"401 json, stream":        {answerWith(d.name, http.StatusUnauthorized, []byte(bad)), true},
-				"401 text":                {answerWith(d.name, http.StatusUnauthorized, []byte("Invalid API key provided: Bearer "+key)), false},
-				"401 text, stream":        {answerWith(d.name, http.StatusUnauthorized, []byte("Invalid API key provided: Bearer "+key)), true},
-				"200 error body":          {answerWith(d.name, http.StatusOK, []byte(bad)), false},
-				"first event is an error": {answerEvents(d.name, bad), true},
-				"error mid-stream":        {answerEvents(d.name, first[d.name], bad), true},
+				"401 json":                {hostileAnswer(d.name, http.StatusUnauthorized, []byte(bad)), false},
+				"401 json, stream":        {hostileAnswer(d.name, http.StatusUnauthorized, []byte(bad)), true},
+				"401 text":                {hostileAnswer(d.name, http.StatusUnauthorized, []byte("Invalid API key provided: Bearer "+key)), false},
+				"401 text, stream":        {hostileAnswer(d.name, http.StatusUnauthorized, []byte("Invalid API key provided: Bearer "+key)), true},
+				"200 error body":          {hostileAnswer(d.name, http.StatusOK, []byte(bad)), false},
+				"first event is an error": {hostileEvents(d.name, bad), true},
+				"error mid-stream":        {hostileEvents(d.name, first[d.name], bad), true},
 			}
 			for name, c := range cases {
 				g, _ := hostileGateway(t, i, c.serve, func(cfg *Config) {
@@ -368,11 +368,11 @@ func TestRedactorSecrets(t *testing.T) {
 // A stream event that is not JSON ends the relayed stream with bad_upstream_response; its bytes never reach
 // the client.
 func TestInvalidStreamEventIsNotRelayed(t *testing.T) {
-	for i, d := range dialects {
+	for i, d := range hostileDialects {
 		if d.name != "openai" && d.name != "azure" {
 			continue
 		}
-		g, _ := hostileGateway(t, i, answerEvents(d.name,
+		g, _ := hostileGateway(t, i, hostileEvents(d.name,
 			`{"id":"s1","object":"chat.completion.chunk","created":5,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}`,
 			`{not json at all}`))
 		rec := post(t, g, hostileStreamBody)
