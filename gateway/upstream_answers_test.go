@@ -76,7 +76,8 @@ func hostileAnswer(dialect string, status int, payload []byte) func(http.Respons
 		}
 		if dialect == "ollama" {
 			w.Header().Set("Content-Type", "application/x-ndjson")
-			_, _ = w.Write(append(payload, '\n'))
+			_, _ = w.Write(payload)
+			_, _ = w.Write([]byte("\n"))
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
