@@ -121,9 +121,23 @@ func parseAnthropicEvent(data []byte) (anthropicEvent, error) {
 		default:
 			return
 		}
-		*dst = gjson.Parse(view[start:end])
+		*dst = rawResult(view[start:end])
 	})
 	return e, err
+}
+
+// rawResult is gjson.Parse for a valid JSON value that skips the work Parse would redo: containers are not
+// scanned, and a string without escapes is its own text.
+func rawResult(raw string) gjson.Result {
+	switch raw[0] {
+	case '{', '[':
+		return gjson.Result{Type: gjson.JSON, Raw: raw}
+	case '"':
+		if strings.IndexByte(raw, '\\') < 0 {
+			return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1]}
+		}
+	}
+	return gjson.Parse(raw)
 }
 
 // Finish ends the stream: the finish chunk if message_delta did not send it, and usage. A stream that ended
