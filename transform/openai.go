@@ -208,7 +208,10 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, badUpstream("provider '" + s.provider + "' sent a stream event that is not a JSON object")
 	}
 	view := stringView(data)
-	if e, o := s.errorAt, s.objectAt; e.end > 0 && data[e.start] != 'n' || o.end > 0 && string(data[o.start:o.end]) == `"error"` {
+	// An "error" that is not null, or vLLM's "object":"error": the chunk may be an error (cloned, as it
+	// outlives the reader's buffer when the stream has not begun).
+	errAt, objAt := s.errorAt, s.objectAt
+	if errAt.end > 0 && data[errAt.start] != 'n' || objAt.end > 0 && string(data[objAt.start:objAt.end]) == `"error"` {
 		if e := errorAnswer(bytes.Clone(data)); e != nil {
 			return false, e
 		}
