@@ -113,6 +113,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    on_store_error allow|deny              # default allow
 //	    max_request_body  <size>               # default 4MB
+//	    max_response_body <size>               # non-streamed upstream answers; default 16MiB
+//	    max_event_size    <size>               # one line of an upstream stream; default 1MiB
 //	    max_output_tokens <n>                  # default 8192
 //	    max_n             <n>                  # largest n (choices per request); default 8
 //	    client_keys       <key...>             # e.g. {env.GATEWAY_KEYS}
@@ -175,6 +177,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("invalid max_request_body '%s': use a size such as 4MB", s)
 			}
 			h.MaxRequestBody = int64(n)
+		case "max_response_body":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(s)
+			if err != nil || n == 0 {
+				return d.Errf("invalid max_response_body '%s': use a size such as 16MiB", s)
+			}
+			h.MaxResponseBody = int64(n)
+		case "max_event_size":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(s)
+			if err != nil || n == 0 {
+				return d.Errf("invalid max_event_size '%s': use a size such as 1MiB", s)
+			}
+			h.MaxEventSize = int64(n)
 		case "max_output_tokens":
 			n, err := intArg(d, 1)
 			if err != nil {

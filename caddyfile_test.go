@@ -39,6 +39,8 @@ func TestCaddyfileAdapt(t *testing.T) {
 			alias fast openai/gpt-4o-mini
 			default_model openai/gpt-4o-mini
 			max_request_body 4MB
+			max_response_body 8MiB
+			max_event_size 512KiB
 			max_output_tokens 16384
 			client_keys {env.GATEWAY_KEYS}
 		}
@@ -69,8 +71,10 @@ func TestCaddyfileAdapt(t *testing.T) {
 									],
 									"default_model": "openai/gpt-4o-mini",
 									"handler": "ai_gateway",
+									"max_event_size": 524288,
 									"max_output_tokens": 16384,
 									"max_request_body": 4000000,
+									"max_response_body": 8388608,
 									"providers": [
 										{
 											"api_keys": [
@@ -122,6 +126,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"ai_gateway {\nalias fast\n}", "wrong argument count"},
 		{"ai_gateway {\nalias a openai/x\nalias a openai/y\n}", "alias 'a' is defined twice"},
 		{"ai_gateway {\nmax_request_body lots\n}", "invalid max_request_body"},
+		{"ai_gateway {\nmax_response_body lots\n}", "invalid max_response_body"},
+		{"ai_gateway {\nmax_event_size 0\n}", "invalid max_event_size"},
 		{"ai_gateway {\nmax_output_tokens -1\n}", "invalid max_output_tokens"},
 		{"ai_gateway {\nprovider a {\ntimeout soon\n}\n}", "invalid timeout"},
 		{"ai_gateway {\nnope\n}", "unrecognized subdirective 'nope'"},

@@ -54,6 +54,11 @@ type Handler struct {
 	DefaultModel string `json:"default_model,omitempty"`
 	// MaxRequestBody bounds request bodies, in bytes. Default: 4 MiB.
 	MaxRequestBody int64 `json:"max_request_body,omitempty"`
+	// MaxResponseBody bounds a non-streamed upstream answer, in bytes; a larger one fails the attempt with a
+	// 502 upstream_response_too_large and the next target is tried. Default: 16 MiB.
+	MaxResponseBody int64 `json:"max_response_body,omitempty"`
+	// MaxEventSize bounds one line of an upstream stream, in bytes, with the same error. Default: 1 MiB.
+	MaxEventSize int64 `json:"max_event_size,omitempty"`
 	// MaxOutputTokens is the largest max_tokens / max_completion_tokens a client may ask for. Default: 8192.
 	MaxOutputTokens int `json:"max_output_tokens,omitempty"`
 	// MaxN is the largest n (choices per request) a client may ask for; each choice counts in token limits
@@ -123,6 +128,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Aliases:         h.Aliases,
 		DefaultModel:    h.DefaultModel,
 		MaxRequestBody:  h.MaxRequestBody,
+		MaxResponseBody: h.MaxResponseBody,
+		MaxEventSize:    h.MaxEventSize,
 		MaxOutputTokens: h.MaxOutputTokens,
 		MaxN:            h.MaxN,
 		Routes:          h.routerRoutes(),

@@ -139,11 +139,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *exchange, t router.Target) (bool, *transform.Error) {
 	u := g.providers[t.Provider]
 	treq := &transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
-		IncludeUsage: x.req.includeUsage}
+		IncludeUsage: x.req.includeUsage, Provider: t.Provider}
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
 	health := g.router.Start(t)
 	began := time.Now()
 	answered, ttfb, e := g.attempt(w, r, x, u, t, treq)
+	e = g.redact.error(e)
 	a := Attempt{Target: t.String(), Label: t.Label(), Status: http.StatusOK, Duration: time.Since(began)}
 	out := router.Outcome{TTFB: ttfb}
 	if e != nil {
@@ -180,8 +181,11 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if treq.Stream {
 		return g.relayStream(w, r, x, u, treq, resp, cancel, sent)
 	}
-	b, rerr := readLimited(resp.Body, maxResponseBody)
+	b, rerr := readResponse(resp, g.cfg.MaxResponseBody)
 	ttfb = time.Since(sent)
+	if errors.Is(rerr, errTooLarge) {
+		return false, ttfb, tooLarge(u.Name, "max_response_body", g.cfg.MaxResponseBody)
+	}
 	if rerr != nil {
 		return false, ttfb, transportError(r.Context(), u.Name, rerr)
 	}

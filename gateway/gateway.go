@@ -24,12 +24,13 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultMaxRequestBody  = 4 << 20
+	DefaultMaxResponseBody = 16 << 20
+	DefaultMaxEventSize    = 1 << 20
 	DefaultMaxOutputTokens = 8192
 	DefaultMaxN            = 8
 	DefaultTimeout         = 10 * time.Minute
 	DefaultDialTimeout     = 10 * time.Second
 	maxErrorBody           = 1 << 20
-	maxResponseBody        = 64 << 20
 )
 
 // Provider is one configured upstream API.
@@ -77,6 +78,13 @@ type Config struct {
 	DefaultModel string
 	// MaxRequestBody bounds request bodies in bytes. Default: DefaultMaxRequestBody.
 	MaxRequestBody int64
+	// MaxResponseBody bounds a non-streamed upstream answer, in bytes: a larger one is not read further and
+	// fails the attempt with a 502 upstream_response_too_large (the next target is tried). Each attempt holds
+	// at most about this much, so it also bounds memory per request in flight. Default: DefaultMaxResponseBody.
+	MaxResponseBody int64
+	// MaxEventSize bounds one line (and one event) of an upstream stream, in bytes, with the same error; a
+	// stream of any length is relayed in memory bounded by it. Default: DefaultMaxEventSize.
+	MaxEventSize int64
 	// MaxOutputTokens is the largest max_tokens / max_completion_tokens a client may ask for.
 	// Default: DefaultMaxOutputTokens.
 	MaxOutputTokens int
@@ -135,12 +143,19 @@ type Gateway struct {
 	retry     router.RetryPolicy
 	tokenizer *usage.Tokenizer
 	prices    *usage.PriceTable
+	redact    *redactor
 }
 
 // New validates cfg and builds a Gateway.
 func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxRequestBody <= 0 {
 		cfg.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if cfg.MaxResponseBody <= 0 {
+		cfg.MaxResponseBody = DefaultMaxResponseBody
+	}
+	if cfg.MaxEventSize <= 0 {
+		cfg.MaxEventSize = DefaultMaxEventSize
 	}
 	if cfg.MaxOutputTokens <= 0 {
 		cfg.MaxOutputTokens = DefaultMaxOutputTokens
@@ -181,6 +196,7 @@ func New(cfg Config) (*Gateway, error) {
 		rc.Providers = append(rc.Providers, router.ProviderConfig{Name: p.Name, Models: p.Models, Keys: len(p.APIKeys), Policy: p.Policy})
 		g.providers[p.Name] = newUpstream(p, forward)
 	}
+	g.redact = newRedactor(cfg.Providers)
 	r, err := router.New(rc)
 	if err != nil {
 		return nil, err

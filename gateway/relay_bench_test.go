@@ -51,7 +51,12 @@ func BenchmarkStreamRelayCounting(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := pump(context.Background(), "openai", events, dialect.NewStream(req), sw, ev); err != nil {
+				tr := dialect.NewStream(req)
+				done, err := tr.Translate(ev, sw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := pump(context.Background(), "openai", DefaultMaxEventSize, events, tr, sw, done); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -16,15 +16,16 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
-// relayStream waits for the upstream's first event before committing the response, so that a failure before
-// it can still go to another target, then relays events one at a time, flushing each.
+// relayStream translates the upstream's first event before committing the response, so that a failure before
+// it, or a first event that is an error or unreadable, can still go to another target; then it relays events
+// one at a time, flushing each.
 func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, treq *transform.Request, resp *http.Response, cancel context.CancelFunc, sent time.Time) (bool, time.Duration, *transform.Error) {
 	timer := startFirstEventTimer(u.FirstTokenTimeout, cancel)
 	var events transform.EventReader
 	if f, ok := u.Dialect.(transform.FramedDialect); ok {
-		events = f.NewEventReader(resp.Body)
+		events = f.NewEventReader(resp.Body, int(g.cfg.MaxEventSize))
 	} else {
-		events = transform.NewSSEReader(resp.Body, 0)
+		events = transform.NewSSEReader(resp.Body, int(g.cfg.MaxEventSize))
 	}
 	ev, err := events.Next()
 	ttfb := time.Since(sent)
@@ -37,11 +38,20 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 			return false, ttfb, transform.NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
 				"provider '"+u.Name+"' closed the stream before sending anything")
 		}
+		if errors.Is(err, transform.ErrEventTooLarge) {
+			return false, ttfb, tooLarge(u.Name, "max_event_size", g.cfg.MaxEventSize)
+		}
 		return false, ttfb, transportError(r.Context(), u.Name, err)
 	}
 	target := router.Target{Provider: u.Name, Model: treq.Model}
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel,
 		counter: g.tokenizer.NewStreamCounter(target.String())}
+	tr := u.Dialect.NewStream(treq)
+	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
+	done, terr := tr.Translate(ev, sw)
+	if terr != nil {
+		return false, ttfb, asError(terr)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -53,7 +63,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	x.res.Status = http.StatusOK
 	x.res.TimeToFirstByte = time.Since(x.start)
 
-	streamErr := pump(r.Context(), u.Name, events, u.Dialect.NewStream(treq), sw, ev)
+	streamErr := pump(r.Context(), u.Name, g.cfg.MaxEventSize, events, tr, sw, done)
 	if sw.writeErr != nil && streamErr == nil {
 		streamErr = errClientGone
 	}
@@ -65,7 +75,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		return true, ttfb, x.res.Err
 	}
 	if streamErr != nil {
-		e := asError(streamErr)
+		e := g.redact.error(asError(streamErr))
 		sw.writeError(e)
 		x.res.Err = e
 		return true, ttfb, e
@@ -76,14 +86,11 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 
 var errClientGone = errors.New("the client closed the request")
 
-// pump feeds upstream events to the translator until the stream ends. It returns the error to report in the
-// stream, or nil after a complete answer.
-func pump(ctx context.Context, provider string, events transform.EventReader, tr transform.StreamTranslator, sw *streamWriter, ev transform.Event) error {
+// pump feeds upstream events to the translator until the stream ends, the first event already translated
+// (done is what Translate said of it). It returns the error to report in the stream, or nil after a complete
+// answer.
+func pump(ctx context.Context, provider string, maxEvent int64, events transform.EventReader, tr transform.StreamTranslator, sw *streamWriter, done bool) error {
 	for {
-		done, err := tr.Translate(ev, sw)
-		if err != nil {
-			return err
-		}
 		if sw.writeErr != nil {
 			return nil
 		}
@@ -95,18 +102,24 @@ func pump(ctx context.Context, provider string, events transform.EventReader, tr
 		if done {
 			return tr.Finish(sw, false)
 		}
-		ev, err = events.Next()
+		ev, err := events.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return tr.Finish(sw, true)
 			}
-			if ferr := tr.Finish(sw, true); ferr != nil && ctx.Err() == nil {
+			ferr := tr.Finish(sw, true)
+			switch {
+			case ctx.Err() != nil:
+				return errClientGone
+			case errors.Is(err, transform.ErrEventTooLarge):
+				return tooLarge(provider, "max_event_size", maxEvent)
+			case ferr != nil:
 				return ferr
 			}
-			if ctx.Err() != nil {
-				return errClientGone
-			}
 			return transportError(ctx, provider, err)
+		}
+		if done, err = tr.Translate(ev, sw); err != nil {
+			return err
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -210,6 +211,27 @@ func transportError(ctx context.Context, provider string, err error) *transform.
 
 // errTooLarge is returned by readLimited for a body over its limit.
 var errTooLarge = errors.New("body too large")
+
+// readResponse reads a successful upstream answer of at most limit bytes. A declared Content-Length over the
+// limit fails before anything is read, and one within it is read into a buffer of exactly that size.
+func readResponse(resp *http.Response, limit int64) ([]byte, error) {
+	if resp.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	if resp.ContentLength < 0 {
+		return readLimited(resp.Body, limit)
+	}
+	b := make([]byte, resp.ContentLength)
+	_, err := io.ReadFull(resp.Body, b)
+	return b, err
+}
+
+// tooLarge is the 502 for an upstream answer over one of the gateway's limits, named by option.
+func tooLarge(provider, option string, limit int64) *transform.Error {
+	return transform.NewError(http.StatusBadGateway, "server_error", "upstream_response_too_large",
+		"provider '"+provider+"' answered with more than the "+strconv.FormatInt(limit, 10)+" bytes "+option+
+			" allows: raise "+option+" or ask for a shorter answer")
+}
 
 // readLimited reads at most limit bytes of body.
 func readLimited(body io.Reader, limit int64) ([]byte, error) {

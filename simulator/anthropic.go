@@ -15,7 +15,7 @@ import (
 type anthropic struct{}
 
 func (anthropic) parse(ex *exchange, body []byte) error {
-	if !gjson.ValidBytes(body) {
+	if transform.CheckJSON(body) != nil {
 		return errors.New("invalid request: the body is not valid JSON")
 	}
 	req := gjson.ParseBytes(body)

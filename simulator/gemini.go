@@ -19,7 +19,7 @@ import (
 type gemini struct{}
 
 func (gemini) parse(ex *exchange, body []byte) error {
-	if !gjson.ValidBytes(body) {
+	if transform.CheckJSON(body) != nil {
 		return errors.New("Invalid JSON payload received. The body is not valid JSON.")
 	}
 	req := gjson.ParseBytes(body)

@@ -16,7 +16,7 @@ import (
 type openAI struct{}
 
 func (openAI) parse(ex *exchange, body []byte) error {
-	if !gjson.ValidBytes(body) {
+	if transform.CheckJSON(body) != nil {
 		return errors.New("we could not parse the JSON body of your request; send a valid JSON object")
 	}
 	req := gjson.ParseBytes(body)

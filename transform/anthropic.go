@@ -79,8 +79,11 @@ func (a *Anthropic) setVersionHeaders(h http.Header) {
 // other body) into an OpenAI-shaped error. 529 overloaded becomes 503 with a retry-after of at least the
 // upstream's (1s when it gave none); 429 keeps the upstream's retry-after.
 func (a *Anthropic) TranslateError(status int, h http.Header, body []byte) *Error {
-	typ := gjson.GetBytes(body, "error.type").String()
-	msg := gjson.GetBytes(body, "error.message").String()
+	var typ, msg string
+	if CheckJSON(body) == nil {
+		typ = gjson.GetBytes(body, "error.type").String()
+		msg = gjson.GetBytes(body, "error.message").String()
+	}
 	if msg == "" {
 		msg = bodySnippet(body)
 	}
@@ -91,12 +94,12 @@ func (a *Anthropic) TranslateError(status int, h http.Header, body []byte) *Erro
 }
 
 // anthropicError builds the OpenAI error for an Anthropic error of the given HTTP status (0 when it came
-// inside a stream) and error type.
+// inside a stream, 200 when it came as a successful answer) and error type.
 func anthropicError(status int, typ, msg string, h http.Header) *Error {
 	if st := anthropicStatusForType(typ); st != 0 && (status == 0 || status == http.StatusOK) {
 		status = st
 	}
-	if status == 0 {
+	if status == 0 || status == http.StatusOK {
 		status = http.StatusBadGateway
 	}
 	code := ""

@@ -15,8 +15,8 @@ const anthropicJSONObjectInstruction = "Respond with a single valid JSON object 
 // Messages API cannot express are refused with a 400 naming the field, or dropped as listed on Anthropic.
 func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	body := req.Body
-	if !gjson.ValidBytes(body) {
-		return nil, InvalidRequest("", "request body is not valid JSON")
+	if err := CheckJSON(body); err != nil {
+		return nil, BadRequestJSON(err)
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {

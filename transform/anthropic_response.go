@@ -12,11 +12,13 @@ import (
 // TranslateResponse turns an Anthropic Messages answer into an OpenAI chat.completion: text blocks become
 // content, thinking blocks reasoning_content, tool_use blocks tool_calls, stop_reason finish_reason.
 func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, NewError(http.StatusBadGateway, "server_error", "",
-			"anthropic: upstream answered with a body that is not valid JSON")
+	if err := CheckJSON(body); err != nil {
+		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("anthropic"), err)
 	}
 	msg := gjson.ParseBytes(body)
+	if msg.Get("type").Str == "error" {
+		return nil, usage.Usage{}, a.TranslateError(http.StatusOK, nil, body)
+	}
 	c := Completion{
 		ID:           "chatcmpl-" + msg.Get("id").String(),
 		Created:      time.Now().Unix(),

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"time"
@@ -19,15 +20,16 @@ const (
 
 // NewStream returns a translator for one Messages stream (message_start .. message_stop).
 func (a *Anthropic) NewStream(req *Request) StreamTranslator {
-	return &anthropicStream{model: req.ClientModel, created: time.Now().Unix(), block: -1}
+	return &anthropicStream{model: req.ClientModel, provider: req.provider("anthropic"), created: time.Now().Unix(), block: -1}
 }
 
 // anthropicStream translates one Messages stream. It keeps the open block's kind and tool index, the number
 // of tool calls so far and the usage, never the text.
 type anthropicStream struct {
-	b       *ChunkBuilder
-	model   string
-	created int64
+	b        *ChunkBuilder
+	model    string
+	provider string
+	created  int64
 
 	block     int64 // Anthropic index of the open content block, -1 when none
 	kind      int   // anthropicBlock* of the open block
@@ -43,13 +45,20 @@ type anthropicStream struct {
 }
 
 // Translate handles one Anthropic event. Events are told apart by their data's type field (the event name
-// repeats it); unknown events, ping and events that are not JSON objects are ignored.
+// repeats it); unknown events, ping and events whose data is not an object are ignored. Data that is not
+// JSON ends the stream.
 func (s *anthropicStream) Translate(ev Event, sink Sink) (bool, error) {
 	if s.stopped {
 		return true, nil
 	}
+	if len(bytes.TrimSpace(ev.Data)) == 0 {
+		return false, nil
+	}
 	// The event's strings are only read during this call, so they may point into ev.Data.
-	e := parseAnthropicEvent(stringView(ev.Data))
+	e, err := parseAnthropicEvent(ev.Data)
+	if err != nil {
+		return false, s.fail(sink, BadUpstreamJSON(s.provider, err))
+	}
 	switch e.typ.Str {
 	case "message_start":
 		s.usage = anthropicUsage(e.message.Get("usage"), s.usage)
@@ -88,28 +97,47 @@ type anthropicEvent struct {
 	typ, index, delta, contentBlock, message, usage, err gjson.Result
 }
 
-func parseAnthropicEvent(data string) anthropicEvent {
+// parseAnthropicEvent validates an event's data and reads its top-level members in the same pass.
+func parseAnthropicEvent(data []byte) (anthropicEvent, error) {
 	var e anthropicEvent
-	gjson.Parse(data).ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	view := stringView(data)
+	err := scanJSON(data, func(key []byte, start, end int) {
+		var dst *gjson.Result
+		switch string(key) {
 		case "type":
-			e.typ = v
+			dst = &e.typ
 		case "index":
-			e.index = v
+			dst = &e.index
 		case "delta":
-			e.delta = v
+			dst = &e.delta
 		case "content_block":
-			e.contentBlock = v
+			dst = &e.contentBlock
 		case "message":
-			e.message = v
+			dst = &e.message
 		case "usage":
-			e.usage = v
+			dst = &e.usage
 		case "error":
-			e.err = v
+			dst = &e.err
+		default:
+			return
 		}
-		return true
+		*dst = rawResult(view[start:end])
 	})
-	return e
+	return e, err
+}
+
+// rawResult is gjson.Parse for a valid JSON value that skips the work Parse would redo: containers are not
+// scanned, and a string without escapes is its own text.
+func rawResult(raw string) gjson.Result {
+	switch raw[0] {
+	case '{', '[':
+		return gjson.Result{Type: gjson.JSON, Raw: raw}
+	case '"':
+		if strings.IndexByte(raw, '\\') < 0 {
+			return gjson.Result{Type: gjson.String, Raw: raw, Str: raw[1 : len(raw)-1]}
+		}
+	}
+	return gjson.Parse(raw)
 }
 
 // Finish ends the stream: the finish chunk if message_delta did not send it, and usage. A stream that ended
@@ -192,7 +220,7 @@ func (s *anthropicStream) blockStart(sink Sink, e anthropicEvent) error {
 		s.kind, s.tool, s.toolArgs = anthropicBlockTool, s.toolCount, false
 		s.toolCount++
 		var args []byte
-		if in := cb.Get("input"); in.IsObject() && hasMembers(in) && gjson.Valid(in.Raw) {
+		if in := cb.Get("input"); in.IsObject() && hasMembers(in) {
 			args = AppendJSONString(nil, string(CompactJSON(nil, []byte(in.Raw))))
 			s.toolArgs = true
 		}
@@ -267,9 +295,9 @@ func (s *anthropicStream) reasoning(sink Sink, v gjson.Result) error {
 }
 
 // isRawString reports whether v is a non-empty JSON string whose raw literal can be copied into a chunk as
-// is: the whole event is never validated, so the literal itself is.
+// is (the event was validated whole).
 func isRawString(v gjson.Result) bool {
-	return v.Type == gjson.String && len(v.Raw) > 2 && v.Raw[0] == '"' && gjson.Valid(v.Raw)
+	return v.Type == gjson.String && len(v.Raw) > 2 && v.Raw[0] == '"'
 }
 
 // hasMembers reports whether the JSON object obj has at least one member.

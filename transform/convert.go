@@ -94,7 +94,7 @@ func ToolArgumentsObject(args string) ([]byte, error) {
 	if trimmed == "" {
 		return []byte("{}"), nil
 	}
-	if !gjson.Valid(trimmed) {
+	if CheckJSON(bytesView(trimmed)) != nil {
 		return nil, errors.New("tool call arguments are not valid JSON")
 	}
 	if trimmed[0] != '{' {

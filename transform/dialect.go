@@ -23,6 +23,16 @@ type Request struct {
 	Stream bool
 	// IncludeUsage is true when a streaming client asked for the usage chunk (stream_options.include_usage).
 	IncludeUsage bool
+	// Provider is the configured provider's name, for error messages; empty means the dialect's own name.
+	Provider string
+}
+
+// provider returns the name error messages give the upstream.
+func (r *Request) provider(dialect string) string {
+	if r.Provider != "" {
+		return r.Provider
+	}
+	return dialect
 }
 
 // Outgoing is the upstream request a dialect built.

@@ -70,8 +70,8 @@ func (g *Gemini) SetAuth(h http.Header, apiKey string) {
 
 // BuildRequest translates an OpenAI chat completion request into a Gemini generateContent request.
 func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
-	if !gjson.ValidBytes(req.Body) {
-		return nil, InvalidRequest("", "the request body is not valid JSON")
+	if err := CheckJSON(req.Body); err != nil {
+		return nil, BadRequestJSON(err)
 	}
 	root := gjson.Parse(stringView(req.Body))
 	if !root.IsObject() {
@@ -105,7 +105,11 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 	}
 	out = append(out, '}')
 
-	p := "/models/" + url.PathEscape(req.Model)
+	seg, err := pathSegment("model", req.Model)
+	if err != nil {
+		return nil, err
+	}
+	p := "/models/" + seg
 	if req.Stream {
 		p += ":streamGenerateContent?alt=sse"
 	} else {
@@ -268,7 +272,7 @@ func (b *geminiRequestBuilder) toolResult(callID, name string, content gjson.Res
 	b.contents = append(b.contents, `{"functionResponse":{"name":`...)
 	b.contents = AppendJSONString(b.contents, name)
 	b.contents = append(b.contents, `,"response":`...)
-	if t := strings.TrimSpace(text); len(t) > 0 && t[0] == '{' && gjson.Valid(t) {
+	if t := strings.TrimSpace(text); len(t) > 0 && t[0] == '{' && CheckJSON(bytesView(t)) == nil {
 		b.contents = append(b.contents, t...)
 	} else {
 		b.contents = append(b.contents, `{"result":`...)
@@ -615,8 +619,8 @@ func (b *geminiRequestBuilder) generationConfig(dst []byte, root gjson.Result) (
 // TranslateResponse turns a GenerateContentResponse into an OpenAI chat.completion: one choice per
 // candidate (n > 1 asks Gemini for several), thoughts as reasoning_content.
 func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, badUpstream("gemini: the upstream returned a response body that is not valid JSON")
+	if err := CheckJSON(body); err != nil {
+		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("gemini"), err)
 	}
 	root := gjson.Parse(stringView(body))
 	if e := root.Get("error"); e.IsObject() {
@@ -801,12 +805,13 @@ func geminiDecodeBase64(s string) ([]byte, bool) {
 
 // NewStream returns a translator for a streamGenerateContent?alt=sse response.
 func (g *Gemini) NewStream(req *Request) StreamTranslator {
-	return &geminiStream{model: req.ClientModel, created: time.Now().Unix()}
+	return &geminiStream{model: req.ClientModel, provider: req.provider("gemini"), created: time.Now().Unix()}
 }
 
 // geminiStream translates Gemini SSE events, each a whole GenerateContentResponse, into OpenAI chunks.
 type geminiStream struct {
 	model    string
+	provider string
 	created  int64
 	cb       *ChunkBuilder
 	calls    int  // tool calls emitted, the index of the next one
@@ -824,8 +829,8 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 	if len(data) == 0 {
 		return false, nil
 	}
-	if !gjson.ValidBytes(data) {
-		return false, badUpstream("gemini: the upstream sent a stream event that is not valid JSON")
+	if err := CheckJSON(data); err != nil {
+		return false, BadUpstreamJSON(s.provider, err)
 	}
 	root := gjson.Parse(stringView(data))
 	if !root.IsObject() {
@@ -951,7 +956,7 @@ func (s *geminiStream) reportUsage(sink Sink) {
 // TranslateError turns a Google RPC error ({"error":{"code","message","status","details"}}) or any other
 // error body into an OpenAI-shaped error.
 func (g *Gemini) TranslateError(status int, h http.Header, body []byte) *Error {
-	if gjson.ValidBytes(body) {
+	if CheckJSON(body) == nil {
 		root := gjson.Parse(stringView(body))
 		if root.IsArray() {
 			root = root.Get("0")

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-
-	"github.com/tidwall/gjson"
 )
 
 // MaxJSONDepth is the deepest nesting of arrays and objects the gateway reads, in requests and in upstream
@@ -19,17 +17,11 @@ var (
 	ErrJSONInvalid = errors.New("not valid JSON")
 )
 
-// CheckJSON reports whether b is one valid JSON value nested at most MaxJSONDepth levels deep. The depth is
-// checked first, in one pass over b with constant memory, so the recursive validator only ever sees bounded
-// nesting. Every body and stream event the gateway parses goes through here first.
+// CheckJSON reports whether b is one valid JSON value nested at most MaxJSONDepth levels deep, in one pass
+// over b with constant memory and no recursion. A body that is both invalid and too deep is ErrJSONTooDeep.
+// Every body and stream event the gateway parses goes through here first.
 func CheckJSON(b []byte) error {
-	if !depthWithin(b, MaxJSONDepth) {
-		return ErrJSONTooDeep
-	}
-	if !gjson.ValidBytes(b) {
-		return ErrJSONInvalid
-	}
-	return nil
+	return scanJSON(b, nil)
 }
 
 // depthWithin reports whether the brackets of b outside string literals never nest deeper than max. It does

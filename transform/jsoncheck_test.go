@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -55,4 +56,36 @@ func BenchmarkCheckJSON(b *testing.B) {
 	for b.Loop() {
 		_ = CheckJSON(body)
 	}
+}
+
+// FuzzCheckJSON checks the single-pass validator against encoding/json on everything within the depth limit,
+// and that the top-level members it reports are exactly the object's.
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `[1,2.5e-3,"x\u00e9\n",true,false,null,{}]`, `{"a":{"b":[]},"c":"\"}"}`, ` -0.1E+2 `,
+		`{"a":1,}`, `[01]`, `"\x"`, `{"a" 1}`, `[1 2]`, `1.`, `-`, `"\ud800"`, "\"\x1f\"", `{"k":"` + strings.Repeat("é", 9) + `"}`} {
+		f.Add([]byte(s))
+	}
+	f.Add(openAIStreamBody(1, "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		members := map[string]string{}
+		err := scanJSON(b, func(key []byte, start, end int) { members[string(key)] = string(b[start:end]) })
+		if !depthWithin(b, MaxJSONDepth) {
+			if CheckJSON(b) != ErrJSONTooDeep {
+				t.Fatalf("too deep, CheckJSON = %v", CheckJSON(b))
+			}
+			return
+		}
+		if (err == nil) != json.Valid(b) {
+			t.Fatalf("scanJSON = %v, json.Valid = %v for %q", err, json.Valid(b), b)
+		}
+		var obj map[string]json.RawMessage
+		if err != nil || json.Unmarshal(b, &obj) != nil {
+			return
+		}
+		for k, v := range obj {
+			if members[k] != string(v) && !strings.Contains(k, `\`) && !strings.ContainsAny(string(v), "\t\n\r ") {
+				t.Fatalf("member %q = %q, want %q", k, members[k], v)
+			}
+		}
+	})
 }

@@ -17,8 +17,9 @@ type EventReader interface {
 // FramedDialect is implemented by dialects whose streams are not server-sent events (Ollama's NDJSON).
 type FramedDialect interface {
 	Dialect
-	// NewEventReader returns the reader that splits a streamed upstream body into events.
-	NewEventReader(body io.Reader) EventReader
+	// NewEventReader returns the reader that splits a streamed upstream body into events of at most maxEvent
+	// bytes each (zero means DefaultMaxEventSize).
+	NewEventReader(body io.Reader, maxEvent int) EventReader
 }
 
 // NDJSONReader reads newline-delimited JSON (application/x-ndjson): every non-empty line is one event, with

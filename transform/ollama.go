@@ -50,14 +50,14 @@ func (o *Ollama) SetAuth(h http.Header, apiKey string) {
 }
 
 // NewEventReader splits the application/x-ndjson stream into one event per line.
-func (o *Ollama) NewEventReader(body io.Reader) EventReader {
-	return NewNDJSONReader(body, 0)
+func (o *Ollama) NewEventReader(body io.Reader, maxEvent int) EventReader {
+	return NewNDJSONReader(body, maxEvent)
 }
 
 // BuildRequest translates an OpenAI chat completion request into an Ollama /api/chat request.
 func (o *Ollama) BuildRequest(req *Request) (*Outgoing, error) {
-	if !gjson.ValidBytes(req.Body) {
-		return nil, InvalidRequest("", "the request body is not valid JSON")
+	if err := CheckJSON(req.Body); err != nil {
+		return nil, BadRequestJSON(err)
 	}
 	root := gjson.Parse(stringView(req.Body))
 	if !root.IsObject() {
@@ -350,8 +350,8 @@ func ollamaOptions(dst []byte, root gjson.Result) ([]byte, error) {
 
 // TranslateResponse turns a non-streamed /api/chat answer (one JSON object) into an OpenAI chat.completion.
 func (o *Ollama) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, badUpstream("ollama: the upstream returned a response body that is not valid JSON")
+	if err := CheckJSON(body); err != nil {
+		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("ollama"), err)
 	}
 	root := gjson.Parse(stringView(body))
 	if !root.IsObject() {
@@ -445,12 +445,13 @@ func ollamaArgs(dst []byte, args gjson.Result) []byte {
 
 // NewStream returns a translator for a streamed /api/chat response.
 func (o *Ollama) NewStream(req *Request) StreamTranslator {
-	return &ollamaStream{model: req.ClientModel, created: time.Now().Unix()}
+	return &ollamaStream{model: req.ClientModel, provider: req.provider("ollama"), created: time.Now().Unix()}
 }
 
 // ollamaStream translates Ollama's NDJSON lines, each one message fragment, into OpenAI chunks.
 type ollamaStream struct {
 	model    string
+	provider string
 	created  int64
 	cb       *ChunkBuilder
 	calls    int  // tool calls emitted, the index of the next one
@@ -467,8 +468,8 @@ func (s *ollamaStream) Translate(ev Event, sink Sink) (bool, error) {
 	if len(ev.Data) == 0 {
 		return false, nil
 	}
-	if !gjson.ValidBytes(ev.Data) {
-		return false, badUpstream("ollama: the upstream sent a stream line that is not valid JSON")
+	if err := CheckJSON(ev.Data); err != nil {
+		return false, BadUpstreamJSON(s.provider, err)
 	}
 	root := gjson.Parse(stringView(ev.Data))
 	if !root.IsObject() {
@@ -564,7 +565,7 @@ func (s *ollamaStream) Finish(_ Sink, _ bool) error {
 // other error body into an OpenAI-shaped error.
 func (o *Ollama) TranslateError(status int, h http.Header, body []byte) *Error {
 	msg, fromJSON := "", false
-	if gjson.ValidBytes(body) {
+	if CheckJSON(body) == nil {
 		e := gjson.Get(stringView(body), "error")
 		if e.IsObject() {
 			e = e.Get("message")

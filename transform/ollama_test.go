@@ -35,7 +35,7 @@ func ollamaReplay(t testing.TB, body []byte) (*recordingSink, error) {
 	o := NewOllama(OllamaOptions{})
 	tr := o.NewStream(&Request{ClientModel: "ollama/gemma3:1b", Stream: true})
 	tr.(*ollamaStream).created = ollamaTestCreated
-	return replayEvents(t, tr, o.NewEventReader(bytes.NewReader(body)), false)
+	return replayEvents(t, tr, o.NewEventReader(bytes.NewReader(body), 0), false)
 }
 
 func readOllamaFixture(t testing.TB, name string) []byte {
@@ -447,7 +447,7 @@ func TestOllamaStreamHeapFlat(t *testing.T) {
 	run := func(n int) (uint64, int) {
 		o := NewOllama(OllamaOptions{})
 		tr := o.NewStream(&Request{ClientModel: "ollama/gemma3:1b"})
-		r := o.NewEventReader(&ollamaEndlessBody{n: n})
+		r := o.NewEventReader(&ollamaEndlessBody{n: n}, 0)
 		sink := &countingSink{}
 		var ms runtime.MemStats
 		var peak uint64
@@ -494,5 +494,5 @@ func BenchmarkOllamaStream(b *testing.B) {
 	_, _ = body.ReadFrom(&ollamaEndlessBody{n: 200})
 	o := NewOllama(OllamaOptions{})
 	req := &Request{ClientModel: "ollama/gemma3:1b", Stream: true}
-	benchmarkRelay(b, body.Bytes(), o.NewEventReader, func() StreamTranslator { return o.NewStream(req) }, "ns/line")
+	benchmarkRelay(b, body.Bytes(), func(r io.Reader) EventReader { return o.NewEventReader(r, 0) }, func() StreamTranslator { return o.NewStream(req) }, "ns/line")
 }

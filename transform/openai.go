@@ -70,23 +70,32 @@ func (o *OpenAI) BuildRequest(req *Request) (*Outgoing, error) {
 			body, _ = sjson.DeleteBytes(body, f)
 		}
 	}
-	return &Outgoing{Path: o.path(req.Model), Body: body}, nil
+	path, err := o.path(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	return &Outgoing{Path: path, Body: body}, nil
 }
 
-func (o *OpenAI) path(model string) string {
+// path is the request path: Azure's carries the deployment, which must be a plain path segment.
+func (o *OpenAI) path(model string) (string, error) {
 	az := o.opts.Azure
 	if az == nil {
-		return "/chat/completions"
+		return "/chat/completions", nil
 	}
 	dep := model
 	if d, ok := az.Deployments[model]; ok {
 		dep = d
 	}
-	p := "/openai/deployments/" + url.PathEscape(dep) + "/chat/completions"
+	seg, err := pathSegment("model", dep)
+	if err != nil {
+		return "", err
+	}
+	p := "/openai/deployments/" + seg + "/chat/completions"
 	if az.APIVersion != "" {
 		p += "?api-version=" + url.QueryEscape(az.APIVersion)
 	}
-	return p
+	return p, nil
 }
 
 // SetAuth sets Authorization: Bearer, or api-key for Azure. An empty key sets nothing (local servers).
@@ -103,8 +112,11 @@ func (o *OpenAI) SetAuth(h http.Header, apiKey string) {
 
 // TranslateResponse keeps the upstream's bytes and only replaces model with the client-facing name.
 func (o *OpenAI) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
-	if !gjson.ValidBytes(body) {
-		return nil, usage.Usage{}, badUpstream("the upstream answered with a body that is not valid JSON")
+	if err := CheckJSON(body); err != nil {
+		return nil, usage.Usage{}, BadUpstreamJSON(req.provider(o.name()), err)
+	}
+	if e := errorAnswer(body); e != nil {
+		return nil, usage.Usage{}, e
 	}
 	out := spliceModel(nil, body, req.ClientModel)
 	u, _ := parseOpenAIUsage(gjson.GetBytes(body, "usage"))
@@ -153,21 +165,34 @@ func parseOpenAIUsage(v gjson.Result) (usage.Usage, bool) {
 
 // NewStream returns a translator that relays OpenAI chunks with model rewritten.
 func (o *OpenAI) NewStream(req *Request) StreamTranslator {
-	return &openAIStream{model: req.ClientModel, buf: make([]byte, 0, 1024)}
+	return &openAIStream{model: req.ClientModel, provider: req.provider(o.name()), buf: make([]byte, 0, 1024)}
+}
+
+// name is the dialect's name in error messages when the request names no provider.
+func (o *OpenAI) name() string {
+	if o.opts.Azure != nil {
+		return "azure"
+	}
+	return "openai"
 }
 
 type openAIStream struct {
 	model    string
+	provider string
 	buf      []byte
 	finished bool
+	// The spans of the current chunk's top-level members, found while it is validated.
+	modelAt, choicesAt, usageAt, errorAt, objectAt span
 }
+
+// span is where a member's value lies in a chunk; end is 0 when the chunk has no such member.
+type span struct{ start, end int }
 
 var doneMarker = []byte("[DONE]")
 
-// Translate relays the chunk's bytes with only model replaced. It reads no more of the chunk than it needs:
-// model and choices come first in every OpenAI-compatible chunk, and the rarer error and usage fields are
-// only looked up when their keys occur in the bytes. The usage-only chunk is not relayed: its usage goes to
-// the sink.
+// Translate relays the chunk's bytes with only model replaced. One pass over the chunk validates it and finds
+// its top-level model, choices, usage, error and object members; nothing else is decoded. A chunk that is an
+// error ends the stream with that error, and the usage-only chunk is not relayed: its usage goes to the sink.
 func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	data := bytes.TrimSpace(ev.Data)
 	if bytes.Equal(data, doneMarker) {
@@ -176,22 +201,32 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	if len(data) == 0 {
 		return false, nil
 	}
-	if data[0] != '{' || data[len(data)-1] != '}' {
-		return false, badUpstream("the upstream sent a stream event that is not a JSON object")
+	s.modelAt, s.choicesAt, s.usageAt, s.errorAt, s.objectAt = span{}, span{}, span{}, span{}, span{}
+	if err := scanJSON(data, s.member); err != nil {
+		return false, BadUpstreamJSON(s.provider, err)
+	}
+	if data[0] != '{' {
+		return false, badUpstream("provider '" + s.provider + "' sent a stream event that is not a JSON object")
 	}
 	view := stringView(data)
-	if bytes.Contains(data, errorKey) && gjson.Get(view, "error").Exists() {
-		return false, openAIErrorFromJSON(http.StatusBadGateway, data)
+	// An "error" that is not null, or vLLM's "object":"error": the chunk may be an error (cloned, as it
+	// outlives the reader's buffer when the stream has not begun).
+	errAt, objAt := s.errorAt, s.objectAt
+	if errAt.end > 0 && data[errAt.start] != 'n' || objAt.end > 0 && string(data[objAt.start:objAt.end]) == `"error"` {
+		if e := errorAnswer(bytes.Clone(data)); e != nil {
+			return false, e
+		}
 	}
-	choices := gjson.Get(view, "choices")
+	var choices gjson.Result
+	if c := s.choicesAt; c.end > 0 && data[c.start] == '[' {
+		choices = gjson.Result{Type: gjson.JSON, Raw: view[c.start:c.end], Index: c.start}
+	}
 	hasChoices := hasElements(choices)
-	if hasObjectField(data, usageKey) {
-		if use := gjson.Get(view, "usage"); use.IsObject() {
-			parsed, _ := parseOpenAIUsage(use)
-			sink.Usage(parsed, data[use.Index:use.Index+len(use.Raw)])
-			if !hasChoices {
-				return false, nil
-			}
+	if u := s.usageAt; u.end > 0 && data[u.start] == '{' {
+		parsed, _ := parseOpenAIUsage(gjson.Result{Type: gjson.JSON, Raw: view[u.start:u.end], Index: u.start})
+		sink.Usage(parsed, data[u.start:u.end])
+		if !hasChoices {
+			return false, nil
 		}
 	}
 	// A JSON string cannot hold this byte sequence unescaped, so it only matches a real finish_reason.
@@ -199,10 +234,10 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		s.finished = true
 	}
 	out := data
-	if model := gjson.Get(view, "model"); model.Exists() && model.Index > 0 {
-		s.buf = append(s.buf[:0], data[:model.Index]...)
+	if m := s.modelAt; m.end > 0 {
+		s.buf = append(s.buf[:0], data[:m.start]...)
 		s.buf = AppendJSONString(s.buf, s.model)
-		out = append(s.buf, data[model.Index+len(model.Raw):]...)
+		out = append(s.buf, data[m.end:]...)
 		s.buf = out
 	}
 	if cs, ok := sink.(ChoicesSink); ok && hasChoices {
@@ -211,27 +246,19 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	return false, sink.Chunk(out)
 }
 
-var (
-	errorKey = []byte(`"error"`)
-	usageKey = []byte(`"usage"`)
-)
-
-// hasObjectField reports whether key (quoted) occurs in data followed by a colon and an object, white space
-// allowed: a cheap test that spares parsing the common "usage":null.
-func hasObjectField(data, key []byte) bool {
-	for {
-		i := bytes.Index(data, key)
-		if i < 0 {
-			return false
-		}
-		data = data[i+len(key):]
-		j := 0
-		for j < len(data) && (data[j] == ' ' || data[j] == ':' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
-			j++
-		}
-		if j < len(data) && data[j] == '{' {
-			return true
-		}
+// member records where the chunk's members of interest lie.
+func (s *openAIStream) member(key []byte, start, end int) {
+	switch string(key) {
+	case "model":
+		s.modelAt = span{start, end}
+	case "choices":
+		s.choicesAt = span{start, end}
+	case "usage":
+		s.usageAt = span{start, end}
+	case "error":
+		s.errorAt = span{start, end}
+	case "object":
+		s.objectAt = span{start, end}
 	}
 }
 
@@ -252,9 +279,60 @@ func (o *OpenAI) TranslateError(status int, h http.Header, body []byte) *Error {
 	return e
 }
 
+// errorAnswer returns the error that a 200 answer or stream event (valid JSON) carries instead of a completion
+// or chunk: a non-null "error" member, or vLLM's flat {"object":"error",...}; nil for anything else. Its
+// status is the one the error's code or type stands for.
+func errorAnswer(data []byte) *Error {
+	root := gjson.Parse(stringView(data))
+	obj := root.Get("error")
+	switch {
+	case obj.IsObject():
+	case obj.Type == gjson.String && obj.Str != "":
+	case root.Get("object").Str == "error":
+		obj = root
+	default:
+		return nil
+	}
+	return openAIErrorFromJSON(openAIErrorStatus(obj), data)
+}
+
+// openAIErrorStatus is the HTTP status an OpenAI-shaped error object stands for: its numeric code, or what
+// its code or type means; 502 when neither says.
+func openAIErrorStatus(obj gjson.Result) int {
+	code := obj.Get("code")
+	if n := code.Int(); code.Type == gjson.Number && n >= 400 && n <= 599 {
+		return int(n)
+	}
+	switch code.Str {
+	case "invalid_api_key":
+		return http.StatusUnauthorized
+	case "model_not_found":
+		return http.StatusNotFound
+	case "rate_limit_exceeded", "insufficient_quota":
+		return http.StatusTooManyRequests
+	}
+	switch obj.Get("type").Str {
+	case "invalid_request_error":
+		return http.StatusBadRequest
+	case "authentication_error":
+		return http.StatusUnauthorized
+	case "permission_error":
+		return http.StatusForbidden
+	case "not_found_error":
+		return http.StatusNotFound
+	case "rate_limit_error", "insufficient_quota", "tokens", "requests":
+		return http.StatusTooManyRequests
+	case "server_error", "api_error":
+		return http.StatusInternalServerError
+	case "service_unavailable_error", "overloaded_error":
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
+}
+
 func openAIErrorFromJSON(status int, body []byte) *Error {
 	e := &Error{Status: status, Type: TypeForStatus(status)}
-	if !gjson.ValidBytes(body) {
+	if CheckJSON(body) != nil {
 		e.Message = plainErrorMessage(status, body)
 		return e
 	}

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"bytes"
-	"io"
 	"testing"
 
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -97,10 +96,8 @@ func streamUsage(t *testing.T, d Dialect, req *Request, body string) usage.Usage
 	t.Helper()
 	tr := d.NewStream(req)
 	var r EventReader = NewSSEReader(bytes.NewReader([]byte(body)), 0)
-	if nr, ok := d.(interface {
-		NewEventReader(io.Reader) EventReader
-	}); ok {
-		r = nr.NewEventReader(bytes.NewReader([]byte(body)))
+	if f, ok := d.(FramedDialect); ok {
+		r = f.NewEventReader(bytes.NewReader([]byte(body)), 0)
 	}
 	sink, err := replayEvents(t, tr, r, false)
 	if err != nil {
