@@ -158,7 +158,7 @@ func TestDeepUpstreamAnswers(t *testing.T) {
 	})
 	sim := startSimulator(t, "simulator", "")
 	gw := startCaddy(t, "gateway", gatewayConfig(dialectProviders(base, "sk-e2e-unused")+simProvider("sim", sim, "")+
-		"route fallback {\n\ttier openai/gpt-4o-mini\n\ttier sim/gpt-4o-mini\n}\n"))
+		"route fallback {\n\ttarget openai/gpt-4o-mini\n\tfallback sim/gpt-4o-mini\n}\n"))
 	c := newClient(t)
 	ctx := context.Background()
 	for _, d := range dialects {

@@ -32,11 +32,7 @@ type exchange struct {
 func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result) {
 	x := &exchange{res: res, start: time.Now(), prompt: -1}
 	res.CostUSD = -1
-	if r.ContentLength > g.cfg.MaxRequestBody {
-		g.fail(w, res, g.tooLarge())
-		return
-	}
-	body, err := readLimited(http.MaxBytesReader(w, r.Body, g.cfg.MaxRequestBody), g.cfg.MaxRequestBody)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, g.cfg.MaxRequestBody), r.ContentLength, g.cfg.MaxRequestBody)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, errTooLarge) {

@@ -215,14 +215,20 @@ var errTooLarge = errors.New("body too large")
 // readResponse reads a successful upstream answer of at most limit bytes. A declared Content-Length over the
 // limit fails before anything is read, and one within it is read into a buffer of exactly that size.
 func readResponse(resp *http.Response, limit int64) ([]byte, error) {
-	if resp.ContentLength > limit {
+	return readBody(resp.Body, resp.ContentLength, limit)
+}
+
+// readBody reads a body of declared length (-1: unknown) up to limit bytes. A declared length is refused
+// unread when over limit, and read into a buffer of exactly that size otherwise.
+func readBody(body io.Reader, declared, limit int64) ([]byte, error) {
+	if declared > limit {
 		return nil, errTooLarge
 	}
-	if resp.ContentLength < 0 {
-		return readLimited(resp.Body, limit)
+	if declared < 0 {
+		return readLimited(body, limit)
 	}
-	b := make([]byte, resp.ContentLength)
-	_, err := io.ReadFull(resp.Body, b)
+	b := make([]byte, declared)
+	_, err := io.ReadFull(body, b)
 	return b, err
 }
 
