@@ -1,8 +1,11 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/tidwall/gjson"
 )
 
 // scanJSON validates b as one JSON value nested at most MaxJSONDepth levels deep, in a single pass with
@@ -16,6 +19,17 @@ func scanJSON(b []byte, member func(key []byte, start, end int)) error {
 		return ErrJSONTooDeep
 	}
 	return err
+}
+
+// unescapeKey returns a member key as JSON parsers read it: "mod\u0065l" is the key model. Keys without an
+// escape, all real ones, are returned as they are, without allocating.
+func unescapeKey(raw []byte) []byte {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw
+	}
+	quoted := make([]byte, 0, len(raw)+2)
+	quoted = append(append(append(quoted, '"'), raw...), '"')
+	return []byte(gjson.ParseBytes(quoted).Str)
 }
 
 // scan is scanJSON without the depth check of invalid input: it stops at the first error.
@@ -84,7 +98,7 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 		// A value ended at i: close the containers it completes, up to the next value.
 		for {
 			if depth == 1 && member != nil && key != nil {
-				member(key, valStart, i)
+				member(unescapeKey(key), valStart, i)
 				key = nil
 			}
 			i = skipSpace(b, i)
