@@ -179,8 +179,12 @@ func TestOpenAIToolChoice(t *testing.T) {
 			if tt.wantTool == "get_time" && got.Get("choices.0.message.tool_calls.0.function.arguments").String() != "{}" {
 				t.Errorf("arguments of a tool without required properties: %s", got.Raw)
 			}
-			if tt.wantTool == "" && got.Get("choices.0.message.content").String() != storyWords(DefaultCompletionTokens) {
-				t.Errorf("want a text answer: %s", got.Raw)
+			want := storyWords(DefaultCompletionTokens)
+			if tt.name == "after tool result" {
+				want = "The tool returned: sunny"
+			}
+			if tt.wantTool == "" && got.Get("choices.0.message.content").String() != want {
+				t.Errorf("want the text answer %q: %s", want, got.Raw)
 			}
 		})
 	}

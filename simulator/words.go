@@ -23,3 +23,27 @@ func appendWords(dst []byte, from, n int) []byte {
 	}
 	return dst
 }
+
+// choiceShift is how many words further in the list each choice after the first starts, so that the n
+// choices of an answer differ. The first word of every choice is one token bare too.
+const choiceShift = 9
+
+// appendWordsShifted is appendWords for an answer that starts shift words further in the list.
+func appendWordsShifted(dst []byte, shift, from, n int) []byte {
+	if shift == 0 {
+		return appendWords(dst, from, n)
+	}
+	for i := from; i < from+n; i++ {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, words[(i+shift)%len(words)]...)
+	}
+	return dst
+}
+
+// thinkingWords make up every simulated thinking (reasoning) text.
+var thinkingWords = [...]string{
+	"the", "user", "asks", "a", "question", "so", "i", "will", "think", "it", "through", "step", "by", "step",
+	"then", "answer", "briefly", "and", "clearly", "with", "the", "main", "point", "first",
+}
