@@ -210,6 +210,13 @@ func TestInvalidRequests(t *testing.T) {
 		{"/v1/chat/completions", `{"model":"m","messages":[]}`, "messages"},
 		{"/v1/messages", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, "max_tokens"},
 		{"/v1beta/models/gemini-2.5-flash:generateContent", `{"contents":[]}`, "contents"},
+		{"/v1/completions", chatBody, "prompt"},
+		{"/v1/embeddings", `{"model":"text-embedding-3-small"}`, "input"},
+		{"/v1/embeddings", `{"model":"text-embedding-3-small","input":""}`, "empty"},
+		{"/v1/embeddings", `{"model":"text-embedding-3-small","input":"hi","dimensions":0.5}`, "dimensions"},
+		{"/v1/moderations", `{"model":"omni-moderation-latest"}`, "input"},
+		{"/v1/rerank", `{"model":"r","query":"q","documents":[]}`, "documents"},
+		{"/v1beta/models/gemini-embedding-001:batchEmbedContents", `{"requests":[]}`, "requests"},
 	}
 	for _, tt := range tests {
 		got := jsonBody(t, post(t, srv, tt.path, tt.body), 400)
@@ -217,7 +224,7 @@ func TestInvalidRequests(t *testing.T) {
 			t.Errorf("%s %s: error %s does not mention %s", tt.path, tt.body, got.Raw, tt.want)
 		}
 	}
-	got := jsonBody(t, post(t, srv, "/v1/completions", chatBody), 404)
+	got := jsonBody(t, post(t, srv, "/v1/responses", chatBody), 404)
 	if got.Get("error.type").String() != "not_found_error" {
 		t.Errorf("unknown path: %s", got.Raw)
 	}
