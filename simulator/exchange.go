@@ -84,7 +84,8 @@ func (ex *exchange) completionTokens() int {
 func (ex *exchange) appendText(dst []byte) []byte { return ex.appendPiecesJSON(dst, 0, 0, ex.words) }
 
 // appendPiecesJSON appends, as a JSON string with its quotes, pieces from to from+n-1 of choice c's answer.
-// The stock words of choice c start c*choiceShift words further in the list, so choices differ.
+// The stock words of choice c after the first are taken c*choiceShift words further in the list, so choices
+// differ.
 func (ex *exchange) appendPiecesJSON(dst []byte, c, from, n int) []byte {
 	if ex.text == nil {
 		return append(appendWordsShifted(append(dst, '"'), c*choiceShift, from, n), '"')
@@ -97,11 +98,10 @@ func (ex *exchange) piece(c, i int) string {
 	if ex.text != nil {
 		return ex.text[i]
 	}
-	w := words[(i+c*choiceShift)%len(words)]
-	if i > 0 {
-		return " " + w
+	if i == 0 {
+		return words[0]
 	}
-	return w
+	return " " + words[(i+c*choiceShift)%len(words)]
 }
 
 // appendThinkingJSON appends thinking words from to from+n-1 as a JSON string with its quotes.

@@ -12,15 +12,19 @@ import (
 // maxSchemaDepth bounds the nesting of a generated value, so recursive schemas ($ref to an ancestor) end.
 const maxSchemaDepth = 12
 
+// optionalDepth is the nesting from which optional properties are left out and arrays that may be empty
+// are, so that recursive schemas end with a value that still validates.
+const optionalDepth = 3
+
 // appendExample appends a deterministic JSON value that validates against schema, a JSON Schema (or the
 // OpenAPI subset Gemini's responseSchema and parameters take, types in capitals). root is the document that
 // "#/…" references resolve against.
 //
 // What it honours: type (the first that is not "null" of a list), const, enum (its first value), $ref to
 // "#/…" ($defs, definitions), anyOf/oneOf (the first variant that is not null), allOf (its first member),
-// properties (every property, required ones first in the order of required, then the rest in order),
-// required names with no property schema, minProperties, items, minItems/maxItems (one item unless they say
-// otherwise), string formats (date, date-time, time, email, uri, uuid), minLength/maxLength, and
+// properties (required ones first in the order of required, then the rest in order, except deeper than
+// optionalDepth), required names with no property schema, minProperties, items, minItems/maxItems (one item
+// unless they say otherwise, none deeper than optionalDepth if none may do), string formats (date, date-time, time, email, uri, uuid), minLength/maxLength, and
 // minimum/maximum (exclusive too) for numbers and integers. Strings are "sample", numbers and integers 1,
 // booleans true. It ignores pattern and multipleOf.
 func appendExample(dst []byte, schema, root gjson.Result, depth int) []byte {
@@ -65,7 +69,7 @@ func appendExample(dst []byte, schema, root gjson.Result, depth int) []byte {
 		if m := schema.Get("maxItems"); m.Exists() && m.Int() < int64(n) {
 			n = int(max(m.Int(), 0))
 		}
-		if depth >= maxSchemaDepth {
+		if depth >= maxSchemaDepth || depth >= optionalDepth && schema.Get("minItems").Int() == 0 {
 			n = 0
 		}
 		dst = append(dst, '[')
@@ -116,10 +120,12 @@ func appendObjectExample(dst []byte, schema, root gjson.Result, depth int) []byt
 		add(req.String(), propertySchema(props, req.String()))
 		return true
 	})
-	props.ForEach(func(k, v gjson.Result) bool {
-		add(k.String(), v)
-		return true
-	})
+	if depth < optionalDepth {
+		props.ForEach(func(k, v gjson.Result) bool {
+			add(k.String(), v)
+			return true
+		})
+	}
 	for i := n; i < int(min(schema.Get("minProperties").Int(), 16)); i++ {
 		add("key"+strconv.Itoa(i+1), gjson.Result{})
 	}
