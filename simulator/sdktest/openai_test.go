@@ -35,10 +35,10 @@ type Ingredient struct {
 var recipeSchema = map[string]any{
 	"type": "object",
 	"properties": map[string]any{
-		"title":      map[string]any{"type": "string"},
-		"servings":   map[string]any{"type": "integer", "minimum": 2},
-		"vegetarian": map[string]any{"type": "boolean"},
-		"cuisine":    map[string]any{"type": "string", "enum": []string{"thai", "italian"}},
+		"title":       map[string]any{"type": "string"},
+		"servings":    map[string]any{"type": "integer", "minimum": 2},
+		"vegetarian":  map[string]any{"type": "boolean"},
+		"cuisine":     map[string]any{"type": "string", "enum": []string{"thai", "italian"}},
 		"ingredients": map[string]any{"type": "array", "minItems": 3, "items": map[string]any{"$ref": "#/$defs/Ingredient"}},
 	},
 	"required":             []string{"title", "servings", "vegetarian", "cuisine", "ingredients"},
