@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -32,8 +34,33 @@ func (anthropic) parse(ex *exchange, body []byte) error {
 	ex.stream = req.Get("stream").Bool()
 	ex.promptTokens = estimateTokens(req.Get("system"), messages, req.Get("tools"))
 
+	format := req.Get("output_config.format")
+	if !format.Exists() {
+		format = req.Get("output_format") // the structured-outputs beta's name
+	}
+	if format.Get("type").String() == "json_schema" {
+		ex.jsonMode = true
+		ex.schema = format.Get("schema")
+	}
+	switch thinking := req.Get("thinking"); thinking.Get("type").String() {
+	case "enabled":
+		ex.thinking = 16
+		if budget := int(thinking.Get("budget_tokens").Int()); budget > 0 {
+			ex.thinking = min(ex.thinking, budget)
+		}
+	case "adaptive":
+		ex.thinking = thinkingFor(req.Get("output_config.effort").String())
+		if ex.thinking == 0 {
+			ex.thinking = 16
+		}
+	}
+
 	choice := req.Get("tool_choice")
-	if choice.Get("type").String() == "none" || isToolResult(last(messages)) {
+	if result, ok := toolResult(last(messages)); ok {
+		ex.toolResult = textOf(result)
+		return nil
+	}
+	if choice.Get("type").String() == "none" {
 		return nil
 	}
 	tools := toolSpec{list: req.Get("tools"), name: "name", schema: "input_schema"}
@@ -41,14 +68,17 @@ func (anthropic) parse(ex *exchange, body []byte) error {
 	return nil
 }
 
-// isToolResult reports whether a message carries tool results.
-func isToolResult(m gjson.Result) bool {
+// toolResult returns the content of the last tool_result block of a message, if it has one.
+func toolResult(m gjson.Result) (gjson.Result, bool) {
+	var content gjson.Result
 	found := false
 	m.Get("content").ForEach(func(_, block gjson.Result) bool {
-		found = block.Get("type").String() == "tool_result"
-		return !found
+		if block.Get("type").String() == "tool_result" {
+			content, found = block.Get("content"), true
+		}
+		return true
 	})
-	return found
+	return content, found
 }
 
 func (anthropic) stopReason(ex *exchange) string {
@@ -70,12 +100,26 @@ func (anthropic) appendUsage(b []byte, ex *exchange, output int) []byte {
 	return append(b, '}')
 }
 
+// signature is the simulated signature of a thinking block: opaque base64, as Anthropic's are.
+func signature() string {
+	var sig [64]byte
+	_, _ = rand.Read(sig[:])
+	return base64.StdEncoding.EncodeToString(sig[:])
+}
+
 func (d anthropic) appendResponse(b []byte, ex *exchange) []byte {
 	b = append(b, `{"id":`...)
 	b = transform.AppendJSONString(b, transform.NewID("msg_"))
 	b = append(b, `,"type":"message","role":"assistant","model":`...)
 	b = transform.AppendJSONString(b, ex.model)
 	b = append(b, `,"content":[`...)
+	if ex.thinking > 0 {
+		b = append(b, `{"type":"thinking","thinking":`...)
+		b = appendThinkingJSON(b, 0, ex.thinking)
+		b = append(b, `,"signature":`...)
+		b = transform.AppendJSONString(b, signature())
+		b = append(b, `},`...)
+	}
 	if ex.tool != nil {
 		b = append(b, `{"type":"tool_use","id":`...)
 		b = transform.AppendJSONString(b, transform.NewID("toolu_"))
@@ -85,9 +129,9 @@ func (d anthropic) appendResponse(b []byte, ex *exchange) []byte {
 		b = ex.tool.appendArgs(b)
 		b = append(b, '}')
 	} else {
-		b = append(b, `{"type":"text","text":"`...)
+		b = append(b, `{"type":"text","text":`...)
 		b = ex.appendText(b)
-		b = append(b, `"}`...)
+		b = append(b, `}`...)
 	}
 	b = append(b, `],"stop_reason":`...)
 	b = transform.AppendJSONString(b, d.stopReason(ex))
@@ -113,7 +157,35 @@ func (d anthropic) stream(st *streamer, ex *exchange) error {
 		return err
 	}
 
-	b = append(st.begin("content_block_start"), `{"type":"content_block_start","index":0,"content_block":`...)
+	index := 0
+	var value []byte
+	if ex.thinking > 0 {
+		b = append(st.begin("content_block_start"), `{"type":"content_block_start","index":0,"content_block":`...)
+		if err := st.send(append(b, `{"type":"thinking","thinking":"","signature":""}}`...)); err != nil {
+			return err
+		}
+		for i := 0; i < ex.thinking; i += ex.k.chunkTokens {
+			n := min(ex.k.chunkTokens, ex.thinking-i)
+			if err := st.pace(n); err != nil {
+				return err
+			}
+			if err := d.sendDelta(st, 0, "thinking_delta", "thinking", appendThinkingJSON(value[:0], i, n)); err != nil {
+				return err
+			}
+		}
+		value = transform.AppendJSONString(value[:0], signature())
+		if err := d.sendDelta(st, 0, "signature_delta", "signature", value); err != nil {
+			return err
+		}
+		if err := st.send(append(st.begin("content_block_stop"), `{"type":"content_block_stop","index":0}`...)); err != nil {
+			return err
+		}
+		index = 1
+	}
+
+	b = append(st.begin("content_block_start"), `{"type":"content_block_start","index":`...)
+	b = strconv.AppendInt(b, int64(index), 10)
+	b = append(b, `,"content_block":`...)
 	if ex.tool != nil {
 		b = append(b, `{"type":"tool_use","id":`...)
 		b = transform.AppendJSONString(b, transform.NewID("toolu_"))
@@ -131,31 +203,32 @@ func (d anthropic) stream(st *streamer, ex *exchange) error {
 	}
 
 	if ex.tool != nil {
-		if err := d.sendDelta(st, "input_json_delta", "partial_json", ""); err != nil {
+		if err := d.sendDelta(st, index, "input_json_delta", "partial_json", []byte(`""`)); err != nil {
 			return err
 		}
 		for _, a := range ex.tool.args {
 			if err := st.pace(1); err != nil {
 				return err
 			}
-			if err := d.sendDelta(st, "input_json_delta", "partial_json", a); err != nil {
+			if err := d.sendDelta(st, index, "input_json_delta", "partial_json", transform.AppendJSONString(value[:0], a)); err != nil {
 				return err
 			}
 		}
 	} else {
-		var text []byte
 		for i := 0; i < ex.words; i += ex.k.chunkTokens {
 			n := min(ex.k.chunkTokens, ex.words-i)
 			if err := st.pace(n); err != nil {
 				return err
 			}
-			text = appendWords(text[:0], i, n)
-			if err := d.sendDelta(st, "text_delta", "text", string(text)); err != nil {
+			value = ex.appendPiecesJSON(value[:0], 0, i, n)
+			if err := d.sendDelta(st, index, "text_delta", "text", value); err != nil {
 				return err
 			}
 		}
 	}
-	if err := st.send(append(st.begin("content_block_stop"), `{"type":"content_block_stop","index":0}`...)); err != nil {
+	b = append(st.begin("content_block_stop"), `{"type":"content_block_stop","index":`...)
+	b = strconv.AppendInt(b, int64(index), 10)
+	if err := st.send(append(b, '}')); err != nil {
 		return err
 	}
 
@@ -172,13 +245,16 @@ func (d anthropic) stream(st *streamer, ex *exchange) error {
 	return st.send(append(st.begin("message_stop"), `{"type":"message_stop"}`...))
 }
 
-func (anthropic) sendDelta(st *streamer, typ, field, value string) error {
-	b := append(st.begin("content_block_delta"), `{"type":"content_block_delta","index":0,"delta":{"type":"`...)
+// sendDelta sends a content_block_delta of block index; value is a JSON string, quotes included.
+func (anthropic) sendDelta(st *streamer, index int, typ, field string, value []byte) error {
+	b := append(st.begin("content_block_delta"), `{"type":"content_block_delta","index":`...)
+	b = strconv.AppendInt(b, int64(index), 10)
+	b = append(b, `,"delta":{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","`...)
 	b = append(b, field...)
 	b = append(b, `":`...)
-	b = transform.AppendJSONString(b, value)
+	b = append(b, value...)
 	return st.send(append(b, "}}"...))
 }
 

@@ -1,7 +1,54 @@
 // Package simulator plays real LLM providers' wire formats for demos, tests and benchmarks: OpenAI-compatible
 // chat completions, Anthropic Messages and Gemini generateContent, streamed and not, with tool calls, exact
-// usage and injectable faults. New returns a plain http.Handler; the Caddy module http.handlers.ai_simulator
-// wraps it.
+// usage and injectable faults, and the simple JSON endpoints (embeddings, legacy completions, moderations,
+// rerank). New returns a plain http.Handler (its documentation lists the paths); the Caddy module
+// http.handlers.ai_simulator wraps it.
+//
+// Every answer is deterministic except ids, timestamps and signatures, and needs no key. What a request asks
+// for, the simulator plays along with:
+//
+//   - Text: CompletionTokens stock words, each one o200k_base token, so usage is exact; max_tokens (or
+//     max_completion_tokens, maxOutputTokens) cuts it with the dialect's length reason.
+//   - Structured outputs: OpenAI response_format {"type":"json_schema","json_schema":{"schema":…}} or
+//     {"type":"json_object"}, Anthropic output_config.format (or the beta's output_format)
+//     {"type":"json_schema","schema":…}, Gemini generationConfig.responseMimeType "application/json" with
+//     responseJsonSchema or responseSchema. The answer is a JSON value that validates against the schema
+//     (see appendExample for the keywords honoured: types, enum, const, required, nested objects and arrays,
+//     $ref, anyOf, formats, bounds); json_object without a schema answers {"answer":"<the stock words>"}.
+//     The JSON is streamed in pieces, each counted as one token.
+//   - Tool calls: when the request declares tools (and the conversation does not end with a tool result, and
+//     tool choice is not none), the answer calls the forced tool or the first one, with arguments generated
+//     from its JSON Schema the same way. When the conversation ends with a tool result (OpenAI role "tool",
+//     Anthropic tool_result, Gemini functionResponse), the answer is the text "The tool returned: <its
+//     content>", so a demo shows the result was read.
+//   - Choices: OpenAI n and Gemini candidateCount (up to 128 and 8) give that many choices, each with its own
+//     index and its own words (all open with the same word); usage counts them all. Streams interleave them.
+//   - Log probabilities: OpenAI logprobs and top_logprobs (choice.logprobs.content, in stream chunks too),
+//     legacy completions logprobs (tokens, token_logprobs, top_logprobs, text_offset), Gemini
+//     responseLogprobs and logprobs (avgLogprobs, logprobsResult). Values are between -0.01 and -0.23 for the
+//     chosen token; alternatives are stock words, each less likely than the one before.
+//   - Thinking: OpenAI-compatible reasoning_effort (minimal 4 words, low 8, medium 16, high 32) answers
+//     message.reasoning_content and streams delta.reasoning_content before the content, as DeepSeek and vLLM
+//     do, counted in completion_tokens_details.reasoning_tokens; Anthropic thinking {"type":"enabled"}
+//     (16 words, at most budget_tokens) or {"type":"adaptive"} (by output_config.effort) answers a thinking
+//     block with a signature first (streamed as thinking_delta events then one signature_delta), counted in
+//     output_tokens; Gemini thinkingConfig.includeThoughts answers a "thought":true part first (16 words, at
+//     most thinkingBudget; thinkingLevel as reasoning_effort), counted as thoughtsTokenCount.
+//   - Embeddings (OpenAI */embeddings, Gemini :embedContent and :batchEmbedContents, Ollama /api/embed):
+//     unit vectors of the requested dimensions (dimensions, outputDimensionality) or of the model's
+//     (3072 for text-embedding-3-large and gemini-embedding-*, 1536 for text-embedding-3-small and ada-002,
+//     768 otherwise). A vector is the normalised sum of one pseudo-random vector per word, so equal texts
+//     have equal vectors and texts sharing words are similar. encoding_format "base64" gives little-endian
+//     float32 bytes. Inputs may be a string, strings, token ids or arrays of token ids; usage counts tokens.
+//   - Legacy completions (*/completions): one choice per prompt and per n, streamed or not, with usage and
+//     the usage chunk when stream_options.include_usage asks.
+//   - Moderations (*/moderations): one result per input in omni-moderation's shape. An input is flagged
+//     when it holds one of these trigger words (whole word, any case): idiot (harassment), threaten
+//     (harassment, harassment/threatening), hate (hate), steal (illicit), bomb (illicit, illicit/violent,
+//     violence), suicide (self-harm, self-harm/intent), nsfw (sexual), kill (violence), gore (violence,
+//     violence/graphic). Flagged categories score above 0.9, the others below 0.002.
+//   - Rerank (*/rerank, the shape Cohere v2, Jina and vLLM share): results sorted by relevance_score, which
+//     grows with the share of the query's words a document holds, with top_n and return_documents.
 package simulator
 
 import (

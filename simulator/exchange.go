@@ -21,12 +21,20 @@ type exchange struct {
 	counting     bool // the request is for a token-counting endpoint
 	tok          *usage.Tokenizer
 
-	// Filled by the dialect's parse when the answer is a tool call.
-	tool *toolCall
+	// Filled by the dialect's parse.
+	tool        *toolCall    // the answer is a call to this tool
+	schema      gjson.Result // structured output: the answer is JSON valid against this schema
+	jsonMode    bool         // structured output: the answer is a JSON object (schema may be empty)
+	toolResult  string       // the conversation ends with this tool result: the answer quotes it
+	choices     int          // number of choices (OpenAI n, Gemini candidateCount); 0 or 1 is one
+	logprobs    bool         // the answer carries log probabilities
+	topLogprobs int          // and this many alternatives per token
+	thinking    int          // words of thinking (reasoning) before the answer; 0 for none
 
 	// Filled by plan for a text answer.
-	words     int
-	truncated bool // maxTokens cut the answer short
+	text      []string // the answer's pieces when it is not the stock words (JSON, a quoted tool result)
+	words     int      // pieces (words) sent
+	truncated bool     // maxTokens cut the answer short
 }
 
 // toolCall is a simulated call to the request's first (or forced) tool.
@@ -37,25 +45,92 @@ type toolCall struct {
 	args []string
 }
 
-// plan decides the length of a text answer.
+// plan decides the text of the answer and its length.
 func (ex *exchange) plan() {
 	ex.words = ex.k.completionTokens
-	if ex.maxTokens > 0 && ex.maxTokens < ex.words {
-		ex.words = ex.maxTokens
+	switch {
+	case ex.jsonMode:
+		var js []byte
+		if ex.schema.Exists() {
+			js = appendExample(nil, ex.schema, ex.schema, 0)
+		} else {
+			js = append(appendWords([]byte(`{"answer":"`), 0, ex.k.completionTokens), `"}`...)
+		}
+		ex.text = splitPieces(string(js))
+		ex.words = len(ex.text)
+	case ex.toolResult != "":
+		ex.text = strings.SplitAfter("The tool returned: "+ex.toolResult, " ")
+		ex.words = len(ex.text)
+	}
+	if ex.maxTokens > 0 && ex.maxTokens < ex.thinking+ex.words {
+		ex.thinking = min(ex.thinking, ex.maxTokens/2)
+		ex.words = ex.maxTokens - ex.thinking
 		ex.truncated = true
 	}
 }
 
-// completionTokens is the number of tokens the answer is reported to have.
+// nChoices is the number of choices of the answer.
+func (ex *exchange) nChoices() int { return max(ex.choices, 1) }
+
+// completionTokens is the number of tokens of one choice of the answer, thinking included.
 func (ex *exchange) completionTokens() int {
 	if ex.tool != nil {
-		return len(ex.tool.args)
+		return len(ex.tool.args) + ex.thinking
 	}
-	return ex.words
+	return ex.words + ex.thinking
 }
 
-// appendText appends the whole text answer.
-func (ex *exchange) appendText(dst []byte) []byte { return appendWords(dst, 0, ex.words) }
+// appendText appends the whole text answer of choice 0 as a JSON string, quotes included.
+func (ex *exchange) appendText(dst []byte) []byte { return ex.appendPiecesJSON(dst, 0, 0, ex.words) }
+
+// appendPiecesJSON appends, as a JSON string with its quotes, pieces from to from+n-1 of choice c's answer.
+// The stock words of choice c after the first are taken c*choiceShift words further in the list, so choices
+// differ.
+func (ex *exchange) appendPiecesJSON(dst []byte, c, from, n int) []byte {
+	if ex.text == nil {
+		return append(appendWordsShifted(append(dst, '"'), c*choiceShift, from, n), '"')
+	}
+	return transform.AppendJSONString(dst, strings.Join(ex.text[from:from+n], ""))
+}
+
+// piece returns piece i of choice c's answer, unquoted.
+func (ex *exchange) piece(c, i int) string {
+	if ex.text != nil {
+		return ex.text[i]
+	}
+	if i == 0 {
+		return words[0]
+	}
+	return " " + words[(i+c*choiceShift)%len(words)]
+}
+
+// appendThinkingJSON appends thinking words from to from+n-1 as a JSON string with its quotes.
+func appendThinkingJSON(dst []byte, from, n int) []byte {
+	dst = append(dst, '"')
+	for i := from; i < from+n; i++ {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, thinkingWords[i%len(thinkingWords)]...)
+	}
+	return append(dst, '"')
+}
+
+// thinkingFor is the length of the thinking for an effort named as OpenAI's reasoning_effort or Anthropic's
+// output_config.effort; 0 for none.
+func thinkingFor(effort string) int {
+	switch strings.ToLower(effort) {
+	case "", "none":
+		return 0
+	case "minimal":
+		return 4
+	case "low":
+		return 8
+	case "high", "xhigh", "max":
+		return 32
+	}
+	return 16
+}
 
 // appendArgs appends the whole arguments JSON object of the tool call.
 func (t *toolCall) appendArgs(dst []byte) []byte {
@@ -65,36 +140,62 @@ func (t *toolCall) appendArgs(dst []byte) []byte {
 	return dst
 }
 
-// newToolCall builds a call to the tool whose JSON Schema is schema, with a small arguments object holding
-// one example value per required property.
+// newToolCall builds a call to the tool whose JSON Schema is schema, with arguments that validate against
+// it (see appendExample).
 func newToolCall(name string, schema gjson.Result) *toolCall {
 	t := &toolCall{name: name}
-	required := schema.Get("required").Array()
-	if len(required) == 0 {
+	if !schema.Exists() {
 		t.args = []string{"{}"}
 		return t
 	}
-	props := schema.Get("properties")
-	sep := `{"`
-	for _, req := range required {
-		key := req.String()
-		quoted := string(transform.AppendJSONString(nil, key))
-		t.args = append(t.args, sep, quoted[1:len(quoted)-1])
-		value, isString := exampleValue(propertySchema(props, key))
-		if isString {
-			t.args = append(t.args, `":"`, value)
-			sep = `","`
-		} else {
-			t.args = append(t.args, `":`, value)
-			sep = `,"`
+	t.args = splitPieces(string(appendExample(nil, schema, schema, 0)))
+	return t
+}
+
+// textOf returns the text of a message's content: a string, or the texts of its parts (OpenAI "text",
+// Anthropic text blocks and tool_result contents), or the raw JSON of anything else, whitespace collapsed and
+// cut to 300 bytes.
+func textOf(content gjson.Result) string {
+	var b strings.Builder
+	var walk func(v gjson.Result, depth int)
+	walk = func(v gjson.Result, depth int) {
+		switch {
+		case v.Type == gjson.String:
+			b.WriteString(v.Str)
+			b.WriteByte(' ')
+		case v.IsArray() && depth < 4:
+			v.ForEach(func(_, p gjson.Result) bool {
+				switch {
+				case p.Get("text").Type == gjson.String:
+					walk(p.Get("text"), depth+1)
+				case p.Get("content").Exists():
+					walk(p.Get("content"), depth+1)
+				default:
+					walk(p, depth+1)
+				}
+				return true
+			})
+		case v.Exists():
+			b.WriteString(v.Raw)
+			b.WriteByte(' ')
 		}
 	}
-	if sep == `","` {
-		t.args = append(t.args, `"}`)
-	} else {
-		t.args = append(t.args, `}`)
+	walk(content, 0)
+	s := strings.Join(strings.Fields(b.String()), " ")
+	if len(s) > 300 {
+		s = s[:300]
+		for len(s) > 0 && s[len(s)-1]&0xC0 == 0x80 {
+			s = s[:len(s)-1]
+		}
+		if len(s) > 0 && s[len(s)-1] >= 0x80 {
+			s = s[:len(s)-1]
+		}
+		s += "..."
 	}
-	return t
+	if s == "" {
+		s = "nothing"
+	}
+	return s
 }
 
 func propertySchema(props gjson.Result, key string) gjson.Result {
@@ -107,35 +208,6 @@ func propertySchema(props gjson.Result, key string) gjson.Result {
 		return true
 	})
 	return found
-}
-
-// exampleValue returns a value for a property: the first of its enum, else one chosen by its type. A string
-// value is returned without its quotes.
-func exampleValue(prop gjson.Result) (value string, isString bool) {
-	if first := prop.Get("enum.0"); first.Exists() {
-		if first.Type == gjson.String {
-			quoted := string(transform.AppendJSONString(nil, first.String()))
-			return quoted[1 : len(quoted)-1], true
-		}
-		return first.Raw, false
-	}
-	typ := prop.Get("type")
-	if typ.IsArray() {
-		typ = typ.Get("0")
-	}
-	switch strings.ToLower(typ.String()) {
-	case "integer", "number":
-		return "1", false
-	case "boolean":
-		return "true", false
-	case "array":
-		return "[]", false
-	case "object":
-		return "{}", false
-	case "null":
-		return "null", false
-	}
-	return "sample", true
 }
 
 // toolSpec is where a dialect keeps its tool definitions.

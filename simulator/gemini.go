@@ -33,8 +33,33 @@ func (gemini) parse(ex *exchange, body []byte) error {
 	ex.maxTokens = int(req.Get("generationConfig.maxOutputTokens").Int())
 	ex.promptTokens = estimateTokens(req.Get("systemInstruction"), contents, req.Get("tools"))
 
+	cfg := req.Get("generationConfig")
+	if strings.HasPrefix(cfg.Get("responseMimeType").String(), "application/json") {
+		ex.jsonMode = true
+		ex.schema = cfg.Get("responseJsonSchema")
+		if !ex.schema.Exists() {
+			ex.schema = cfg.Get("responseSchema")
+		}
+	}
+	ex.choices = int(min(max(cfg.Get("candidateCount").Int(), 1), 8))
+	ex.logprobs = cfg.Get("responseLogprobs").Bool()
+	ex.topLogprobs = int(min(max(cfg.Get("logprobs").Int(), 0), 20))
+	if thinking := cfg.Get("thinkingConfig"); thinking.Get("includeThoughts").Bool() {
+		ex.thinking = 16
+		if level := thinking.Get("thinkingLevel"); level.Exists() {
+			ex.thinking = thinkingFor(level.String())
+		}
+		if budget := thinking.Get("thinkingBudget"); budget.Exists() && budget.Int() >= 0 {
+			ex.thinking = min(ex.thinking, int(budget.Int()))
+		}
+	}
+
 	calling := req.Get("toolConfig.functionCallingConfig")
-	if strings.EqualFold(calling.Get("mode").String(), "NONE") || isFunctionResponse(last(contents)) {
+	if response, ok := functionResponse(last(contents)); ok {
+		ex.toolResult = textOf(response)
+		return nil
+	}
+	if strings.EqualFold(calling.Get("mode").String(), "NONE") {
 		return nil
 	}
 	var declarations gjson.Result
@@ -76,14 +101,17 @@ func checkThoughtSignatures(model string, contents gjson.Result) error {
 	return err
 }
 
-// isFunctionResponse reports whether a content carries function responses.
-func isFunctionResponse(c gjson.Result) bool {
+// functionResponse returns the response of the last functionResponse part of a content, if it has one.
+func functionResponse(c gjson.Result) (gjson.Result, bool) {
+	var response gjson.Result
 	found := false
 	c.Get("parts").ForEach(func(_, part gjson.Result) bool {
-		found = part.Get("functionResponse").Exists()
-		return !found
+		if fr := part.Get("functionResponse"); fr.Exists() {
+			response, found = fr.Get("response"), true
+		}
+		return true
 	})
-	return found
+	return response, found
 }
 
 func (gemini) finishReason(ex *exchange) string {
@@ -93,24 +121,51 @@ func (gemini) finishReason(ex *exchange) string {
 	return "STOP"
 }
 
-// appendCandidate appends one GenerateContentResponse. part is the JSON of its single part; final adds the
-// finish reason; generated is the number of completion tokens so far.
-func (d gemini) appendCandidate(b []byte, ex *exchange, part func([]byte) []byte, final bool, generated int, responseID string) []byte {
-	b = append(b, `{"candidates":[{"content":{"parts":[`...)
-	b = part(b)
-	b = append(b, `],"role":"model"}`...)
-	if final {
-		b = append(b, `,"finishReason":`...)
-		b = transform.AppendJSONString(b, d.finishReason(ex))
+// geminiChunk is what one GenerateContentResponse carries for each candidate.
+type geminiChunk struct {
+	// parts appends the parts of candidate c.
+	parts func(b []byte, c int) []byte
+	// lpFrom and lpN are the answer pieces the chunk carries, for logprobsResult; lpN 0 for none.
+	lpFrom, lpN int
+	final       bool // add the finish reason
+	// thoughts and generated are the thinking and answer tokens of one candidate so far.
+	thoughts, generated int
+}
+
+// appendCandidates appends one GenerateContentResponse.
+func (d gemini) appendCandidates(b []byte, ex *exchange, ch geminiChunk, responseID string) []byte {
+	b = append(b, `{"candidates":[`...)
+	for c := 0; c < ex.nChoices(); c++ {
+		if c > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"content":{"parts":[`...)
+		b = ch.parts(b, c)
+		b = append(b, `],"role":"model"}`...)
+		if ch.final {
+			b = append(b, `,"finishReason":`...)
+			b = transform.AppendJSONString(b, d.finishReason(ex))
+		}
+		if ex.logprobs && ch.lpN > 0 {
+			b = d.appendLogprobs(b, ex, c, ch.lpFrom, ch.lpN)
+		}
+		b = append(b, `,"index":`...)
+		b = strconv.AppendInt(b, int64(c), 10)
+		b = append(b, '}')
 	}
-	b = append(b, `,"index":0}]`...)
+	b = append(b, ']')
 	if ex.k.reportUsage {
+		n := ex.nChoices()
 		b = append(b, `,"usageMetadata":{"promptTokenCount":`...)
 		b = strconv.AppendInt(b, int64(ex.promptTokens), 10)
 		b = append(b, `,"candidatesTokenCount":`...)
-		b = strconv.AppendInt(b, int64(generated), 10)
+		b = strconv.AppendInt(b, int64(ch.generated*n), 10)
+		if ch.thoughts > 0 {
+			b = append(b, `,"thoughtsTokenCount":`...)
+			b = strconv.AppendInt(b, int64(ch.thoughts*n), 10)
+		}
 		b = append(b, `,"totalTokenCount":`...)
-		b = strconv.AppendInt(b, int64(ex.promptTokens+generated), 10)
+		b = strconv.AppendInt(b, int64(ex.promptTokens+(ch.generated+ch.thoughts)*n), 10)
 		b = append(b, `,"promptTokensDetails":[{"modality":"TEXT","tokenCount":`...)
 		b = strconv.AppendInt(b, int64(ex.promptTokens), 10)
 		b = append(b, `}]}`...)
@@ -122,48 +177,118 @@ func (d gemini) appendCandidate(b []byte, ex *exchange, part func([]byte) []byte
 	return append(b, '}')
 }
 
-// functionCallPart returns the part of a function call; Gemini 3 models add a thought signature.
-func (gemini) functionCallPart(ex *exchange) func([]byte) []byte {
-	return func(b []byte) []byte {
-		b = append(b, `{"functionCall":{"name":`...)
-		b = transform.AppendJSONString(b, ex.tool.name)
-		b = append(b, `,"args":`...)
-		b = ex.tool.appendArgs(b)
-		b = append(b, '}')
-		if strings.HasPrefix(ex.model, "gemini-3") {
-			var sig [48]byte
-			_, _ = rand.Read(sig[:])
-			b = append(b, `,"thoughtSignature":"`...)
-			b = base64.StdEncoding.AppendEncode(b, sig[:])
-			b = append(b, '"')
-		}
-		return append(b, '}')
+// appendLogprobs appends avgLogprobs and logprobsResult for pieces from to from+n-1 of candidate c.
+func (gemini) appendLogprobs(b []byte, ex *exchange, c, from, n int) []byte {
+	sum := 0.0
+	for i := from; i < from+n; i++ {
+		sum += tokenLogprob(c, i)
 	}
+	b = append(b, `,"avgLogprobs":`...)
+	b = strconv.AppendFloat(b, sum/float64(n), 'f', -1, 64)
+	b = append(b, `,"logprobsResult":{"topCandidates":[`...)
+	for i := from; i < from+n; i++ {
+		if i > from {
+			b = append(b, ',')
+		}
+		b = append(b, `{"candidates":[`...)
+		tok, lp := ex.piece(c, i), tokenLogprob(c, i)
+		for j := 0; j < max(ex.topLogprobs, 1); j++ {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			alt, altLP := alternative(tok, lp, i, j)
+			b = appendGeminiLogprob(b, alt, altLP)
+		}
+		b = append(b, "]}"...)
+	}
+	b = append(b, `],"chosenCandidates":[`...)
+	for i := from; i < from+n; i++ {
+		if i > from {
+			b = append(b, ',')
+		}
+		b = appendGeminiLogprob(b, ex.piece(c, i), tokenLogprob(c, i))
+	}
+	return append(b, "]}"...)
+}
+
+func appendGeminiLogprob(b []byte, tok string, lp float64) []byte {
+	b = append(b, `{"token":`...)
+	b = transform.AppendJSONString(b, tok)
+	b = append(b, `,"logProbability":`...)
+	b = strconv.AppendFloat(b, lp, 'f', -1, 64)
+	return append(b, '}')
+}
+
+// functionCallPart appends the part of a function call; Gemini 3 models add a thought signature.
+func (gemini) functionCallPart(b []byte, ex *exchange) []byte {
+	b = append(b, `{"functionCall":{"name":`...)
+	b = transform.AppendJSONString(b, ex.tool.name)
+	b = append(b, `,"args":`...)
+	b = ex.tool.appendArgs(b)
+	b = append(b, '}')
+	if strings.HasPrefix(ex.model, "gemini-3") {
+		var sig [48]byte
+		_, _ = rand.Read(sig[:])
+		b = append(b, `,"thoughtSignature":"`...)
+		b = base64.StdEncoding.AppendEncode(b, sig[:])
+		b = append(b, '"')
+	}
+	return append(b, '}')
+}
+
+// thoughtPart appends a part of thinking words from to from+n-1.
+func thoughtPart(b []byte, from, n int) []byte {
+	return append(appendThinkingJSON(append(b, `{"text":`...), from, n), `,"thought":true}`...)
 }
 
 func (d gemini) appendResponse(b []byte, ex *exchange) []byte {
-	if ex.tool != nil {
-		return d.appendCandidate(b, ex, d.functionCallPart(ex), true, ex.completionTokens(), newResponseID())
+	ch := geminiChunk{final: true, thoughts: ex.thinking, generated: ex.completionTokens() - ex.thinking}
+	ch.parts = func(b []byte, c int) []byte {
+		if ex.thinking > 0 {
+			b = append(thoughtPart(b, 0, ex.thinking), ',')
+		}
+		if ex.tool != nil {
+			return d.functionCallPart(b, ex)
+		}
+		return append(ex.appendPiecesJSON(append(b, `{"text":`...), c, 0, ex.words), '}')
 	}
-	text := func(b []byte) []byte { return append(ex.appendText(append(b, `{"text":"`...)), `"}`...) }
-	return d.appendCandidate(b, ex, text, true, ex.words, newResponseID())
+	if ex.tool == nil {
+		ch.lpN = ex.words
+	}
+	return d.appendCandidates(b, ex, ch, newResponseID())
 }
 
 func (d gemini) stream(st *streamer, ex *exchange) error {
 	id := newResponseID()
-	if ex.tool != nil {
-		if err := st.pace(ex.completionTokens()); err != nil {
+	for i := 0; i < ex.thinking; i += ex.k.chunkTokens {
+		n := min(ex.k.chunkTokens, ex.thinking-i)
+		if err := st.pace(n); err != nil {
 			return err
 		}
-		return st.send(d.appendCandidate(st.begin(""), ex, d.functionCallPart(ex), true, ex.completionTokens(), id))
+		ch := geminiChunk{thoughts: i + n}
+		ch.parts = func(b []byte, _ int) []byte { return thoughtPart(b, i, n) }
+		if err := st.send(d.appendCandidates(st.begin(""), ex, ch, id)); err != nil {
+			return err
+		}
+	}
+	if ex.tool != nil {
+		if err := st.pace(len(ex.tool.args)); err != nil {
+			return err
+		}
+		ch := geminiChunk{final: true, thoughts: ex.thinking, generated: len(ex.tool.args)}
+		ch.parts = func(b []byte, _ int) []byte { return d.functionCallPart(b, ex) }
+		return st.send(d.appendCandidates(st.begin(""), ex, ch, id))
 	}
 	for i := 0; i < ex.words; i += ex.k.chunkTokens {
 		n := min(ex.k.chunkTokens, ex.words-i)
 		if err := st.pace(n); err != nil {
 			return err
 		}
-		text := func(b []byte) []byte { return append(appendWords(append(b, `{"text":"`...), i, n), `"}`...) }
-		if err := st.send(d.appendCandidate(st.begin(""), ex, text, i+n == ex.words, i+n, id)); err != nil {
+		ch := geminiChunk{lpFrom: i, lpN: n, final: i+n == ex.words, thoughts: ex.thinking, generated: i + n}
+		ch.parts = func(b []byte, c int) []byte {
+			return append(ex.appendPiecesJSON(append(b, `{"text":`...), c, i, n), '}')
+		}
+		if err := st.send(d.appendCandidates(st.begin(""), ex, ch, id)); err != nil {
 			return err
 		}
 	}

@@ -110,7 +110,7 @@ func TestGeminiThoughtSignatureRequired(t *testing.T) {
 		t.Errorf("error %s", got.Raw)
 	}
 	got = jsonBody(t, post(t, srv, "/v1beta/models/gemini-3-pro-preview:generateContent", history(`,"thoughtSignature":"c2ln"`)), 200)
-	if got.Get("candidates.0.content.parts.0.text").String() != storyWords(20) {
-		t.Errorf("want a text answer after the function response: %s", got.Raw)
+	if got.Get("candidates.0.content.parts.0.text").String() != `The tool returned: {"result":"sunny"}` {
+		t.Errorf("want a text answer quoting the function response: %s", got.Raw)
 	}
 }

@@ -179,8 +179,12 @@ func TestOpenAIToolChoice(t *testing.T) {
 			if tt.wantTool == "get_time" && got.Get("choices.0.message.tool_calls.0.function.arguments").String() != "{}" {
 				t.Errorf("arguments of a tool without required properties: %s", got.Raw)
 			}
-			if tt.wantTool == "" && got.Get("choices.0.message.content").String() != storyWords(DefaultCompletionTokens) {
-				t.Errorf("want a text answer: %s", got.Raw)
+			want := storyWords(DefaultCompletionTokens)
+			if tt.name == "after tool result" {
+				want = "The tool returned: sunny"
+			}
+			if tt.wantTool == "" && got.Get("choices.0.message.content").String() != want {
+				t.Errorf("want the text answer %q: %s", want, got.Raw)
 			}
 		})
 	}
@@ -206,6 +210,13 @@ func TestInvalidRequests(t *testing.T) {
 		{"/v1/chat/completions", `{"model":"m","messages":[]}`, "messages"},
 		{"/v1/messages", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, "max_tokens"},
 		{"/v1beta/models/gemini-2.5-flash:generateContent", `{"contents":[]}`, "contents"},
+		{"/v1/completions", chatBody, "prompt"},
+		{"/v1/embeddings", `{"model":"text-embedding-3-small"}`, "input"},
+		{"/v1/embeddings", `{"model":"text-embedding-3-small","input":""}`, "empty"},
+		{"/v1/embeddings", `{"model":"text-embedding-3-small","input":"hi","dimensions":0.5}`, "dimensions"},
+		{"/v1/moderations", `{"model":"omni-moderation-latest"}`, "input"},
+		{"/v1/rerank", `{"model":"r","query":"q","documents":[]}`, "documents"},
+		{"/v1beta/models/gemini-embedding-001:batchEmbedContents", `{"requests":[]}`, "requests"},
 	}
 	for _, tt := range tests {
 		got := jsonBody(t, post(t, srv, tt.path, tt.body), 400)
@@ -213,7 +224,7 @@ func TestInvalidRequests(t *testing.T) {
 			t.Errorf("%s %s: error %s does not mention %s", tt.path, tt.body, got.Raw, tt.want)
 		}
 	}
-	got := jsonBody(t, post(t, srv, "/v1/completions", chatBody), 404)
+	got := jsonBody(t, post(t, srv, "/v1/responses", chatBody), 404)
 	if got.Get("error.type").String() != "not_found_error" {
 		t.Errorf("unknown path: %s", got.Raw)
 	}

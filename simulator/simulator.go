@@ -33,15 +33,22 @@ type Simulator struct {
 // New returns a handler that serves, by path:
 //
 //	POST */chat/completions                        OpenAI-compatible chat completions, streamed or not
+//	POST */completions                             OpenAI legacy text completions, streamed or not
+//	POST */embeddings                              OpenAI embeddings (float or base64)
+//	POST */moderations                             OpenAI moderations
+//	POST */rerank                                  rerank (Cohere v2, Jina and vLLM shape)
+//	POST */api/embed                               Ollama embeddings
 //	GET  */models                                  OpenAI model list
 //	POST */v1/messages                             Anthropic Messages, streamed or not
 //	POST */v1/messages/count_tokens                Anthropic token count
 //	POST */models/{model}:generateContent          Gemini
 //	POST */models/{model}:streamGenerateContent    Gemini stream (?alt=sse: SSE with CRLF; else a JSON array)
 //	POST */models/{model}:countTokens              Gemini token count
+//	POST */models/{model}:embedContent             Gemini embedding
+//	POST */models/{model}:batchEmbedContents       Gemini embeddings
 //
 // Anything else gets 404. Out-of-range knobs are clamped or replaced by their defaults; call
-// Config.Validate first to report them.
+// Config.Validate first to report them. The package documentation says what each endpoint answers.
 func New(cfg Config) *Simulator {
 	s := &Simulator{tok: usage.NewTokenizer(), knobs: cfg.knobs(), requireKey: cfg.RequireKey, models: cfg.Models}
 	if len(s.models) == 0 {
@@ -60,8 +67,9 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeError(w, openAI{}, http.StatusNotFound, fmt.Sprintf("the simulator has no endpoint %s %s; it serves "+
-			"POST */chat/completions, GET */models, POST */v1/messages and POST */models/{model}:generateContent "+
-			"or :streamGenerateContent", r.Method, r.URL.Path), 0)
+			"POST */chat/completions, */completions, */embeddings, */moderations, */rerank, */api/embed, "+
+			"GET */models, POST */v1/messages and POST */models/{model}:generateContent, :streamGenerateContent, "+
+			":countTokens, :embedContent or :batchEmbedContents", r.Method, r.URL.Path), 0)
 		return
 	}
 	if s.requireKey != "" && !keyMatches(r, s.requireKey) {
@@ -108,6 +116,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"anthropic-version: 2023-06-01", 0)
 		return
 	}
+	if ep.json != nil {
+		s.serveJSON(ctx, w, ep, buf)
+		return
+	}
 	ex := &exchange{k: k, model: ep.model, stream: ep.stream, counting: ep.countTokens, created: time.Now().Unix(), tok: s.tok}
 	if err := ep.dialect.parse(ex, buf.Bytes()); err != nil {
 		writeError(w, ep.dialect, http.StatusBadRequest, err.Error(), 0)
@@ -151,6 +163,23 @@ func (s *Simulator) serveWhole(ctx context.Context, w http.ResponseWriter, d dia
 		_ = http.NewResponseController(w).Flush()
 		panic(http.ErrAbortHandler)
 	}
+	_, _ = w.Write(body)
+}
+
+// serveJSON answers an endpoint that neither chats nor streams, after the time to first token.
+func (s *Simulator) serveJSON(ctx context.Context, w http.ResponseWriter, ep endpoint, buf *bytes.Buffer) {
+	body, err := ep.json(s, nil, buf.Bytes(), ep.model)
+	if err != nil {
+		writeError(w, ep.dialect, http.StatusBadRequest, err.Error(), 0)
+		return
+	}
+	if !sleep(ctx, s.knobs.ttft) {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	ep.dialect.setHeaders(h)
 	_, _ = w.Write(body)
 }
 
@@ -247,6 +276,7 @@ type endpoint struct {
 	stream      bool   // from the path (Gemini); otherwise the body decides
 	framing     framing
 	countTokens bool
+	json        jsonEndpoint // answers an endpoint that neither chats nor streams; nil for chat
 }
 
 func route(r *http.Request) (endpoint, bool) {
@@ -257,6 +287,16 @@ func route(r *http.Request) (endpoint, bool) {
 	switch {
 	case strings.HasSuffix(p, "/chat/completions"):
 		return endpoint{dialect: openAI{}, framing: sseLF}, true
+	case strings.HasSuffix(p, "/completions"):
+		return endpoint{dialect: completions{}, framing: sseLF}, true
+	case strings.HasSuffix(p, "/embeddings"):
+		return endpoint{dialect: openAI{}, json: serveEmbeddings}, true
+	case strings.HasSuffix(p, "/moderations"):
+		return endpoint{dialect: openAI{}, json: serveModerations}, true
+	case strings.HasSuffix(p, "/rerank"):
+		return endpoint{dialect: openAI{}, json: serveRerank}, true
+	case strings.HasSuffix(p, "/api/embed"):
+		return endpoint{dialect: openAI{}, json: serveOllamaEmbed}, true
 	case strings.HasSuffix(p, "/v1/messages"):
 		return endpoint{dialect: anthropic{}, framing: sseLF}, true
 	case strings.HasSuffix(p, "/v1/messages/count_tokens"):
@@ -281,6 +321,10 @@ func route(r *http.Request) (endpoint, bool) {
 		}
 	case "countTokens":
 		ep.countTokens = true
+	case "embedContent":
+		ep.json = serveGeminiEmbed
+	case "batchEmbedContents":
+		ep.json = serveGeminiBatchEmbed
 	default:
 		return endpoint{}, false
 	}

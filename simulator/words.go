@@ -23,3 +23,30 @@ func appendWords(dst []byte, from, n int) []byte {
 	}
 	return dst
 }
+
+// choiceShift is how many words further in the list the words after the first of each choice after the
+// first are taken, so that the n choices of an answer differ. Every choice opens with the first word, bare.
+const choiceShift = 10
+
+// appendWordsShifted is appendWords for an answer whose words after the first are taken shift words further
+// in the list.
+func appendWordsShifted(dst []byte, shift, from, n int) []byte {
+	if shift == 0 {
+		return appendWords(dst, from, n)
+	}
+	for i := from; i < from+n; i++ {
+		if i == 0 {
+			dst = append(dst, words[0]...)
+			continue
+		}
+		dst = append(dst, ' ')
+		dst = append(dst, words[(i+shift)%len(words)]...)
+	}
+	return dst
+}
+
+// thinkingWords make up every simulated thinking (reasoning) text.
+var thinkingWords = [...]string{
+	"the", "user", "asks", "a", "question", "so", "i", "will", "think", "it", "through", "step", "by", "step",
+	"then", "answer", "briefly", "and", "clearly", "with", "the", "main", "point", "first",
+}

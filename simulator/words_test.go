@@ -27,4 +27,11 @@ func TestAnswersAreExactTokenCounts(t *testing.T) {
 			t.Errorf("chunk %q is %d tokens", appendWords(nil, i, 1), got)
 		}
 	}
+	// Every choice after the first opens with a bare word too.
+	for c := 1; c < 16; c++ {
+		text := string(appendWordsShifted(nil, c*choiceShift, 0, 30))
+		if got, _ := enc.Count(text); got != 30 {
+			t.Errorf("choice %d: %q is %d tokens", c, text, got)
+		}
+	}
 }

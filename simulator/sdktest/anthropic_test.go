@@ -246,3 +246,43 @@ func assertJSON(t *testing.T, what string, got any, want string) {
 		t.Errorf("%s = %s, want %s", what, a, b)
 	}
 }
+
+func TestAnthropicSDKThinking(t *testing.T) {
+	client := anthropicClient(t)
+	params := anthropicText()
+	params.MaxTokens = 2048
+	params.Thinking = anthropic.ThinkingConfigParamOfEnabled(1024)
+	whole, err := client.Messages.New(context.Background(), params)
+	if err != nil {
+		t.Fatalf("Messages.New: %v", err)
+	}
+	streamed := accumulate(t, client, params)
+	for name, msg := range map[string]*anthropic.Message{"whole": whole, "streamed": &streamed} {
+		if len(msg.Content) != 2 || msg.Content[0].Type != "thinking" || msg.Content[1].Type != "text" {
+			t.Fatalf("%s: content %s, want a thinking block then a text block", name, msg.RawJSON())
+		}
+		thinking := msg.Content[0].AsThinking()
+		if wordCount(thinking.Thinking) != 16 || thinking.Signature == "" || wordCount(msg.Content[1].Text) != textWords {
+			t.Errorf("%s: thinking %q, signature %q, text %q", name, thinking.Thinking, thinking.Signature, msg.Content[1].Text)
+		}
+		if msg.Usage.OutputTokens != 16+textWords {
+			t.Errorf("%s: output_tokens %d, want thinking and text", name, msg.Usage.OutputTokens)
+		}
+	}
+	if streamed.Content[0].Thinking != whole.Content[0].Thinking {
+		t.Errorf("streamed thinking %q, want %q", streamed.Content[0].Thinking, whole.Content[0].Thinking)
+	}
+}
+
+func TestAnthropicSDKStructuredOutputs(t *testing.T) {
+	client := anthropicClient(t)
+	params := anthropicText()
+	params.OutputConfig = anthropic.OutputConfigParam{Format: anthropic.JSONOutputFormatParam{Schema: recipeSchema}}
+	whole, err := client.Messages.New(context.Background(), params)
+	if err != nil {
+		t.Fatalf("Messages.New: %v", err)
+	}
+	checkRecipe(t, "whole", whole.Content[0].Text)
+	streamed := accumulate(t, client, params)
+	checkRecipe(t, "streamed", streamed.Content[0].Text)
+}

@@ -270,3 +270,80 @@ func assertRateLimited(t *testing.T, what string, err error) {
 		t.Errorf("%s: details %v, want RetryInfo with retryDelay 2s", what, apiErr.Details)
 	}
 }
+
+func TestGeminiSDKStructuredOutputs(t *testing.T) {
+	client := geminiClient(t, testKey)
+	schemas := map[string]*genai.GenerateContentConfig{
+		"responseJsonSchema": {ResponseMIMEType: "application/json", ResponseJsonSchema: recipeSchema},
+		"responseSchema": {ResponseMIMEType: "application/json", ResponseSchema: &genai.Schema{
+			Type: genai.TypeObject,
+			Properties: map[string]*genai.Schema{
+				"title":       {Type: genai.TypeString},
+				"servings":    {Type: genai.TypeInteger, Minimum: genai.Ptr(2.0)},
+				"vegetarian":  {Type: genai.TypeBoolean},
+				"cuisine":     {Type: genai.TypeString, Enum: []string{"thai", "italian"}},
+				"ingredients": {Type: genai.TypeArray, MinItems: genai.Ptr[int64](3), Items: &genai.Schema{Type: genai.TypeObject, Properties: map[string]*genai.Schema{"name": {Type: genai.TypeString}, "grams": {Type: genai.TypeNumber}}, Required: []string{"name", "grams"}}},
+			},
+			Required: []string{"title", "servings", "vegetarian", "cuisine", "ingredients"},
+		}},
+	}
+	for name, cfg := range schemas {
+		whole, err := client.Models.GenerateContent(context.Background(), "gemini-2.5-flash", genai.Text("A recipe."), cfg)
+		if err != nil {
+			t.Fatalf("%s: GenerateContent: %v", name, err)
+		}
+		checkRecipe(t, name, whole.Text())
+		var text strings.Builder
+		for _, chunk := range collect(t, client, "gemini-2.5-flash", genai.Text("A recipe."), cfg) {
+			text.WriteString(chunk.Text())
+		}
+		checkRecipe(t, name+" streamed", text.String())
+	}
+}
+
+func TestGeminiSDKThoughtsCandidatesLogprobs(t *testing.T) {
+	client := geminiClient(t, testKey)
+	cfg := &genai.GenerateContentConfig{
+		CandidateCount:   2,
+		ResponseLogprobs: true,
+		Logprobs:         genai.Ptr[int32](3),
+		ThinkingConfig:   &genai.ThinkingConfig{IncludeThoughts: true},
+	}
+	res, err := client.Models.GenerateContent(context.Background(), "gemini-2.5-flash", genai.Text("Think."), cfg)
+	if err != nil {
+		t.Fatalf("GenerateContent: %v", err)
+	}
+	if len(res.Candidates) != 2 {
+		t.Fatalf("%d candidates, want 2", len(res.Candidates))
+	}
+	for i, c := range res.Candidates {
+		parts := c.Content.Parts
+		if int(c.Index) != i || len(parts) != 2 || !parts[0].Thought || parts[1].Thought || wordCount(parts[1].Text) != textWords {
+			t.Errorf("candidate %d: index %d, parts %+v", i, c.Index, parts)
+		}
+		if c.LogprobsResult == nil || len(c.LogprobsResult.ChosenCandidates) != textWords ||
+			len(c.LogprobsResult.TopCandidates[0].Candidates) != 3 || c.AvgLogprobs >= 0 {
+			t.Errorf("candidate %d: logprobs %+v, avg %v", i, c.LogprobsResult, c.AvgLogprobs)
+		}
+	}
+	if res.UsageMetadata.ThoughtsTokenCount != 2*16 || res.UsageMetadata.CandidatesTokenCount != 2*textWords {
+		t.Errorf("usage %+v", res.UsageMetadata)
+	}
+}
+
+func TestGeminiSDKEmbeddings(t *testing.T) {
+	client := geminiClient(t, testKey)
+	res, err := client.Models.EmbedContent(context.Background(), "gemini-embedding-001",
+		[]*genai.Content{genai.NewContentFromText("the cat sat", genai.RoleUser), genai.NewContentFromText("a dog ran", genai.RoleUser)},
+		&genai.EmbedContentConfig{OutputDimensionality: genai.Ptr[int32](768)})
+	if err != nil {
+		t.Fatalf("EmbedContent: %v", err)
+	}
+	if len(res.Embeddings) != 2 || len(res.Embeddings[0].Values) != 768 || len(res.Embeddings[1].Values) != 768 {
+		t.Fatalf("%d embeddings", len(res.Embeddings))
+	}
+	res, err = client.Models.EmbedContent(context.Background(), "gemini-embedding-001", genai.Text("hello"), nil)
+	if err != nil || len(res.Embeddings) != 1 || len(res.Embeddings[0].Values) != 3072 {
+		t.Fatalf("default dimensions: %v", err)
+	}
+}
