@@ -112,8 +112,10 @@ func Unmarshal(d Dialect, typ string, lines []caddyfile.Segment) error {
 	if !ok {
 		return caddyfile.NewDispenser(lines[0]).Errf("unrecognized provider subdirective '%s': type %s takes no options of its own", lines[0][0].Text, typ)
 	}
+	// the braces are copies of the first option's name (an unquoted token of the same file), so that the
+	// dispenser reads them as braces; the closing one goes on a line of its own after the last option
 	first, last := lines[0][0], lines[len(lines)-1][len(lines[len(lines)-1])-1]
-	open, head, end := first, first, last
+	open, head, end := first, first, first
 	head.Text, open.Text = typ, "{"
 	end.Text, end.Line = "}", last.Line+last.NumLineBreaks()+1
 	tokens := []caddyfile.Token{head, open}
