@@ -45,7 +45,8 @@ type Outgoing struct {
 	Header http.Header
 }
 
-// Dialect is one provider API. A new provider is one implementation of this interface.
+// Dialect is one provider API's translator. A dialect module of package dialects (a Caddy module of the
+// http.handlers.ai_gateway.dialects namespace) configures one and hands it to the engine.
 type Dialect interface {
 	// BuildRequest translates the client's request into the upstream's.
 	BuildRequest(req *Request) (*Outgoing, error)
