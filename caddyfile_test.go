@@ -700,3 +700,32 @@ func TestProviderKeepAlivePolicyForwardHeadersReachUpstream(t *testing.T) {
 		t.Errorf("policy round_robin should alternate the keys: %v", keys)
 	}
 }
+
+// TestJSONProviderWithoutDialect: a JSON provider without "dialect" gets the one its name picks, as in the
+// Caddyfile, and requests reach that API with its credential scheme.
+func TestJSONProviderWithoutDialect(t *testing.T) {
+	got := make(chan http.Header, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}`)
+	}))
+	defer up.Close()
+	h := new(Handler)
+	if err := json.Unmarshal([]byte(`{"providers":[{"name":"anthropic","base_url":"`+up.URL+`","api_keys":["sk-ant"]}]}`), h); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Cleanup()
+	rec := serveGateway(t, h, `{"model":"anthropic/claude","messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if hdr := <-got; hdr.Get("X-Api-Key") != "sk-ant" || hdr.Get("Anthropic-Version") == "" {
+		t.Fatalf("the upstream got %v: not Anthropic's credential scheme", hdr)
+	}
+}
