@@ -12,8 +12,8 @@ func init() {
 	caddy.RegisterModule(Azure{})
 }
 
-// DefaultAzureAPIVersion is the api-version sent to Azure OpenAI when none is configured.
-const DefaultAzureAPIVersion = "2024-10-21"
+// defaultAzureAPIVersion is the api-version sent to Azure OpenAI when none is configured.
+const defaultAzureAPIVersion = "2024-10-21"
 
 // Azure is the dialect of Azure OpenAI: OpenAI's wire format at /openai/deployments/<deployment>/… with an
 // api-version query parameter. Credential: the api-key header.
@@ -44,7 +44,7 @@ func (a *Azure) Provision(caddy.Context) error {
 	}
 	ver := a.APIVersion
 	if ver == "" {
-		ver = DefaultAzureAPIVersion
+		ver = defaultAzureAPIVersion
 	}
 	a.dialect = transform.NewOpenAI(transform.OpenAIOptions{ForwardMetadata: a.ForwardMetadata,
 		Azure: &transform.AzureOptions{APIVersion: ver, Deployments: a.Deployments}})

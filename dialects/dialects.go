@@ -54,7 +54,7 @@ func Resolve(typ, provider string) (Dialect, string, error) {
 	name := typ
 	if name == "" {
 		name = provider
-		if !Known(name) {
+		if !known(name) {
 			return new(OpenAI), "openai", nil
 		}
 	}
@@ -75,8 +75,8 @@ func Resolve(typ, provider string) (Dialect, string, error) {
 	return d, name, nil
 }
 
-// Known reports whether name is a type: a preset, an alias or a dialect module.
-func Known(name string) bool {
+// known reports whether name is a type: a preset, an alias or a dialect module.
+func known(name string) bool {
 	return slices.Contains(Types(), name)
 }
 

@@ -32,7 +32,7 @@ func (OllamaNative) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks keep_alive and builds the translator.
 func (o *OllamaNative) Provision(caddy.Context) error {
-	keep, err := KeepAlive(o.KeepAlive)
+	keep, err := keepAlive(o.KeepAlive)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ var ollamaOptions = caddyopt.Table[*OllamaNative]{
 		if o.KeepAlive, err = caddyopt.String(d); err != nil {
 			return err
 		}
-		if _, err := KeepAlive(o.KeepAlive); err != nil {
+		if _, err := keepAlive(o.KeepAlive); err != nil {
 			return d.Err(err.Error())
 		}
 		return nil
@@ -71,9 +71,9 @@ func (o *OllamaNative) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// KeepAlive checks a keep_alive setting and returns what is sent to Ollama: a Go duration (Ollama parses
+// keepAlive checks a keep_alive setting and returns what is sent to Ollama: a Go duration (Ollama parses
 // it with time.ParseDuration, so Caddy's 1d form is converted), or -1m, which Ollama reads as for ever.
-func KeepAlive(s string) (string, error) {
+func keepAlive(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
