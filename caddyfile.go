@@ -48,18 +48,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        response_header_timeout <duration>
 //	        first_token_timeout     <duration>  # streams: wait for the first event; then try the next target
 //
-//	        # every other line is the dialect's own option, parsed by its module
-//	        # (http.handlers.ai_gateway.dialects.<type>; see package dialects):
-//	        forward_metadata                    # openai, azure
-//	        resource    <name>                  # azure
-//	        deployment  <model> <deployment>    # azure; repeatable
-//	        api_version <version>               # azure
-//	        default_max_tokens <n>              # anthropic; default 4096
-//	        anthropic_version  <version>        # anthropic; default 2023-06-01
-//	        anthropic_beta     <features>       # anthropic
-//	        include_thoughts                    # gemini
-//	        thought_signature_fallback <value>  # gemini
-//	        keep_alive <duration>|forever       # ollama_native: how long Ollama keeps the model loaded
+//	        # every other line is an option of the dialect the type selects, parsed by its module
+//	        # (http.handlers.ai_gateway.dialects.<type>): see the UnmarshalCaddyfile of package dialects' modules
 //	    }
 //
 //	    # model names

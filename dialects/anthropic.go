@@ -84,6 +84,8 @@ func (a *Anthropic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
+func (*Anthropic) caddyfileOptions() []string { return anthropicOptions.Names() }
+
 var (
 	_ Dialect               = (*Anthropic)(nil)
 	_ caddy.Provisioner     = (*Anthropic)(nil)

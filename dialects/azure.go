@@ -102,6 +102,8 @@ func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
+func (*Azure) caddyfileOptions() []string { return azureOptions.Names() }
+
 var (
 	_ Dialect               = (*Azure)(nil)
 	_ caddy.Provisioner     = (*Azure)(nil)

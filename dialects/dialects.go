@@ -133,13 +133,14 @@ func unrecognized(d *caddyfile.Dispenser, typ string, own []string) error {
 	return d.Errf("unrecognized provider subdirective '%s' (type %s's own options are %s)", d.Val(), typ, strings.Join(own, ", "))
 }
 
-// OptionNames returns the Caddyfile options of each built-in dialect, by type, for documentation checks.
+// OptionNames returns the Caddyfile options of each registered dialect that lists them, by type, for
+// documentation checks.
 func OptionNames() map[string][]string {
-	return map[string][]string{
-		"openai":        openAIOptions.Names(),
-		"azure":         azureOptions.Names(),
-		"anthropic":     anthropicOptions.Names(),
-		"gemini":        geminiOptions.Names(),
-		"ollama_native": ollamaOptions.Names(),
+	names := make(map[string][]string)
+	for _, m := range caddy.GetModules(Namespace) {
+		if l, ok := m.New().(interface{ caddyfileOptions() []string }); ok {
+			names[m.ID.Name()] = l.caddyfileOptions()
+		}
 	}
+	return names
 }

@@ -1,6 +1,10 @@
 package dialects
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,5 +64,31 @@ func TestUnmarshalHandsLinesToTheDialect(t *testing.T) {
 	err := Unmarshal(new(Gemini), "gemini", lines)
 	if err == nil || !strings.Contains(err.Error(), "unrecognized provider subdirective 'resource' (type gemini's own options are include_thoughts, thought_signature_fallback), at Testfile:2") {
 		t.Errorf("gemini given azure's options: %v", err)
+	}
+}
+
+// TestSyntaxNamesEveryOption: each dialect's UnmarshalCaddyfile godoc, where its Caddyfile syntax is written,
+// names exactly the options its parsing table knows.
+func TestSyntaxNamesEveryOption(t *testing.T) {
+	files, _ := filepath.Glob("*.go")
+	re := regexp.MustCompile(`// UnmarshalCaddyfile reads the (\w+) options of a provider block[^\n]*(?:\n//[^\n]*)*?Syntax:\n//\n((?://\t[^\n]*\n)+)`)
+	documented := map[string][]string{}
+	for _, f := range files {
+		src, _ := os.ReadFile(f)
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			for _, line := range strings.Split(strings.TrimSpace(m[2]), "\n") {
+				documented[m[1]] = append(documented[m[1]], strings.Fields(strings.TrimPrefix(line, "//\t"))[0])
+			}
+		}
+	}
+	for typ, names := range OptionNames() {
+		got := slices.Clone(documented[typ])
+		slices.Sort(got)
+		if !slices.Equal(got, names) {
+			t.Errorf("type %s: its godoc syntax names %v, its table %v", typ, got, names)
+		}
+	}
+	if len(documented) < 5 {
+		t.Errorf("found the syntax of only %d dialects: %v", len(documented), documented)
 	}
 }

@@ -69,6 +69,8 @@ func (g *Gemini) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
+func (*Gemini) caddyfileOptions() []string { return geminiOptions.Names() }
+
 var (
 	_ Dialect               = (*Gemini)(nil)
 	_ caddy.Provisioner     = (*Gemini)(nil)

@@ -90,6 +90,8 @@ func keepAlive(s string) (string, error) {
 	return d.String(), nil
 }
 
+func (*OllamaNative) caddyfileOptions() []string { return ollamaOptions.Names() }
+
 var (
 	_ Dialect               = (*OllamaNative)(nil)
 	_ caddy.Provisioner     = (*OllamaNative)(nil)

@@ -101,6 +101,8 @@ func (o *OpenAI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
+func (*OpenAI) caddyfileOptions() []string { return openAIOptions.Names() }
+
 var (
 	_ Dialect               = (*OpenAI)(nil)
 	_ caddy.Provisioner     = (*OpenAI)(nil)
