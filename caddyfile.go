@@ -2,9 +2,9 @@ package aigateway
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -14,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
+	"github.com/aibackend/caddy-ai-gateway/dialects"
+	"github.com/aibackend/caddy-ai-gateway/internal/caddyopt"
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 )
@@ -34,8 +36,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	ai_gateway [<matcher>] {
 //	    # upstream providers (repeatable)
 //	    provider <name> {
-//	        type        <openai|azure|anthropic|gemini|preset>
-//	        base_url    <url>
+//	        type        <dialect|preset>        # default: the preset or dialect named like the provider, else openai
+//	        base_url    <url>                   # default: the dialect's (preset's)
 //	        api_key     <key...>                # e.g. {env.OPENAI_API_KEY}; repeatable
 //	        header      <name> <value>          # repeatable
 //	        forward_headers <name...>           # client headers sent upstream besides the default allow-list; repeatable
@@ -45,24 +47,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        dial_timeout            <duration>  # default 10s
 //	        response_header_timeout <duration>
 //	        first_token_timeout     <duration>  # streams: wait for the first event; then try the next target
-//	        forward_metadata
 //
-//	        # azure only
-//	        resource    <name>
-//	        deployment  <model> <deployment>    # repeatable
-//	        api_version <version>
-//
-//	        # anthropic only
-//	        default_max_tokens <n>              # when the request sets none; default 4096
-//	        anthropic_version  <version>        # default 2023-06-01
-//	        anthropic_beta     <features>
-//
-//	        # gemini only
-//	        include_thoughts
-//	        thought_signature_fallback <value>
-//
-//	        # ollama_native only
-//	        keep_alive <duration>|forever       # how long Ollama keeps the model loaded; 0 unloads at once
+//	        # every other line is an option of the dialect the type selects, parsed by its module
+//	        # (http.handlers.ai_gateway.dialects.<type>): see the UnmarshalCaddyfile of package dialects' modules
 //	    }
 //
 //	    # model names
@@ -125,304 +112,305 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // up, and provider, route, rate_limit, alias and price are repeated with different names. Durations and
 // counts must be positive (omit an option for its default); prices must be finite and not negative.
 //
-// Presets (type, or the provider's name when type is omitted) supply the dialect and base URL: openai,
-// openrouter, groq, mistral, deepseek, together, xai, fireworks, ollama (http://127.0.0.1:11434/v1), vllm
-// (http://127.0.0.1:8000/v1), anthropic, gemini or google, and ollama_native (Ollama's own /api/chat at
-// http://127.0.0.1:11434, NDJSON streams).
+// Each option name is parsed by one entry of a table (handlerOptions, providerOptions, routeOptions, …, and
+// each dialect module's own). A provider's type is a dialect module (openai, azure, anthropic, gemini,
+// ollama_native, or a third party's), an alias (google for gemini), or a preset of the openai dialect that
+// supplies the base URL (dialects.Presets: openai, openrouter, groq, mistral, deepseek, together, xai,
+// fireworks, ollama at http://127.0.0.1:11434/v1 and vllm at http://127.0.0.1:8000/v1, both keyless). An
+// option the type's dialect does not take is an error.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	opts := newOptionSet("provider", "alias", "route", "price", "rate_limit", "client_keys")
-	for d.NextBlock(0) {
-		if err := opts.see(d); err != nil {
+	b := &handlerBlock{h: h, seen: handlerOptions.Set()}
+	return handlerOptions.Parse(d, b, b.seen, "", nil)
+}
+
+// handlerBlock is the state of one ai_gateway block being parsed.
+type handlerBlock struct {
+	h *Handler
+	// seen is shared with rate_limit_store, whose on_store_error is the same setting as the top-level one.
+	seen *caddyopt.Set
+}
+
+// handlerOptions are the options of the ai_gateway block.
+var handlerOptions = caddyopt.Table[*handlerBlock]{
+	{Name: "provider", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		pc, err := unmarshalProvider(d)
+		if err != nil {
 			return err
 		}
-		switch d.Val() {
-		case "provider":
-			pc, err := unmarshalProvider(d)
-			if err != nil {
-				return err
+		for _, existing := range b.h.Providers {
+			if existing.Name == pc.Name {
+				return d.Errf("provider '%s' is defined twice", pc.Name)
 			}
-			for _, existing := range h.Providers {
-				if existing.Name == pc.Name {
-					return d.Errf("provider '%s' is defined twice", pc.Name)
-				}
-			}
-			h.Providers = append(h.Providers, pc)
-		case "alias":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			if h.Aliases == nil {
-				h.Aliases = make(map[string]string)
-			}
-			if _, dup := h.Aliases[args[0]]; dup {
-				return d.Errf("alias '%s' is defined twice", args[0])
-			}
-			h.Aliases[args[0]] = args[1]
-		case "default_model":
-			if !d.AllArgs(&h.DefaultModel) {
-				return d.ArgErr()
-			}
-		case "max_request_body":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := humanize.ParseBytes(s)
-			if err != nil || n == 0 || n > math.MaxInt64 {
-				return d.Errf("invalid max_request_body '%s': use a size such as 4MB", s)
-			}
-			h.MaxRequestBody = int64(n)
-		case "max_response_body":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := humanize.ParseBytes(s)
-			if err != nil || n == 0 {
-				return d.Errf("invalid max_response_body '%s': use a size such as 16MiB", s)
-			}
-			h.MaxResponseBody = int64(n)
-		case "max_event_size":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := humanize.ParseBytes(s)
-			if err != nil || n == 0 {
-				return d.Errf("invalid max_event_size '%s': use a size such as 1MiB", s)
-			}
-			h.MaxEventSize = int64(n)
-		case "max_output_tokens":
-			n, err := intArg(d, 1)
-			if err != nil {
-				return err
-			}
-			h.MaxOutputTokens = n
-		case "max_n":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return d.Errf("invalid max_n '%s': use a positive integer", s)
-			}
-			h.MaxN = n
-		case "client_keys":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.ClientKeys = append(h.ClientKeys, args...)
-		case "route":
-			rt, err := unmarshalRoute(d)
-			if err != nil {
-				return err
-			}
-			for _, existing := range h.Routes {
-				if existing.Name == rt.Name {
-					return d.Errf("route '%s' is defined twice", rt.Name)
-				}
-			}
-			h.Routes = append(h.Routes, rt)
-		case "retry":
-			var err error
-			if h.Retry, err = unmarshalRetry(d); err != nil {
-				return err
-			}
-		case "cooldown":
-			var err error
-			if h.Cooldown, err = unmarshalCooldown(d); err != nil {
-				return err
-			}
-		case "price":
-			p, err := unmarshalPrice(d)
-			if err != nil {
-				return err
-			}
-			for _, existing := range h.Prices {
-				if existing.Model == p.Model {
-					return d.Errf("price for '%s' already specified", p.Model)
-				}
-			}
-			h.Prices = append(h.Prices, p)
-		case "report_cost":
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
-			}
-			on, err := parseOnOff(d, v)
-			if err != nil {
-				return err
-			}
-			h.ReportCost = &on
-		case "rate_limit":
-			rl, err := unmarshalRateLimit(d)
-			if err != nil {
-				return err
-			}
-			for _, existing := range h.RateLimits {
-				if existing.Name == rl.Name {
-					return d.Errf("rate_limit '%s' is defined twice", rl.Name)
-				}
-			}
-			h.RateLimits = append(h.RateLimits, rl)
-		case "rate_limit_store":
-			// on_store_error may be given at the top level or in this block, but only once: opts sees both
-			st, err := unmarshalStore(d, opts)
-			if err != nil {
-				return err
-			}
-			if h.RateLimitStore != nil && st.OnStoreError == "" {
-				st.OnStoreError = h.RateLimitStore.OnStoreError
-			}
-			h.RateLimitStore = st
-		case "on_store_error":
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
-			}
-			if v != "allow" && v != "deny" {
-				return d.Errf("on_store_error '%s': use allow or deny", v)
-			}
-			if h.RateLimitStore == nil {
-				h.RateLimitStore = &RateLimitStore{}
-			}
-			h.RateLimitStore.OnStoreError = v
-		default:
-			return d.Errf("unrecognized subdirective '%s'", d.Val())
 		}
+		b.h.Providers = append(b.h.Providers, pc)
+		return nil
+	}},
+	{Name: "alias", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.ArgErr()
+		}
+		if b.h.Aliases == nil {
+			b.h.Aliases = make(map[string]string)
+		}
+		if _, dup := b.h.Aliases[args[0]]; dup {
+			return d.Errf("alias '%s' is defined twice", args[0])
+		}
+		b.h.Aliases[args[0]] = args[1]
+		return nil
+	}},
+	{Name: "default_model", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.DefaultModel, err = caddyopt.String(d)
+		return err
+	}},
+	{Name: "max_request_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.MaxRequestBody, err = sizeArg(d, "4MB")
+		return err
+	}},
+	{Name: "max_response_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.MaxResponseBody, err = sizeArg(d, "16MiB")
+		return err
+	}},
+	{Name: "max_event_size", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.MaxEventSize, err = sizeArg(d, "1MiB")
+		return err
+	}},
+	{Name: "max_output_tokens", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.MaxOutputTokens, err = intArg(d, 1)
+		return err
+	}},
+	{Name: "max_n", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		var s string
+		if !d.AllArgs(&s) {
+			return d.ArgErr()
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return d.Errf("invalid max_n '%s': use a positive integer", s)
+		}
+		b.h.MaxN = n
+		return nil
+	}},
+	{Name: "client_keys", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		b.h.ClientKeys = append(b.h.ClientKeys, args...)
+		return nil
+	}},
+	{Name: "route", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		rt, err := unmarshalRoute(d)
+		if err != nil {
+			return err
+		}
+		for _, existing := range b.h.Routes {
+			if existing.Name == rt.Name {
+				return d.Errf("route '%s' is defined twice", rt.Name)
+			}
+		}
+		b.h.Routes = append(b.h.Routes, rt)
+		return nil
+	}},
+	{Name: "retry", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.Retry, err = unmarshalRetry(d)
+		return err
+	}},
+	{Name: "cooldown", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.Cooldown, err = unmarshalCooldown(d)
+		return err
+	}},
+	{Name: "price", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		p, err := unmarshalPrice(d)
+		if err != nil {
+			return err
+		}
+		for _, existing := range b.h.Prices {
+			if existing.Model == p.Model {
+				return d.Errf("price for '%s' already specified", p.Model)
+			}
+		}
+		b.h.Prices = append(b.h.Prices, p)
+		return nil
+	}},
+	{Name: "report_cost", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
+		}
+		on, err := parseOnOff(d, v)
+		if err != nil {
+			return err
+		}
+		b.h.ReportCost = &on
+		return nil
+	}},
+	{Name: "rate_limit", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		rl, err := unmarshalRateLimit(d)
+		if err != nil {
+			return err
+		}
+		for _, existing := range b.h.RateLimits {
+			if existing.Name == rl.Name {
+				return d.Errf("rate_limit '%s' is defined twice", rl.Name)
+			}
+		}
+		b.h.RateLimits = append(b.h.RateLimits, rl)
+		return nil
+	}},
+	{Name: "rate_limit_store", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		// on_store_error may be given at the top level or in this block, but only once: b.seen sees both
+		st, err := unmarshalStore(d, b.seen)
+		if err != nil {
+			return err
+		}
+		if b.h.RateLimitStore != nil && st.OnStoreError == "" {
+			st.OnStoreError = b.h.RateLimitStore.OnStoreError
+		}
+		b.h.RateLimitStore = st
+		return nil
+	}},
+	{Name: "on_store_error", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		v, err := onStoreError(d)
+		if err != nil {
+			return err
+		}
+		if b.h.RateLimitStore == nil {
+			b.h.RateLimitStore = &RateLimitStore{}
+		}
+		b.h.RateLimitStore.OnStoreError = v
+		return nil
+	}},
+}
+
+// sizeArg reads the option's one size argument, such as 4MB or 16MiB (example), which must be positive.
+func sizeArg(d *caddyfile.Dispenser, example string) (int64, error) {
+	name := d.Val()
+	s, err := caddyopt.String(d)
+	if err != nil {
+		return 0, err
 	}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > math.MaxInt64 {
+		return 0, d.Errf("invalid %s '%s': use a size such as %s", name, s, example)
+	}
+	return int64(n), nil
+}
+
+func onStoreError(d *caddyfile.Dispenser) (string, error) {
+	v, err := caddyopt.String(d)
+	if err != nil {
+		return "", err
+	}
+	if v != "allow" && v != "deny" {
+		return "", d.Errf("on_store_error '%s': use allow or deny", v)
+	}
+	return v, nil
+}
+
+// providerBlock is the state of one provider block being parsed: the generic options go to pc, the type
+// names the dialect, and the other lines are the dialect's, handed to its module at the end of the block.
+type providerBlock struct {
+	pc      *ProviderConfig
+	typ     string
+	typeAt  string
+	dialect []caddyfile.Segment
+}
+
+// providerOptions are the options every provider has, whatever its dialect.
+var providerOptions = caddyopt.Table[*providerBlock]{
+	{Name: "type", Parse: func(d *caddyfile.Dispenser, b *providerBlock) (err error) {
+		b.typeAt = d.File() + ":" + strconv.Itoa(d.Line())
+		b.typ, err = caddyopt.String(d)
+		return err
+	}},
+	{Name: "base_url", Parse: func(d *caddyfile.Dispenser, b *providerBlock) (err error) {
+		b.pc.BaseURL, err = caddyopt.String(d)
+		return err
+	}},
+	{Name: "api_key", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *providerBlock) error {
+		return listArg(d, &b.pc.APIKeys)
+	}},
+	{Name: "header", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *providerBlock) error {
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.ArgErr()
+		}
+		if b.pc.Headers == nil {
+			b.pc.Headers = make(http.Header)
+		}
+		b.pc.Headers.Add(args[0], args[1])
+		return nil
+	}},
+	{Name: "forward_headers", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *providerBlock) error {
+		return listArg(d, &b.pc.ForwardHeaders)
+	}},
+	{Name: "models", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *providerBlock) error {
+		return listArg(d, &b.pc.Models)
+	}},
+	{Name: "policy", Parse: func(d *caddyfile.Dispenser, b *providerBlock) (err error) {
+		b.pc.Policy, err = policyArg(d)
+		return err
+	}},
+	{Name: "timeout", Parse: func(d *caddyfile.Dispenser, b *providerBlock) (err error) {
+		b.pc.Timeout, err = durationArg(d)
+		return err
+	}},
+	{Name: "dial_timeout", Parse: func(d *caddyfile.Dispenser, b *providerBlock) (err error) {
+		b.pc.DialTimeout, err = durationArg(d)
+		return err
+	}},
+	{Name: "response_header_timeout", Parse: func(d *caddyfile.Dispenser, b *providerBlock) (err error) {
+		b.pc.ResponseHeaderTimeout, err = durationArg(d)
+		return err
+	}},
+	{Name: "first_token_timeout", Parse: func(d *caddyfile.Dispenser, b *providerBlock) (err error) {
+		b.pc.FirstTokenTimeout, err = durationArg(d)
+		return err
+	}},
+}
+
+// listArg appends the option's one or more arguments to list.
+func listArg(d *caddyfile.Dispenser, list *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*list = append(*list, args...)
 	return nil
 }
 
+// unmarshalProvider parses a provider block: the options of providerOptions, and every other line handed
+// to the dialect module that type (or the provider's name) selects, which parses and checks its own.
 func unmarshalProvider(d *caddyfile.Dispenser) (*ProviderConfig, error) {
-	pc := new(ProviderConfig)
-	if !d.Args(&pc.Name) {
+	b := &providerBlock{pc: new(ProviderConfig)}
+	if !d.Args(&b.pc.Name) {
 		return nil, d.Err("provider needs a name: provider <name> { ... }")
 	}
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	opts := newOptionSet("api_key", "header", "forward_headers", "models", "deployment")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := opts.see(d); err != nil {
-			return nil, err
-		}
-		sub := d.Val()
-		switch sub {
-		case "type", "base_url", "resource", "api_version", "anthropic_version", "anthropic_beta", "thought_signature_fallback":
-			var v string
-			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
-			}
-			switch sub {
-			case "type":
-				pc.Type = v
-			case "base_url":
-				pc.BaseURL = v
-			case "resource":
-				pc.Resource = v
-			case "api_version":
-				pc.APIVersion = v
-			case "anthropic_version":
-				pc.AnthropicVersion = v
-			case "anthropic_beta":
-				pc.AnthropicBeta = v
-			case "thought_signature_fallback":
-				pc.ThoughtSignatureFallback = v
-			}
-		case "api_key":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			pc.APIKeys = append(pc.APIKeys, args...)
-		case "header":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return nil, d.ArgErr()
-			}
-			if pc.Headers == nil {
-				pc.Headers = make(http.Header)
-			}
-			pc.Headers.Add(args[0], args[1])
-		case "forward_headers":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			pc.ForwardHeaders = append(pc.ForwardHeaders, args...)
-		case "models":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			pc.Models = append(pc.Models, args...)
-		case "policy":
-			var err error
-			if pc.Policy, err = policyArg(d); err != nil {
-				return nil, err
-			}
-		case "keep_alive":
-			if !d.AllArgs(&pc.KeepAlive) {
-				return nil, d.ArgErr()
-			}
-			if _, err := keepAlive(pc.KeepAlive); err != nil {
-				return nil, d.Err(err.Error())
-			}
-		case "deployment":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return nil, d.ArgErr()
-			}
-			if _, dup := pc.Deployments[args[0]]; dup {
-				return nil, d.Errf("deployment for '%s' already specified", args[0])
-			}
-			if pc.Deployments == nil {
-				pc.Deployments = make(map[string]string)
-			}
-			pc.Deployments[args[0]] = args[1]
-		case "timeout", "dial_timeout", "response_header_timeout", "first_token_timeout":
-			dur, err := durationArg(d)
-			if err != nil {
-				return nil, err
-			}
-			switch sub {
-			case "timeout":
-				pc.Timeout = dur
-			case "dial_timeout":
-				pc.DialTimeout = dur
-			case "response_header_timeout":
-				pc.ResponseHeaderTimeout = dur
-			case "first_token_timeout":
-				pc.FirstTokenTimeout = dur
-			}
-		case "forward_metadata", "include_thoughts":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			if sub == "forward_metadata" {
-				pc.ForwardMetadata = true
-			} else {
-				pc.IncludeThoughts = true
-			}
-		case "default_max_tokens":
-			n, err := intArg(d, 1)
-			if err != nil {
-				return nil, err
-			}
-			pc.DefaultMaxTokens = n
-		default:
-			return nil, d.Errf("unrecognized provider subdirective '%s'", sub)
-		}
+	b.typeAt = d.File() + ":" + strconv.Itoa(d.Line())
+	err := providerOptions.Parse(d, b, nil, "provider ", func(d *caddyfile.Dispenser) error {
+		b.dialect = append(b.dialect, d.NextSegment())
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return pc, nil
+	dia, typ, err := dialects.Resolve(b.typ, b.pc.Name)
+	if err != nil {
+		return nil, fmt.Errorf("provider '%s': %v, at %s", b.pc.Name, err, b.typeAt)
+	}
+	if err := dialects.Unmarshal(dia, typ, b.dialect); err != nil {
+		return nil, err
+	}
+	b.pc.DialectRaw = dialects.JSON(dia, typ, nil)
+	return b.pc, nil
 }
 
 func unmarshalRoute(d *caddyfile.Dispenser) (*Route, error) {
@@ -433,50 +421,8 @@ func unmarshalRoute(d *caddyfile.Dispenser) (*Route, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	opts := newOptionSet("target", "fallback")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := opts.see(d); err != nil {
-			return nil, err
-		}
-		switch sub := d.Val(); sub {
-		case "target", "fallback":
-			args := d.RemainingArgs()
-			t := RouteTarget{}
-			switch {
-			case len(args) == 1:
-				t.Model = args[0]
-			case len(args) == 3 && args[1] == "weight":
-				t.Model = args[0]
-				w, err := strconv.Atoi(args[2])
-				if err != nil || w < 1 {
-					return nil, d.Errf("invalid weight '%s': use a positive integer", args[2])
-				}
-				t.Weight = w
-			default:
-				return nil, d.Errf("%s <provider/model> [weight <n>]", sub)
-			}
-			if sub == "target" && len(rt.Tiers) > 1 {
-				return nil, d.Err("target lines must come before fallback lines")
-			}
-			if sub == "target" {
-				if len(rt.Tiers) == 0 {
-					rt.Tiers = append(rt.Tiers, nil)
-				}
-				rt.Tiers[0] = append(rt.Tiers[0], t)
-			} else {
-				if len(rt.Tiers) == 0 {
-					return nil, d.Err("a route needs at least one target before its fallbacks")
-				}
-				rt.Tiers = append(rt.Tiers, []RouteTarget{t})
-			}
-		case "policy":
-			var err error
-			if rt.Policy, err = policyArg(d); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unrecognized route subdirective '%s'", sub)
-		}
+	if err := routeOptions.Parse(d, rt, nil, "route ", nil); err != nil {
+		return nil, err
 	}
 	if len(rt.Tiers) == 0 {
 		return nil, d.Errf("route '%s' has no target", rt.Name)
@@ -484,55 +430,104 @@ func unmarshalRoute(d *caddyfile.Dispenser) (*Route, error) {
 	return rt, nil
 }
 
+// routeOptions are the options of a route block.
+var routeOptions = caddyopt.Table[*Route]{
+	{Name: "target", Repeatable: true, Parse: func(d *caddyfile.Dispenser, rt *Route) error {
+		t, err := routeTarget(d)
+		if err != nil {
+			return err
+		}
+		if len(rt.Tiers) > 1 {
+			return d.Err("target lines must come before fallback lines")
+		}
+		if len(rt.Tiers) == 0 {
+			rt.Tiers = append(rt.Tiers, nil)
+		}
+		rt.Tiers[0] = append(rt.Tiers[0], t)
+		return nil
+	}},
+	{Name: "fallback", Repeatable: true, Parse: func(d *caddyfile.Dispenser, rt *Route) error {
+		t, err := routeTarget(d)
+		if err != nil {
+			return err
+		}
+		if len(rt.Tiers) == 0 {
+			return d.Err("a route needs at least one target before its fallbacks")
+		}
+		rt.Tiers = append(rt.Tiers, []RouteTarget{t})
+		return nil
+	}},
+	{Name: "policy", Parse: func(d *caddyfile.Dispenser, rt *Route) (err error) {
+		rt.Policy, err = policyArg(d)
+		return err
+	}},
+}
+
+// routeTarget reads a target or fallback line: <provider/model> [weight <n>].
+func routeTarget(d *caddyfile.Dispenser) (RouteTarget, error) {
+	sub := d.Val()
+	args := d.RemainingArgs()
+	t := RouteTarget{}
+	switch {
+	case len(args) == 1:
+		t.Model = args[0]
+	case len(args) == 3 && args[1] == "weight":
+		t.Model = args[0]
+		w, err := strconv.Atoi(args[2])
+		if err != nil || w < 1 {
+			return t, d.Errf("invalid weight '%s': use a positive integer", args[2])
+		}
+		t.Weight = w
+	default:
+		return t, d.Errf("%s <provider/model> [weight <n>]", sub)
+	}
+	return t, nil
+}
+
 func unmarshalRetry(d *caddyfile.Dispenser) (*RetryConfig, error) {
 	rc := new(RetryConfig)
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	opts := newOptionSet("statuses")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := opts.see(d); err != nil {
-			return nil, err
+	return rc, retryOptions.Parse(d, rc, nil, "retry ", nil)
+}
+
+// retryOptions are the options of the retry block.
+var retryOptions = caddyopt.Table[*RetryConfig]{
+	{Name: "statuses", Repeatable: true, Parse: func(d *caddyfile.Dispenser, rc *RetryConfig) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
 		}
-		switch sub := d.Val(); sub {
-		case "statuses":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
+		for _, a := range args {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 100 || n > 599 {
+				return d.Errf("invalid status '%s'", a)
 			}
-			for _, a := range args {
-				n, err := strconv.Atoi(a)
-				if err != nil || n < 100 || n > 599 {
-					return nil, d.Errf("invalid status '%s'", a)
-				}
-				rc.Statuses = append(rc.Statuses, n)
-			}
-		case "max_attempts":
-			n, err := intArg(d, 1)
-			if err != nil {
-				return nil, err
-			}
-			rc.MaxAttempts = n
-		case "base_delay", "max_delay", "max_retry_after", "deadline":
-			dur, err := durationArg(d)
-			if err != nil {
-				return nil, err
-			}
-			switch sub {
-			case "base_delay":
-				rc.BaseDelay = dur
-			case "max_delay":
-				rc.MaxDelay = dur
-			case "max_retry_after":
-				rc.MaxRetryAfter = dur
-			case "deadline":
-				rc.Deadline = dur
-			}
-		default:
-			return nil, d.Errf("unrecognized retry subdirective '%s'", sub)
+			rc.Statuses = append(rc.Statuses, n)
 		}
-	}
-	return rc, nil
+		return nil
+	}},
+	{Name: "max_attempts", Parse: func(d *caddyfile.Dispenser, rc *RetryConfig) (err error) {
+		rc.MaxAttempts, err = intArg(d, 1)
+		return err
+	}},
+	{Name: "base_delay", Parse: func(d *caddyfile.Dispenser, rc *RetryConfig) (err error) {
+		rc.BaseDelay, err = durationArg(d)
+		return err
+	}},
+	{Name: "max_delay", Parse: func(d *caddyfile.Dispenser, rc *RetryConfig) (err error) {
+		rc.MaxDelay, err = durationArg(d)
+		return err
+	}},
+	{Name: "max_retry_after", Parse: func(d *caddyfile.Dispenser, rc *RetryConfig) (err error) {
+		rc.MaxRetryAfter, err = durationArg(d)
+		return err
+	}},
+	{Name: "deadline", Parse: func(d *caddyfile.Dispenser, rc *RetryConfig) (err error) {
+		rc.Deadline, err = durationArg(d)
+		return err
+	}},
 }
 
 func unmarshalCooldown(d *caddyfile.Dispenser) (*CooldownConfig, error) {
@@ -540,52 +535,43 @@ func unmarshalCooldown(d *caddyfile.Dispenser) (*CooldownConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	opts := newOptionSet()
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := opts.see(d); err != nil {
-			return nil, err
+	return cc, cooldownOptions.Parse(d, cc, nil, "cooldown ", nil)
+}
+
+// cooldownOptions are the options of the cooldown block.
+var cooldownOptions = caddyopt.Table[*CooldownConfig]{
+	{Name: "off", Parse: func(d *caddyfile.Dispenser, cc *CooldownConfig) error {
+		cc.Disabled = true
+		return caddyopt.Flag(d)
+	}},
+	{Name: "consecutive_failures", Parse: func(d *caddyfile.Dispenser, cc *CooldownConfig) (err error) {
+		cc.ConsecutiveFailures, err = intArg(d, 1)
+		return err
+	}},
+	{Name: "min_requests", Parse: func(d *caddyfile.Dispenser, cc *CooldownConfig) (err error) {
+		cc.MinRequests, err = intArg(d, 1)
+		return err
+	}},
+	{Name: "error_rate", Parse: func(d *caddyfile.Dispenser, cc *CooldownConfig) error {
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
 		}
-		switch sub := d.Val(); sub {
-		case "off":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			cc.Disabled = true
-		case "consecutive_failures", "min_requests":
-			n, err := intArg(d, 1)
-			if err != nil {
-				return nil, err
-			}
-			if sub == "consecutive_failures" {
-				cc.ConsecutiveFailures = n
-			} else {
-				cc.MinRequests = n
-			}
-		case "error_rate":
-			var v string
-			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
-			}
-			pct, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
-			if err != nil || !(pct > 0 && pct <= 100) {
-				return nil, d.Errf("invalid error_rate '%s': use a percentage such as 50%%", v)
-			}
-			cc.ErrorRate = pct / 100
-		case "window", "duration":
-			dur, err := durationArg(d)
-			if err != nil {
-				return nil, err
-			}
-			if sub == "window" {
-				cc.Window = dur
-			} else {
-				cc.Duration = dur
-			}
-		default:
-			return nil, d.Errf("unrecognized cooldown subdirective '%s'", sub)
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+		if err != nil || !(pct > 0 && pct <= 100) {
+			return d.Errf("invalid error_rate '%s': use a percentage such as 50%%", v)
 		}
-	}
-	return cc, nil
+		cc.ErrorRate = pct / 100
+		return nil
+	}},
+	{Name: "window", Parse: func(d *caddyfile.Dispenser, cc *CooldownConfig) (err error) {
+		cc.Window, err = durationArg(d)
+		return err
+	}},
+	{Name: "duration", Parse: func(d *caddyfile.Dispenser, cc *CooldownConfig) (err error) {
+		cc.Duration, err = durationArg(d)
+		return err
+	}},
 }
 
 func unmarshalPrice(d *caddyfile.Dispenser) (*PriceConfig, error) {
@@ -637,52 +623,8 @@ func unmarshalRateLimit(d *caddyfile.Dispenser) (*RateLimit, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	opts := newOptionSet("match")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := opts.see(d); err != nil {
-			return nil, err
-		}
-		sub := d.Val()
-		switch sub {
-		case "key":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return nil, d.ArgErr()
-			}
-			rl.Key = strings.Join(args, " ")
-		case "requests", "tokens":
-			var v string
-			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
-			}
-			r, err := ratelimit.ParseRate(v)
-			if err != nil {
-				return nil, d.Errf("rate_limit %s: %s: %v", rl.Name, sub, err)
-			}
-			if sub == "requests" {
-				rl.Requests = r
-			} else {
-				rl.Tokens = r
-			}
-		case "budget":
-			var v string
-			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
-			}
-			b, err := ratelimit.ParseBudget(v)
-			if err != nil {
-				return nil, d.Errf("rate_limit %s: budget: %v", rl.Name, err)
-			}
-			rl.Budget = b
-		case "match":
-			args := d.RemainingArgs()
-			if len(args) < 2 || args[0] != "model" {
-				return nil, d.Err("match model <glob...>")
-			}
-			rl.MatchModels = append(rl.MatchModels, args[1:]...)
-		default:
-			return nil, d.Errf("unrecognized rate_limit subdirective '%s'", sub)
-		}
+	if err := rateLimitOptions.Parse(d, rl, nil, "rate_limit ", nil); err != nil {
+		return nil, err
 	}
 	if err := rl.Rule.Validate(); err != nil {
 		return nil, d.Err(err.Error())
@@ -690,9 +632,69 @@ func unmarshalRateLimit(d *caddyfile.Dispenser) (*RateLimit, error) {
 	return rl, nil
 }
 
-// unmarshalStore parses a rate_limit_store block. top is the handler's option set: on_store_error is one
-// setting whether given at the top level or here.
-func unmarshalStore(d *caddyfile.Dispenser, top *optionSet) (*RateLimitStore, error) {
+// rateLimitOptions are the options of a rate_limit block.
+var rateLimitOptions = caddyopt.Table[*RateLimit]{
+	{Name: "key", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		rl.Key = strings.Join(args, " ")
+		return nil
+	}},
+	{Name: "requests", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) (err error) {
+		rl.Requests, err = rateArg(d, rl.Name)
+		return err
+	}},
+	{Name: "tokens", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) (err error) {
+		rl.Tokens, err = rateArg(d, rl.Name)
+		return err
+	}},
+	{Name: "budget", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) error {
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
+		}
+		b, err := ratelimit.ParseBudget(v)
+		if err != nil {
+			return d.Errf("rate_limit %s: budget: %v", rl.Name, err)
+		}
+		rl.Budget = b
+		return nil
+	}},
+	{Name: "match", Repeatable: true, Parse: func(d *caddyfile.Dispenser, rl *RateLimit) error {
+		args := d.RemainingArgs()
+		if len(args) < 2 || args[0] != "model" {
+			return d.Err("match model <glob...>")
+		}
+		rl.MatchModels = append(rl.MatchModels, args[1:]...)
+		return nil
+	}},
+}
+
+// rateArg reads a requests or tokens rate such as 60/1m.
+func rateArg(d *caddyfile.Dispenser, name string) (ratelimit.Rate, error) {
+	sub := d.Val()
+	v, err := caddyopt.String(d)
+	if err != nil {
+		return ratelimit.Rate{}, err
+	}
+	r, err := ratelimit.ParseRate(v)
+	if err != nil {
+		return ratelimit.Rate{}, d.Errf("rate_limit %s: %s: %v", name, sub, err)
+	}
+	return r, nil
+}
+
+// storeBlock is a rate_limit_store block being parsed; top is the handler's record of options, since
+// on_store_error is one setting whether given at the top level or here.
+type storeBlock struct {
+	st  *RateLimitStore
+	top *caddyopt.Set
+}
+
+// unmarshalStore parses a rate_limit_store block.
+func unmarshalStore(d *caddyfile.Dispenser, top *caddyopt.Set) (*RateLimitStore, error) {
 	st := new(RateLimitStore)
 	if !d.Args(&st.Type) {
 		return nil, d.ArgErr()
@@ -700,98 +702,48 @@ func unmarshalStore(d *caddyfile.Dispenser, top *optionSet) (*RateLimitStore, er
 	if st.Type != "memory" && st.Type != "redis" {
 		return nil, d.Errf("rate_limit_store '%s': use memory or redis", st.Type)
 	}
-	opts := newOptionSet()
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := opts.see(d); err != nil {
-			return nil, err
-		}
-		sub := d.Val()
-		if sub == "on_store_error" {
-			if err := top.see(d); err != nil {
-				return nil, err
-			}
-		} else if st.Type != "redis" && slices.Contains([]string{"address", "username", "password", "prefix", "db"}, sub) {
-			return nil, d.Errf("%s is only for rate_limit_store redis", sub)
-		}
-		switch sub {
-		case "address", "username", "password", "prefix", "on_store_error":
-			var v string
-			if !d.AllArgs(&v) {
-				return nil, d.ArgErr()
-			}
-			switch sub {
-			case "address":
-				st.Address = v
-			case "username":
-				st.Username = v
-			case "password":
-				st.Password = v
-			case "prefix":
-				st.Prefix = v
-			case "on_store_error":
-				if v != "allow" && v != "deny" {
-					return nil, d.Errf("on_store_error '%s': use allow or deny", v)
-				}
-				st.OnStoreError = v
-			}
-		case "db":
-			n, err := intArg(d, 0)
-			if err != nil {
-				return nil, err
-			}
-			st.DB = n
-		default:
-			return nil, d.Errf("unrecognized rate_limit_store subdirective '%s'", sub)
-		}
-	}
-	return st, nil
+	return st, storeOptions.Parse(d, &storeBlock{st: st, top: top}, nil, "rate_limit_store ", nil)
 }
 
-// optionSet records the options given in one Caddyfile block, so that an option that takes one value and
-// is given twice is an adapt error instead of silently keeping the last value. The options named
-// repeatable (lists, and blocks told apart by name) may appear any number of times.
-type optionSet struct {
-	repeatable []string
-	// first maps an option to the file:line of its first use.
-	first map[string]string
-}
-
-func newOptionSet(repeatable ...string) *optionSet {
-	return &optionSet{repeatable: repeatable, first: make(map[string]string)}
-}
-
-// see records the option the dispenser is on; a second use of a single-valued option is an error naming
-// both places.
-func (o *optionSet) see(d *caddyfile.Dispenser) error {
-	name := d.Val()
-	if slices.Contains(o.repeatable, name) {
+// redisOption is a rate_limit_store option that only redis takes.
+func redisOption(set func(st *RateLimitStore, v string)) func(d *caddyfile.Dispenser, b *storeBlock) error {
+	return func(d *caddyfile.Dispenser, b *storeBlock) error {
+		if b.st.Type != "redis" {
+			return d.Errf("%s is only for rate_limit_store redis", d.Val())
+		}
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
+		}
+		set(b.st, v)
 		return nil
 	}
-	if at, dup := o.first[name]; dup {
-		return d.Errf("%s already specified at %s: give it once", name, at)
-	}
-	o.first[name] = d.File() + ":" + strconv.Itoa(d.Line())
-	return nil
+}
+
+// storeOptions are the options of the rate_limit_store block.
+var storeOptions = caddyopt.Table[*storeBlock]{
+	{Name: "address", Parse: redisOption(func(st *RateLimitStore, v string) { st.Address = v })},
+	{Name: "username", Parse: redisOption(func(st *RateLimitStore, v string) { st.Username = v })},
+	{Name: "password", Parse: redisOption(func(st *RateLimitStore, v string) { st.Password = v })},
+	{Name: "prefix", Parse: redisOption(func(st *RateLimitStore, v string) { st.Prefix = v })},
+	{Name: "db", Parse: func(d *caddyfile.Dispenser, b *storeBlock) (err error) {
+		if b.st.Type != "redis" {
+			return d.Errf("db is only for rate_limit_store redis")
+		}
+		b.st.DB, err = intArg(d, 0)
+		return err
+	}},
+	{Name: "on_store_error", Parse: func(d *caddyfile.Dispenser, b *storeBlock) (err error) {
+		if err := b.top.See(d); err != nil {
+			return err
+		}
+		b.st.OnStoreError, err = onStoreError(d)
+		return err
+	}},
 }
 
 // intArg reads the option's one whole-number argument, at least least (0 or 1).
-func intArg(d *caddyfile.Dispenser, least int) (int, error) {
-	name := d.Val()
-	var v string
-	if !d.AllArgs(&v) {
-		return 0, d.ArgErr()
-	}
-	n, err := strconv.Atoi(v)
-	switch {
-	case err != nil:
-		return 0, d.Errf("invalid %s '%s': use a whole number", name, v)
-	case n < least && least > 0:
-		return 0, d.Errf("invalid %s '%s': must be positive (omit it for the default)", name, v)
-	case n < least:
-		return 0, d.Errf("invalid %s '%s': must not be negative", name, v)
-	}
-	return n, nil
-}
+var intArg = caddyopt.Int
 
 // durationArg reads the option's one duration argument, which must be positive: zero and negative values
 // would silently mean the default.

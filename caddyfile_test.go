@@ -81,6 +81,10 @@ func TestCaddyfileAdapt(t *testing.T) {
 												"{env.OPENAI_API_KEY}"
 											],
 											"dial_timeout": 5000000000,
+											"dialect": {
+												"preset": "openai",
+												"type": "openai"
+											},
 											"headers": {
 												"Openai-Beta": [
 													"assistants=v2"
@@ -98,13 +102,15 @@ func TestCaddyfileAdapt(t *testing.T) {
 											"api_keys": [
 												"{env.AZURE_KEY}"
 											],
-											"api_version": "2024-10-21",
-											"deployments": {
-												"gpt-4o": "prod-gpt4o"
+											"dialect": {
+												"api_version": "2024-10-21",
+												"deployments": {
+													"gpt-4o": "prod-gpt4o"
+												},
+												"resource": "my-resource",
+												"type": "azure"
 											},
-											"name": "work",
-											"resource": "my-resource",
-											"type": "azure"
+											"name": "work"
 										}
 									]
 								}
@@ -130,6 +136,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"ai_gateway {\nmax_event_size 0\n}", "invalid max_event_size"},
 		{"ai_gateway {\nmax_output_tokens -1\n}", "invalid max_output_tokens"},
 		{"ai_gateway {\nprovider a {\ntimeout soon\n}\n}", "invalid timeout"},
+		{"ai_gateway {\nprovider a {\ntype bedrock\n}\n}", "provider 'a': unknown type 'bedrock' (known: anthropic, azure, deepseek"},
 		{"ai_gateway {\nnope\n}", "unrecognized subdirective 'nope'"},
 		{"ai_gateway extra", "wrong argument count"},
 	} {
@@ -156,9 +163,8 @@ func provision(t *testing.T, cfg string) (*Handler, error) {
 
 func TestProvisionErrors(t *testing.T) {
 	for _, c := range []struct{ input, want string }{
-		{"ai_gateway {\nprovider a {\ntype bedrock\n}\n}", "unknown type 'bedrock'"},
 		{"ai_gateway {\nprovider local\n}", "has no base URL"},
-		{"ai_gateway {\nprovider work {\ntype azure\n}\n}", "azure needs resource"},
+		{"ai_gateway {\nprovider work {\ntype azure\n}\n}", "provider 'work' has no base URL"},
 		{"ai_gateway {\nprovider openai\nalias fast groq/llama\n}", "alias 'fast' points to 'groq/llama'"},
 		{"ai_gateway {\nprovider openai {\nmodels gpt-4o\n}\nalias fast openai/gpt-5\n}", "alias 'fast'"},
 		{"ai_gateway {\nprovider openai\ndefault_model nope/x\n}", "default model"},
@@ -376,9 +382,9 @@ func TestCaddyfileRepeatedOptions(t *testing.T) {
 		{"ai_gateway {\nprovider a {\ntype openai\ntype azure\n}\n}", "type already specified"},
 		{"ai_gateway {\nprovider a {\ntimeout 1s\ntimeout 2s\n}\n}", "timeout already specified at Testfile:3: give it once, at Testfile:4"},
 		{"ai_gateway {\nprovider a {\nfirst_token_timeout 1s\nfirst_token_timeout 2s\n}\n}", "first_token_timeout already specified"},
-		{"ai_gateway {\nprovider a {\napi_version 1\napi_version 2\n}\n}", "api_version already specified"},
-		{"ai_gateway {\nprovider a {\ndeployment gpt-4o one\ndeployment gpt-4o two\n}\n}", "deployment for 'gpt-4o' already specified"},
-		{"ai_gateway {\nprovider a {\ndefault_max_tokens 1\ndefault_max_tokens 2\n}\n}", "default_max_tokens already specified"},
+		{"ai_gateway {\nprovider a {\ntype azure\napi_version 1\napi_version 2\n}\n}", "api_version already specified"},
+		{"ai_gateway {\nprovider a {\ntype azure\ndeployment gpt-4o one\ndeployment gpt-4o two\n}\n}", "deployment for 'gpt-4o' already specified"},
+		{"ai_gateway {\nprovider a {\ntype anthropic\ndefault_max_tokens 1\ndefault_max_tokens 2\n}\n}", "default_max_tokens already specified"},
 		{"ai_gateway {\nprovider a {\nforward_metadata\nforward_metadata\n}\n}", "forward_metadata already specified"},
 		{"ai_gateway {\nprovider a {\npolicy round_robin\npolicy weighted\n}\n}", "policy already specified"},
 		{"ai_gateway {\nprovider a {\ntype ollama_native\nkeep_alive 1m\nkeep_alive 2m\n}\n}", "keep_alive already specified"},
@@ -405,6 +411,7 @@ func TestCaddyfileRepeatableOptions(t *testing.T) {
 	h := new(Handler)
 	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`ai_gateway {
 		provider a {
+			type azure
 			api_key k1
 			api_key k2
 			header X-A 1
@@ -432,7 +439,8 @@ func TestCaddyfileRepeatableOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := h.Providers[0]
-	if len(p.APIKeys) != 2 || len(p.Headers["X-A"]) != 2 || len(p.Models) != 2 || len(p.Deployments) != 2 ||
+	if len(p.APIKeys) != 2 || len(p.Headers["X-A"]) != 2 || len(p.Models) != 2 ||
+		!strings.Contains(string(p.DialectRaw), `"deployments":{"m1":"d1","m2":"d2"}`) ||
 		len(p.ForwardHeaders) != 2 || len(h.ClientKeys) != 2 || len(h.Retry.Statuses) != 2 || len(h.RateLimits[0].MatchModels) != 2 {
 		t.Errorf("list options accumulate: %+v %+v", p, h)
 	}
@@ -445,7 +453,7 @@ func TestCaddyfileOutOfRangeValues(t *testing.T) {
 		{"ai_gateway {\nprovider a {\nresponse_header_timeout -1s\n}\n}", "response_header_timeout '-1s': must be positive"},
 		{"ai_gateway {\nprovider a {\ndial_timeout -1s\n}\n}", "dial_timeout '-1s': must be positive"},
 		{"ai_gateway {\nprovider a {\nfirst_token_timeout -1s\n}\n}", "first_token_timeout '-1s': must be positive"},
-		{"ai_gateway {\nprovider a {\ndefault_max_tokens -1\n}\n}", "default_max_tokens '-1': must be positive"},
+		{"ai_gateway {\nprovider a {\ntype anthropic\ndefault_max_tokens -1\n}\n}", "default_max_tokens '-1': must be positive"},
 		{"ai_gateway {\nprovider a {\ntype ollama_native\nkeep_alive -5m\n}\n}", "keep_alive '-5m': must not be negative"},
 		{"ai_gateway {\nprovider a {\ntype ollama_native\nkeep_alive soon\n}\n}", "invalid keep_alive 'soon'"},
 		{"ai_gateway {\nprovider a {\npolicy fastest\n}\n}", "unknown policy 'fastest'"},
@@ -520,10 +528,12 @@ func TestProvisionRejectsOutOfRangeJSON(t *testing.T) {
 		{`{` + p + `,"dial_timeout":-1}]}`, "provider 'openai': dial_timeout must not be negative"},
 		{`{` + p + `,"response_header_timeout":-1000000000}]}`, "provider 'openai': response_header_timeout must not be negative"},
 		{`{` + p + `,"first_token_timeout":-1}]}`, "provider 'openai': first_token_timeout must not be negative"},
-		{`{` + p + `,"default_max_tokens":-1}]}`, "provider 'openai': default_max_tokens must not be negative"},
+		{`{` + p + `,"dialect":{"type":"anthropic","default_max_tokens":-1}}]}`, "http.handlers.ai_gateway.dialects.anthropic: invalid configuration: default_max_tokens -1: must be positive"},
 		{`{` + p + `,"policy":"fastest"}]}`, "unknown policy 'fastest'"},
-		{`{` + p + `,"keep_alive":"5m"}]}`, "provider 'openai': keep_alive is only for type ollama_native"},
-		{`{` + p + `,"type":"ollama_native","keep_alive":"-5m"}]}`, "provider 'openai': keep_alive '-5m': must not be negative"},
+		{`{` + p + `,"dialect":{"type":"openai","keep_alive":"5m"}}]}`, `http.handlers.ai_gateway.dialects.openai: json: unknown field "keep_alive"`},
+		{`{` + p + `,"dialect":{"type":"ollama_native","keep_alive":"-5m"}}]}`, "provision http.handlers.ai_gateway.dialects.ollama_native: keep_alive '-5m': must not be negative"},
+		{`{` + p + `,"dialect":{"type":"bedrock"}}]}`, "provider 'openai': loading its dialect: loading module 'bedrock': unknown module: http.handlers.ai_gateway.dialects.bedrock"},
+		{`{` + p + `,"dialect":{"type":"openai","preset":"nope"}}]}`, "unknown openai preset 'nope' (known: deepseek, fireworks"},
 		{`{` + p + `,"forward_headers":["Authorization"]}]}`, "forward_headers: Authorization is never forwarded"},
 		{`{` + p + `}],"max_request_body":-1}`, "max_request_body must not be negative"},
 		{`{` + p + `}],"max_output_tokens":-1}`, "max_output_tokens must not be negative"},
@@ -578,15 +588,21 @@ func TestCaddyfileProviderKeepAlivePolicyForwardHeaders(t *testing.T) {
 									"handler": "ai_gateway",
 									"providers": [
 										{
-											"keep_alive": "10m",
-											"name": "local",
-											"type": "ollama_native"
+											"dialect": {
+												"keep_alive": "10m",
+												"type": "ollama_native"
+											},
+											"name": "local"
 										},
 										{
 											"api_keys": [
 												"{env.KEY_A}",
 												"{env.KEY_B}"
 											],
+											"dialect": {
+												"preset": "openai",
+												"type": "openai"
+											},
 											"forward_headers": [
 												"OpenAI-Beta",
 												"X-Team"
@@ -682,5 +698,34 @@ func TestProviderKeepAlivePolicyForwardHeadersReachUpstream(t *testing.T) {
 	}
 	if keys[0] == keys[1] || keys[0] != keys[2] || keys[1] != keys[3] {
 		t.Errorf("policy round_robin should alternate the keys: %v", keys)
+	}
+}
+
+// TestJSONProviderWithoutDialect: a JSON provider without "dialect" gets the one its name picks, as in the
+// Caddyfile, and requests reach that API with its credential scheme.
+func TestJSONProviderWithoutDialect(t *testing.T) {
+	got := make(chan http.Header, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}`)
+	}))
+	defer up.Close()
+	h := new(Handler)
+	if err := json.Unmarshal([]byte(`{"providers":[{"name":"anthropic","base_url":"`+up.URL+`","api_keys":["sk-ant"]}]}`), h); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Cleanup()
+	rec := serveGateway(t, h, `{"model":"anthropic/claude","messages":[{"role":"user","content":"hi"}]}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if hdr := <-got; hdr.Get("X-Api-Key") != "sk-ant" || hdr.Get("Anthropic-Version") == "" {
+		t.Fatalf("the upstream got %v: not Anthropic's credential scheme", hdr)
 	}
 }

@@ -20,8 +20,7 @@ func (h *Handler) checkValues() error {
 	for _, pc := range h.Providers {
 		if err := notNegative("provider '"+pc.Name+"': ", duration("timeout", pc.Timeout),
 			duration("dial_timeout", pc.DialTimeout), duration("response_header_timeout", pc.ResponseHeaderTimeout),
-			duration("first_token_timeout", pc.FirstTokenTimeout),
-			count("default_max_tokens", int64(pc.DefaultMaxTokens))); err != nil {
+			duration("first_token_timeout", pc.FirstTokenTimeout)); err != nil {
 			return err
 		}
 	}

@@ -152,7 +152,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	warn := func(msg string) { h.logger.Warn(msg) }
 	for _, pc := range h.Providers {
-		p, err := pc.build(repl, warn)
+		p, err := pc.build(ctx, repl, warn)
 		if err != nil {
 			return err
 		}

@@ -175,7 +175,10 @@ func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform
 	if key < len(u.APIKeys) {
 		apiKey = u.APIKeys[key]
 	}
-	u.Dialect.SetAuth(req.Header, apiKey)
+	if err := u.Dialect.Authorize(req, apiKey); err != nil {
+		cancel()
+		return nil, nil, &authError{provider: u.Name, err: err}
+	}
 	resp, err := u.transport.RoundTrip(req)
 	if err != nil {
 		cancel()
@@ -184,11 +187,28 @@ func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform
 	return resp, cancel, nil
 }
 
+// authError is a dialect's failure to authorize a request, which was therefore never sent.
+type authError struct {
+	provider string
+	err      error
+}
+
+func (e *authError) Error() string {
+	return "provider '" + e.provider + "': authorizing the request: " + e.err.Error()
+}
+func (e *authError) Unwrap() error { return e.err }
+
 // transportError turns a failed round trip into the client's error: 504 for timeouts, 499 when the client
 // went away, 502 otherwise. The message names the provider but never its URL or credentials.
 func transportError(ctx context.Context, provider string, err error) *transform.Error {
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
+	}
+	var ae *authError
+	if errors.As(err, &ae) {
+		// the dialect's message may quote a credential: say only that signing failed
+		return transform.NewError(http.StatusBadGateway, "server_error", "upstream_auth_failed",
+			"provider '"+provider+"': the gateway could not authorize the request")
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {

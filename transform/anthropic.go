@@ -62,10 +62,11 @@ func NewAnthropic(opts AnthropicOptions) *Anthropic {
 	return &Anthropic{opts: opts}
 }
 
-// SetAuth sets x-api-key, anthropic-version and, when configured, anthropic-beta.
-func (a *Anthropic) SetAuth(h http.Header, apiKey string) {
-	h.Set("x-api-key", apiKey)
-	a.setVersionHeaders(h)
+// Authorize sets x-api-key, anthropic-version and, when configured, anthropic-beta.
+func (a *Anthropic) Authorize(req *http.Request, apiKey string) error {
+	req.Header.Set("x-api-key", apiKey)
+	a.setVersionHeaders(req.Header)
+	return nil
 }
 
 func (a *Anthropic) setVersionHeaders(h http.Header) {

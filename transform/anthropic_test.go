@@ -198,7 +198,7 @@ func TestAnthropicRequestMaxTokensAndHeaders(t *testing.T) {
 		t.Errorf("headers %v", out.Header)
 	}
 	h := http.Header{}
-	a.SetAuth(h, "sk-ant-secret")
+	a.Authorize(&http.Request{Header: h}, "sk-ant-secret")
 	if h.Get("x-api-key") != "sk-ant-secret" || h.Get("anthropic-version") != "2023-06-01" || h.Get("Authorization") != "" {
 		t.Errorf("auth headers %v", h)
 	}

@@ -41,16 +41,20 @@ type Outgoing struct {
 	Path string
 	// Body is the upstream request body.
 	Body []byte
-	// Header holds dialect-specific headers (e.g. anthropic-version). Auth is set by Dialect.SetAuth.
+	// Header holds dialect-specific headers (e.g. anthropic-version). Auth is set by Dialect.Authorize.
 	Header http.Header
 }
 
-// Dialect is one provider API. A new provider is one implementation of this interface.
+// Dialect is one provider API's translator. A dialect module of package dialects (a Caddy module of the
+// http.handlers.ai_gateway.dialects namespace) configures one and hands it to the engine.
 type Dialect interface {
 	// BuildRequest translates the client's request into the upstream's.
 	BuildRequest(req *Request) (*Outgoing, error)
-	// SetAuth puts the provider credential in the upstream request headers.
-	SetAuth(h http.Header, apiKey string)
+	// Authorize authenticates one upstream request with the provider's credential (empty when none is
+	// configured). It is called once per attempt, after the body, URL and every header are final, so it may
+	// sign the whole request (SigV4, OAuth tokens) as well as set a key header; an error fails the attempt
+	// with a 502 and no request is sent.
+	Authorize(req *http.Request, credential string) error
 	// TranslateResponse turns a complete, successful upstream body into an OpenAI chat.completion body with
 	// model set to req.ClientModel, and returns the usage the upstream reported (Origin Unknown if none).
 	TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error)

@@ -61,11 +61,12 @@ func NewGemini(opts GeminiOptions) *Gemini {
 	return &Gemini{opts: opts}
 }
 
-// SetAuth sets the x-goog-api-key header; the key never goes into the URL, so it stays out of access logs.
-func (g *Gemini) SetAuth(h http.Header, apiKey string) {
+// Authorize sets the x-goog-api-key header; the key never goes into the URL, so it stays out of access logs.
+func (g *Gemini) Authorize(req *http.Request, apiKey string) error {
 	if apiKey != "" {
-		h.Set("x-goog-api-key", apiKey)
+		req.Header.Set("x-goog-api-key", apiKey)
 	}
+	return nil
 }
 
 // BuildRequest translates an OpenAI chat completion request into a Gemini generateContent request.

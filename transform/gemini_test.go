@@ -287,7 +287,7 @@ func TestGeminiRequestPathsAndAuth(t *testing.T) {
 		t.Errorf("stream path = %q", out.Path)
 	}
 	h := http.Header{}
-	g.SetAuth(h, "AIzaSECRET")
+	g.Authorize(&http.Request{Header: h}, "AIzaSECRET")
 	if h.Get("x-goog-api-key") != "AIzaSECRET" || h.Get("Authorization") != "" {
 		t.Errorf("auth headers = %v", h)
 	}

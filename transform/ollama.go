@@ -42,11 +42,12 @@ func NewOllama(opts OllamaOptions) *Ollama {
 	return &Ollama{opts: opts}
 }
 
-// SetAuth sets Authorization: Bearer when a key is configured (Ollama Cloud); a local server needs none.
-func (o *Ollama) SetAuth(h http.Header, apiKey string) {
+// Authorize sets Authorization: Bearer when a key is configured (Ollama Cloud); a local server needs none.
+func (o *Ollama) Authorize(req *http.Request, apiKey string) error {
 	if apiKey != "" {
-		h.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
 	}
+	return nil
 }
 
 // NewEventReader splits the application/x-ndjson stream into one event per line.

@@ -150,11 +150,11 @@ func TestOllamaRequestStreamAndAuth(t *testing.T) {
 		t.Errorf("body = %s, want %s", out.Body, want)
 	}
 	h := http.Header{}
-	o.SetAuth(h, "")
+	o.Authorize(&http.Request{Header: h}, "")
 	if len(h) != 0 {
 		t.Errorf("a keyless local server must get no auth header: %v", h)
 	}
-	o.SetAuth(h, "ollama-cloud-key")
+	o.Authorize(&http.Request{Header: h}, "ollama-cloud-key")
 	if got := h.Get("Authorization"); got != "Bearer ollama-cloud-key" {
 		t.Errorf("Authorization = %q", got)
 	}

@@ -98,16 +98,17 @@ func (o *OpenAI) path(model string) (string, error) {
 	return p, nil
 }
 
-// SetAuth sets Authorization: Bearer, or api-key for Azure. An empty key sets nothing (local servers).
-func (o *OpenAI) SetAuth(h http.Header, apiKey string) {
+// Authorize sets Authorization: Bearer, or api-key for Azure. An empty key sets nothing (local servers).
+func (o *OpenAI) Authorize(req *http.Request, apiKey string) error {
 	if apiKey == "" {
-		return
+		return nil
 	}
 	if o.opts.Azure != nil {
-		h.Set("Api-Key", apiKey)
-		return
+		req.Header.Set("Api-Key", apiKey)
+		return nil
 	}
-	h.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	return nil
 }
 
 // TranslateResponse keeps the upstream's bytes and only replaces model with the client-facing name.

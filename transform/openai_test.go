@@ -94,7 +94,7 @@ func TestOpenAIBuildRequest(t *testing.T) {
 		t.Fatalf("azure path %s", out.Path)
 	}
 	h := http.Header{}
-	az.SetAuth(h, "k")
+	az.Authorize(&http.Request{Header: h}, "k")
 	if h.Get("Api-Key") != "k" || h.Get("Authorization") != "" {
 		t.Fatalf("azure auth %v", h)
 	}
