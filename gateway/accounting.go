@@ -18,7 +18,7 @@ import (
 // promptTokens counts the request's prompt locally, once.
 func (g *Gateway) promptTokens(x *exchange, model string) int {
 	if x.prompt < 0 {
-		x.prompt = g.tokenizer.CountPrompt(model, x.req.body)
+		x.prompt = x.ep.prompt(g.tokenizer, model, x.req.body)
 	}
 	return x.prompt
 }
@@ -30,18 +30,35 @@ func (g *Gateway) completeUsage(x *exchange, t router.Target, reported usage.Usa
 	name := t.String()
 	u := reported
 	if !u.Known() {
-		completion, reasoning := g.tokenizer.CountResponse(name, body)
+		completion, reasoning := 0, 0
+		if x.ep.completion != nil {
+			completion, reasoning = x.ep.completion(g.tokenizer, name, body)
+		}
 		u = usage.Usage{PromptTokens: g.promptTokens(x, name), CompletionTokens: completion, ReasoningTokens: reasoning,
 			Origin: g.tokenizer.Origin(name)}
 		u.TotalTokens = u.PromptTokens + u.CompletionTokens
-		body, _ = sjson.SetRawBytes(body, "usage", u.AppendJSON(nil, -1))
+		switch x.ep.usage {
+		case usageFull:
+			body, _ = sjson.SetRawBytes(body, "usage", u.AppendJSON(nil, -1))
+		case usagePromptOnly:
+			body, _ = sjson.SetRawBytes(body, "usage", appendPromptUsage(nil, u))
+		}
 	}
 	x.res.Usage = u
 	x.res.CostUSD = g.cost(name, u)
-	if g.cfg.ReportCost && x.res.CostUSD >= 0 {
+	if g.cfg.ReportCost && x.res.CostUSD >= 0 && x.ep.usage != usageNone {
 		body, _ = sjson.SetBytes(body, "usage.cost", x.res.CostUSD)
 	}
 	return body
+}
+
+// appendPromptUsage appends the usage object of an answer without completion tokens (embeddings).
+func appendPromptUsage(dst []byte, u usage.Usage) []byte {
+	dst = append(dst, `{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.PromptTokens), 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.TotalTokens), 10)
+	return append(dst, '}')
 }
 
 // finishStreamUsage decides a stream's usage: the upstream's when it reported one, else the gateway's own
@@ -183,13 +200,16 @@ func (g *Gateway) estimate(x *exchange, claims []ratelimit.Claim, target string)
 	}
 }
 
-// tokenEstimate is what a request is expected to use: its prompt, counted locally, and n times its
-// max_tokens (or defaultCompletionEstimate).
+// tokenEstimate is what a request is expected to use: its prompt, counted locally, and, for an endpoint that
+// generates text, n times its max_tokens (or defaultCompletionEstimate).
 func (g *Gateway) tokenEstimate(x *exchange) int {
 	return g.promptTokens(x, x.req.model) + x.req.n*g.completionEstimate(x)
 }
 
 func (g *Gateway) completionEstimate(x *exchange) int {
+	if !x.ep.generates {
+		return 0
+	}
 	if x.req.maxTokens == 0 {
 		return defaultCompletionEstimate
 	}

@@ -24,10 +24,15 @@ type upstream struct {
 	forward   []string
 	transport http.RoundTripper
 	own       *http.Transport
+	// ops are the dialect's implementations of the endpoints, by Endpoint; nil where it has none.
+	ops [endpointCount]*dialectOps
 }
 
 func newUpstream(p *Provider, forward []string) *upstream {
 	u := &upstream{Provider: p, base: strings.TrimSuffix(p.BaseURL, "/"), forward: forward, transport: p.Transport}
+	for i := range endpoints {
+		u.ops[endpoints[i].id] = endpoints[i].ops(p.Dialect)
+	}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout
 	}
@@ -38,7 +43,7 @@ func newUpstream(p *Provider, forward []string) *upstream {
 		}
 		u.own = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           dialContext(&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}),
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          0,
 			MaxIdleConnsPerHost:   1024,
@@ -184,29 +189,64 @@ func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform
 	return resp, cancel, nil
 }
 
+// DialError is a failure to connect to an upstream: the request was never sent, so it is always safe to
+// retry (as reverse_proxy's DialError).
+type DialError struct{ Err error }
+
+func (e DialError) Error() string { return "dial: " + e.Err.Error() }
+func (e DialError) Unwrap() error { return e.Err }
+
+// dialContext wraps a dialer's errors in DialError.
+func dialContext(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, DialError{err}
+		}
+		return c, nil
+	}
+}
+
+// notSent reports whether a failed round trip never reached the upstream: a DialError from the gateway's own
+// transport, or a dial or DNS failure from any other.
+func notSent(err error) bool {
+	var de DialError
+	var oe *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &de) || errors.As(err, &oe) && oe.Op == "dial" || errors.As(err, &dns)
+}
+
 // transportError turns a failed round trip into the client's error: 504 for timeouts, 499 when the client
-// went away, 502 otherwise. The message names the provider but never its URL or credentials.
+// went away, 502 otherwise; its Kind says whether the request was sent. The message names the provider but
+// never its URL or credentials.
 func transportError(ctx context.Context, provider string, err error) *transform.Error {
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
 	}
+	kind := transform.KindNoAnswer
+	if notSent(err) {
+		kind = transform.KindNotSent
+	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return transform.NewError(http.StatusGatewayTimeout, "server_error", "upstream_timeout",
+		e := transform.NewError(http.StatusGatewayTimeout, "server_error", "upstream_timeout",
 			"provider '"+provider+"' did not answer in time")
+		e.Kind = kind
+		return e
 	}
 	reason := "could not reach it"
-	var oe *net.OpError
 	switch {
-	case errors.As(err, &oe) && oe.Op == "dial":
+	case kind == transform.KindNotSent:
 		reason = "connection refused or unreachable"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		reason = "it closed the connection"
 	case strings.Contains(err.Error(), "reset by peer"):
 		reason = "connection reset"
 	}
-	return transform.NewError(http.StatusBadGateway, "server_error", "upstream_unavailable",
+	e := transform.NewError(http.StatusBadGateway, "server_error", "upstream_unavailable",
 		"provider '"+provider+"' failed: "+reason)
+	e.Kind = kind
+	return e
 }
 
 // errTooLarge is returned by readLimited for a body over its limit.
