@@ -251,6 +251,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 			h.Prices = append(h.Prices, p)
+		case "fallthrough":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Fallthrough = true
 		case "report_cost":
 			var v string
 			if !d.AllArgs(&v) {
