@@ -80,3 +80,13 @@ func TestServeHTTPPublishesPlaceholdersAndMetrics(t *testing.T) {
 		t.Errorf("completion tokens_total = %v", n)
 	}
 }
+
+func TestCaddyfileFallthrough(t *testing.T) {
+	h := new(Handler)
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("ai_gateway {\nfallthrough\n}")); err != nil || !h.Fallthrough {
+		t.Fatalf("fallthrough: %v %v", err, h.Fallthrough)
+	}
+	if err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser("ai_gateway {\nfallthrough on\n}")); err == nil {
+		t.Fatal("fallthrough takes no argument")
+	}
+}
