@@ -258,8 +258,9 @@ func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
 
 // settle ends the request's rate-limit reservations. The admission's reservation and the answering
 // target's are corrected to what the exchange really used (tokens and cost); the reservations of targets
-// that were tried and did not answer keep their request and give back their tokens and spend. When no
-// upstream was contacted at all, the admission's reservation is cancelled.
+// that were tried and did not answer keep their request and give back their tokens and spend. A request
+// that reached no upstream (none tried, or every attempt failed to connect: transform.KindNotSent) cancels
+// its admission's reservation, and a target none of whose attempts was sent cancels its own.
 func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 	if g.cfg.Limiter == nil {
 		return
@@ -268,7 +269,7 @@ func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 	cost := max(x.res.CostUSD, 0)
 	tokens := x.res.Usage.TotalTokens
 	var err error
-	if len(x.res.Attempts) == 0 {
+	if !sent(x.res.Attempts, "") {
 		err = x.limit.Cancel(ctx)
 	} else {
 		err = x.limit.Settle(ctx, tokens, cost)
@@ -282,12 +283,25 @@ func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 		answeredBy = x.res.Provider + "/" + x.res.UpstreamModel
 	}
 	for _, tl := range x.targetLimits {
-		if tl.target == answeredBy {
+		switch {
+		case tl.target == answeredBy:
 			g.storeError(tl.res.Settle(ctx, tokens, cost))
-		} else {
+		case !sent(x.res.Attempts, tl.target):
+			g.storeError(tl.res.Cancel(ctx))
+		default:
 			g.storeError(tl.res.Settle(ctx, 0, 0))
 		}
 	}
+}
+
+// sent reports whether any attempt (of target, when not empty) reached its upstream.
+func sent(attempts []Attempt, target string) bool {
+	for _, a := range attempts {
+		if (target == "" || a.Target == target) && a.Kind != transform.KindNotSent {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *Gateway) storeError(err error) {

@@ -515,3 +515,40 @@ func mustBudget(t *testing.T, s string) ratelimit.Budget {
 	}
 	return b
 }
+
+func TestRequestNeverSentGivesBackItsLimits(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/v1"
+	l.Close()
+	good, _ := fakeUpstream(t, answer(1, 1))
+	g := newGateway(t, good, func(c *Config) {
+		c.Providers = append(c.Providers, Provider{Name: "down", BaseURL: closed, Dialect: transform.NewOpenAI(transform.OpenAIOptions{})})
+		c.Retry = router.RetryPolicy{MaxAttempts: 1}
+		c.Limiter = mustRateLimiter(t,
+			ratelimit.Rule{Name: "per-key", Requests: ratelimit.Rate{Limit: 1, Window: time.Hour}},
+			ratelimit.Rule{Name: "down-cap", Requests: ratelimit.Rate{Limit: 1, Window: time.Hour}})
+		c.Claims = func(_ *http.Request, s LimitScope) []ratelimit.Claim {
+			if s.Target == "" {
+				return []ratelimit.Claim{{Rule: "per-key", Key: "k"}}
+			}
+			if strings.HasPrefix(s.Target, "down/") {
+				return []ratelimit.Claim{{Rule: "down-cap", Key: "k"}}
+			}
+			return nil
+		}
+	})
+	msgs := `"messages":[{"role":"user","content":"hi"}]`
+	// Twice: connection refused, so neither the request nor the target's request is counted.
+	for i := 0; i < 2; i++ {
+		rec, res := postTo(t, g, "/v1/chat/completions", `{"model":"down/m",`+msgs+`}`)
+		if rec.Code != http.StatusBadGateway || len(res.Attempts) != 1 || res.Attempts[0].Kind != transform.KindNotSent {
+			t.Fatalf("request %d to a closed port: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	if rec, _ := postTo(t, g, "/v1/chat/completions", `{"model":"openai/m",`+msgs+`}`); rec.Code != http.StatusOK {
+		t.Fatalf("after two requests that were never sent, the limit of 1 must still allow one: %d %s", rec.Code, rec.Body)
+	}
+}
