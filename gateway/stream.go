@@ -38,10 +38,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			e := transform.NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-				"provider '"+u.Name+"' closed the stream before sending anything")
-			e.Kind = transform.KindNoAnswer
-			return false, ttfb, e
+			return false, ttfb, transform.StreamCut("provider '" + u.Name + "' closed the stream before sending anything")
 		}
 		if errors.Is(err, transform.ErrEventTooLarge) {
 			return false, ttfb, tooLarge(u.Name, "max_event_size", g.cfg.MaxEventSize)

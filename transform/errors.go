@@ -45,6 +45,12 @@ const (
 	KindNoAnswer
 )
 
+// StreamCut is the 502 upstream_stream_cut for an upstream stream that ended before it was complete.
+func StreamCut(message string) *Error {
+	return &Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_stream_cut", Message: message,
+		Kind: KindNoAnswer}
+}
+
 // String names the kind for logs.
 func (k ErrorKind) String() string {
 	switch k {

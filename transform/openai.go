@@ -275,8 +275,7 @@ func (s *openAIStream) member(key []byte, start, end int) {
 // Finish accepts an upstream that closed after its finish_reason without [DONE]; any other early end is an error.
 func (s *openAIStream) Finish(_ Sink, eof bool) error {
 	if eof && !s.finished {
-		return NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-			"the upstream closed the stream before it was complete")
+		return StreamCut("the upstream closed the stream before it was complete")
 	}
 	return nil
 }
