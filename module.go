@@ -293,6 +293,9 @@ func (as attempts) MarshalLogArray(enc zapcore.ArrayEncoder) error {
 		_ = enc.AppendObject(zapcore.ObjectMarshalerFunc(func(o zapcore.ObjectEncoder) error {
 			o.AddString("target", a.Target)
 			o.AddString("outcome", outcome(a))
+			if a.Err != "" {
+				o.AddString("failure", a.Kind.String()) // answer, not_sent or no_answer
+			}
 			o.AddDuration("duration", a.Duration)
 			return nil
 		}))
