@@ -30,11 +30,14 @@ func (g *Gateway) completeUsage(x *exchange, t router.Target, reported usage.Usa
 	name := t.String()
 	u := reported
 	if !u.Known() {
+		// The endpoint's counters are func values, through which a string escapes: they get their own copy of
+		// the name, so that name stays on the stack when usage was reported (the common case).
+		counted := t.String()
 		completion, reasoning := 0, 0
 		if x.ep.completion != nil {
-			completion, reasoning = x.ep.completion(g.tokenizer, name, body)
+			completion, reasoning = x.ep.completion(g.tokenizer, counted, body)
 		}
-		u = usage.Usage{PromptTokens: g.promptTokens(x, name), CompletionTokens: completion, ReasoningTokens: reasoning,
+		u = usage.Usage{PromptTokens: g.promptTokens(x, counted), CompletionTokens: completion, ReasoningTokens: reasoning,
 			Origin: g.tokenizer.Origin(name)}
 		u.TotalTokens = u.PromptTokens + u.CompletionTokens
 		switch x.ep.usage {
@@ -70,7 +73,7 @@ func (g *Gateway) finishStreamUsage(x *exchange, t router.Target, sw *streamWrit
 		completion, reasoning := sw.counter.Completion()
 		prompt := u.PromptTokens
 		if prompt == 0 {
-			prompt = g.promptTokens(x, name)
+			prompt = g.promptTokens(x, t.String()) // its own copy: see completeUsage
 		}
 		u = usage.Usage{PromptTokens: prompt, CompletionTokens: completion, ReasoningTokens: reasoning,
 			CachedTokens: u.CachedTokens, Origin: g.tokenizer.Origin(name)}

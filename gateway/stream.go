@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
@@ -251,17 +251,11 @@ func (s *streamWriter) Usage(u usage.Usage, raw []byte) {
 // one, the chunk is built from the stream's first chunk.
 func (s *streamWriter) finish(includeUsage bool, usageJSON []byte) {
 	if includeUsage && len(usageJSON) > 0 {
-		if len(s.usageChunk) > 0 {
-			b, err := sjson.SetBytes(s.usageChunk, "model", s.model)
-			if err == nil {
-				b, err = sjson.SetRawBytes(b, "usage", usageJSON)
-			}
-			if err == nil {
-				_ = s.write(b)
-				s.out = append(s.out, doneEvent...)
-				_ = s.flush()
-				return
-			}
+		if b, ok := spliceUsageChunk(s.usageChunk, s.model, usageJSON); ok {
+			_ = s.write(b)
+			s.out = append(s.out, doneEvent...)
+			_ = s.flush()
+			return
 		}
 		b := make([]byte, 0, 256+len(usageJSON))
 		b = append(b, `{"id":`...)
@@ -286,6 +280,35 @@ func (s *streamWriter) finish(includeUsage bool, usageJSON []byte) {
 	}
 	s.out = append(s.out, doneEvent...)
 	_ = s.flush()
+}
+
+// spliceUsageChunk returns the upstream's usage chunk with the values of its top-level model and usage
+// replaced, everything else as the upstream wrote it; ok is false without such a chunk.
+func spliceUsageChunk(chunk []byte, model string, usageJSON []byte) ([]byte, bool) {
+	if len(chunk) == 0 {
+		return nil, false
+	}
+	view := unsafe.String(&chunk[0], len(chunk)) // read only, while chunk is
+	m, u := gjson.Get(view, "model"), gjson.Get(view, "usage")
+	if m.Index <= 0 || u.Index <= 0 || m.Index == u.Index {
+		return nil, false
+	}
+	b := make([]byte, 0, len(chunk)+len(model)+len(usageJSON)+8)
+	splice := func(b []byte, r gjson.Result) []byte {
+		if r.Index == m.Index {
+			return transform.AppendJSONString(b, model)
+		}
+		return append(b, usageJSON...)
+	}
+	first, second := m, u
+	if u.Index < m.Index {
+		first, second = u, m
+	}
+	b = append(b, chunk[:first.Index]...)
+	b = splice(b, first)
+	b = append(b, chunk[first.Index+len(first.Raw):second.Index]...)
+	b = splice(b, second)
+	return append(b, chunk[second.Index+len(second.Raw):]...), true
 }
 
 // writeError ends the stream with an OpenAI error event and no [DONE], so clients see a failure rather than a
