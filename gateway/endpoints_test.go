@@ -552,3 +552,22 @@ func TestRequestNeverSentGivesBackItsLimits(t *testing.T) {
 		t.Fatalf("after two requests that were never sent, the limit of 1 must still allow one: %d %s", rec.Code, rec.Body)
 	}
 }
+
+func TestAzureServesOnlyItsEndpoints(t *testing.T) {
+	base, seen := fakeUpstream(t, replay(t, "openai/embeddings.json", "application/json"))
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers[0] = Provider{Name: "azure", BaseURL: strings.TrimSuffix(base, "/v1"), APIKeys: []string{"az-key"},
+			Dialect: transform.NewOpenAI(transform.OpenAIOptions{Azure: &transform.AzureOptions{APIVersion: "2024-10-21",
+				Deployments: map[string]string{"text-embedding-3-small": "emb"}}})}
+	})
+	if rec, _ := postTo(t, g, "/v1/embeddings", `{"model":"azure/text-embedding-3-small","input":"hi"}`); rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if up := <-seen; up.path != "/openai/deployments/emb/embeddings?api-version=2024-10-21" || up.header.Get("Api-Key") != "az-key" {
+		t.Errorf("upstream %s %v", up.path, up.header)
+	}
+	if rec, _ := postTo(t, g, "/v1/rerank", `{"model":"azure/x","query":"q","documents":["a"]}`); rec.Code != http.StatusBadRequest ||
+		gjson.Get(rec.Body.String(), "error.code").Str != "unsupported_endpoint" {
+		t.Errorf("rerank on Azure: %d %s", rec.Code, rec.Body)
+	}
+}

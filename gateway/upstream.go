@@ -30,8 +30,12 @@ type upstream struct {
 
 func newUpstream(p *Provider, forward []string) *upstream {
 	u := &upstream{Provider: p, base: strings.TrimSuffix(p.BaseURL, "/"), forward: forward, transport: p.Transport}
+	filter, _ := p.Dialect.(transform.EndpointFilter)
 	for i := range endpoints {
-		u.ops[endpoints[i].id] = endpoints[i].ops(p.Dialect)
+		e := &endpoints[i]
+		if e.id == ChatCompletions || filter == nil || filter.ServesEndpoint(e.suffix[1:]) {
+			u.ops[e.id] = e.ops(p.Dialect)
+		}
 	}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout

@@ -36,6 +36,13 @@ type RerankDialect interface {
 	TranslateRerank(req *Request, body []byte) ([]byte, usage.Usage, error)
 }
 
+// EndpointFilter is implemented by a dialect whose support for an endpoint depends on its options (Azure
+// OpenAI serves embeddings and completions but no moderations or rerank). endpoint is the path after /v1/,
+// e.g. "embeddings"; chat completions are always served.
+type EndpointFilter interface {
+	ServesEndpoint(endpoint string) bool
+}
+
 // UsageChunkSink is a Sink that also takes the upstream's own usage chunk of an OpenAI-compatible stream
 // (valid during the call only), so the gateway's final usage chunk can keep the upstream's fields (id,
 // created, system_fingerprint, service_tier, obfuscation).

@@ -3,6 +3,7 @@ package transform
 import "github.com/aibackend/caddy-ai-gateway/usage"
 
 var (
+	_ EndpointFilter     = (*OpenAI)(nil)
 	_ CompletionsDialect = (*OpenAI)(nil)
 	_ ModerationsDialect = (*OpenAI)(nil)
 	_ RerankDialect      = (*OpenAI)(nil)
@@ -43,4 +44,14 @@ func (o *OpenAI) BuildRerank(req *Request) (*Outgoing, error) {
 // not).
 func (o *OpenAI) TranslateRerank(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	return o.TranslateResponse(req, body)
+}
+
+// ServesEndpoint reports whether the configured API has the endpoint: Azure OpenAI has no moderations or
+// rerank deployments; OpenAI and compatible servers are asked for every endpoint (one that lacks it answers
+// with its own error).
+func (o *OpenAI) ServesEndpoint(endpoint string) bool {
+	if o.opts.Azure != nil {
+		return endpoint == "chat/completions" || endpoint == "completions" || endpoint == "embeddings"
+	}
+	return true
 }
