@@ -1,6 +1,7 @@
-// Package gateway is the AI gateway's request engine: it validates OpenAI Chat Completions requests, picks an
-// upstream, translates to the provider's dialect, and relays the answer (streamed event by event) back in
-// OpenAI's format with usage. It has no Caddy dependency, so Go programs can embed it as an http.Handler; the
+// Package gateway is the AI gateway's request engine: it validates OpenAI API requests (chat completions,
+// completions, embeddings, moderations, rerank; see endpoint.go, one description per endpoint), picks an
+// upstream whose dialect serves the endpoint, translates to the provider's dialect, and relays the answer
+// (streamed event by event) back in OpenAI's format with usage. It has no Caddy dependency, so Go programs can embed it as an http.Handler; the
 // Caddy module in the repository root is a thin layer of configuration, placeholders and logging around it.
 package gateway
 
