@@ -104,6 +104,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_event_size    <size>               # one line of an upstream stream; default 1MiB
 //	    max_output_tokens <n>                  # default 8192
 //	    max_n             <n>                  # largest n (choices per request); default 8
+//	    fallthrough                            # pass paths the gateway does not serve to the next handler (default: 404 unknown_url)
 //	    client_keys       <key...>             # e.g. {env.GATEWAY_KEYS}
 //	}
 //
@@ -194,6 +195,10 @@ var handlerOptions = caddyopt.Table[*handlerBlock]{
 		}
 		b.h.MaxN = n
 		return nil
+	}},
+	{Name: "fallthrough", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		b.h.Fallthrough = true
+		return caddyopt.Flag(d)
 	}},
 	{Name: "client_keys", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
 		args := d.RemainingArgs()

@@ -58,11 +58,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	var err error
 	m := &metrics{
 		requests: register(reg, counterVec("requests_total",
-			"Chat completion requests by provider, model and status sent to the client.", "provider", "model", "status"), &err),
+			"Requests by endpoint, provider, model and status sent to the client.", "endpoint", "provider", "model", "status"), &err),
 		tokens: register(reg, counterVec("tokens_total",
-			"Tokens by provider, model, type (prompt, completion) and origin (reported, counted, estimated).",
-			"provider", "model", "type", "origin"), &err),
-		cost: register(reg, counterVec("cost_usd_total", "Cost in USD by provider and model.", "provider", "model"), &err),
+			"Tokens by endpoint, provider, model, type (prompt, completion) and origin (reported, counted, estimated).",
+			"endpoint", "provider", "model", "type", "origin"), &err),
+		cost: register(reg, counterVec("cost_usd_total", "Cost in USD by endpoint, provider and model.", "endpoint", "provider", "model"), &err),
 		duration: register(reg, histogramVec("request_duration_seconds",
 			"Whole request duration, streams included.", "provider"), &err),
 		ttfb: register(reg, histogramVec("time_to_first_byte_seconds",
@@ -75,7 +75,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, err
 }
 
-// observe records one request. Label values are only ever configured text: provider names, and targets'
+// observe records one request. Label values are only ever configured text or fixed names: endpoints
+// (gateway.Endpoint names, empty for unknown paths), provider names, and targets'
 // labels (router.Target.Label), which are "provider/model" for a model the configuration names and
 // "provider/other" for any name a client chose; so clients cannot grow the label set. It never panics: a
 // label value Prometheus refuses (not valid UTF-8, from a careless configuration) drops that sample, and only
@@ -85,7 +86,7 @@ func (m *metrics) observe(res *gateway.Result, took time.Duration) {
 	if res.Status == http.StatusOK && len(res.Attempts) > 0 {
 		model = res.Attempts[len(res.Attempts)-1].Label
 	}
-	if c, err := m.requests.GetMetricWithLabelValues(res.Provider, model, strconv.Itoa(res.Status)); err == nil {
+	if c, err := m.requests.GetMetricWithLabelValues(res.Endpoint, res.Provider, model, strconv.Itoa(res.Status)); err == nil {
 		c.Inc()
 	}
 	for _, a := range res.Attempts {
@@ -104,10 +105,10 @@ func (m *metrics) observe(res *gateway.Result, took time.Duration) {
 	}
 	if res.Usage.Known() {
 		origin := res.Usage.Origin.String()
-		add(m.tokens, float64(res.Usage.PromptTokens), res.Provider, model, "prompt", origin)
-		add(m.tokens, float64(res.Usage.CompletionTokens), res.Provider, model, "completion", origin)
+		add(m.tokens, float64(res.Usage.PromptTokens), res.Endpoint, res.Provider, model, "prompt", origin)
+		add(m.tokens, float64(res.Usage.CompletionTokens), res.Endpoint, res.Provider, model, "completion", origin)
 	}
-	add(m.cost, res.CostUSD, res.Provider, model)
+	add(m.cost, res.CostUSD, res.Endpoint, res.Provider, model)
 }
 
 // add adds v to the counter of labels when v is positive and finite (a counter panics on a negative

@@ -128,7 +128,7 @@ func TestRandomModelNamesDoNotGrowMetrics(t *testing.T) {
 	if n := testutil.ToFloat64(h.metrics.attempts.WithLabelValues("openai/other", "404")); n != 1000 {
 		t.Errorf("attempts_total{target=openai/other,status=404} = %v, want 1000", n)
 	}
-	if n := testutil.ToFloat64(h.metrics.requests.WithLabelValues("openai", "openai/gpt-4o", "200")); n != 2 {
+	if n := testutil.ToFloat64(h.metrics.requests.WithLabelValues("chat_completions", "openai", "openai/gpt-4o", "200")); n != 2 {
 		t.Errorf("requests_total{model=openai/gpt-4o} = %v, want 2 (by alias and by name)", n)
 	}
 }
@@ -167,7 +167,7 @@ func TestImplausibleUsageAndBadModelNamesDoNotPanic(t *testing.T) {
 	if calls != 2 {
 		t.Errorf("the upstream was called %d times, want twice", calls)
 	}
-	if n := testutil.ToFloat64(h.metrics.tokens.WithLabelValues("openai", "openai/gpt-4o-mini", "prompt", "counted")); n <= 0 {
+	if n := testutil.ToFloat64(h.metrics.tokens.WithLabelValues("chat_completions", "openai", "openai/gpt-4o-mini", "prompt", "counted")); n <= 0 {
 		t.Errorf("prompt tokens_total{origin=counted} = %v, want the gateway's own positive count", n)
 	}
 	// Whatever a Result holds, observe neither panics nor lets a counter go down or become NaN.

@@ -22,8 +22,10 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
-// Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions and GET …/models (and
-// …/models/{id}) under whatever path its route gives it, and passes every other request to the next handler.
+// Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions, …/completions,
+// …/embeddings, …/moderations, …/rerank and GET …/models (and …/models/{id}) under whatever path its route
+// gives it, and answers any other path with an OpenAI-shaped 404 unknown_url (or, with fallthrough, passes it
+// to the next handler).
 // Clients name models "provider/model" (or an alias); the gateway picks the provider, injects its credential,
 // translates to its API and streams the answer back in OpenAI's format with usage.
 //
@@ -34,6 +36,7 @@ func init() {
 //
 // Placeholder | Description
 // ------------|-------------
+// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, models, model
 // `{http.ai_gateway.provider}` | The provider that answered (or was last tried)
 // `{http.ai_gateway.model}` | The model as the client named it
 // `{http.ai_gateway.upstream_model}` | The model name sent upstream
@@ -88,6 +91,10 @@ type Handler struct {
 	RateLimits []*RateLimit `json:"rate_limits,omitempty"`
 	// RateLimitStore says where limit counters live. Default: memory.
 	RateLimitStore *RateLimitStore `json:"rate_limit_store,omitempty"`
+
+	// Fallthrough passes requests for paths the gateway does not serve to the next handler, instead of
+	// answering them with a 404 unknown_url.
+	Fallthrough bool `json:"fallthrough,omitempty"`
 
 	gw            *gateway.Gateway
 	logger        *zap.Logger
@@ -217,9 +224,9 @@ func sharedTokenizer() (*usage.Tokenizer, error) {
 	return v.(pooledTokenizer).Tokenizer, nil
 }
 
-// ServeHTTP serves gateway endpoints and passes everything else to next.
+// ServeHTTP serves gateway endpoints; other paths get a 404 unknown_url, or go to next with fallthrough.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if gateway.Route(r) == gateway.NotOurs {
+	if h.Fallthrough && gateway.Route(r) == gateway.NotOurs {
 		return next.ServeHTTP(w, r)
 	}
 	start := time.Now()
@@ -234,6 +241,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Duration) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.ai_gateway.client_key", res.ClientKey)
+		repl.Set("http.ai_gateway.endpoint", res.Endpoint)
 		repl.Set("http.ai_gateway.provider", res.Provider)
 		repl.Set("http.ai_gateway.model", res.ClientModel)
 		repl.Set("http.ai_gateway.upstream_model", res.UpstreamModel)
@@ -257,6 +265,7 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 	}
 	fields := []zap.Field{
 		zap.Int("status", res.Status),
+		zap.String("endpoint", res.Endpoint),
 		zap.String("client_key", res.ClientKey),
 		zap.String("model", res.ClientModel),
 		zap.String("provider", res.Provider),
@@ -284,6 +293,9 @@ func (as attempts) MarshalLogArray(enc zapcore.ArrayEncoder) error {
 		_ = enc.AppendObject(zapcore.ObjectMarshalerFunc(func(o zapcore.ObjectEncoder) error {
 			o.AddString("target", a.Target)
 			o.AddString("outcome", outcome(a))
+			if a.Err != "" {
+				o.AddString("failure", a.Kind.String()) // answer, not_sent or no_answer
+			}
 			o.AddDuration("duration", a.Duration)
 			return nil
 		}))

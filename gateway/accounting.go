@@ -18,7 +18,7 @@ import (
 // promptTokens counts the request's prompt locally, once.
 func (g *Gateway) promptTokens(x *exchange, model string) int {
 	if x.prompt < 0 {
-		x.prompt = g.tokenizer.CountPrompt(model, x.req.body)
+		x.prompt = x.ep.prompt(g.tokenizer, model, x.req.body)
 	}
 	return x.prompt
 }
@@ -30,18 +30,38 @@ func (g *Gateway) completeUsage(x *exchange, t router.Target, reported usage.Usa
 	name := t.String()
 	u := reported
 	if !u.Known() {
-		completion, reasoning := g.tokenizer.CountResponse(name, body)
-		u = usage.Usage{PromptTokens: g.promptTokens(x, name), CompletionTokens: completion, ReasoningTokens: reasoning,
+		// The endpoint's counters are func values, through which a string escapes: they get their own copy of
+		// the name, so that name stays on the stack when usage was reported (the common case).
+		counted := t.String()
+		completion, reasoning := 0, 0
+		if x.ep.completion != nil {
+			completion, reasoning = x.ep.completion(g.tokenizer, counted, body)
+		}
+		u = usage.Usage{PromptTokens: g.promptTokens(x, counted), CompletionTokens: completion, ReasoningTokens: reasoning,
 			Origin: g.tokenizer.Origin(name)}
 		u.TotalTokens = u.PromptTokens + u.CompletionTokens
-		body, _ = sjson.SetRawBytes(body, "usage", u.AppendJSON(nil, -1))
+		switch x.ep.usage {
+		case usageFull:
+			body, _ = sjson.SetRawBytes(body, "usage", u.AppendJSON(nil, -1))
+		case usagePromptOnly:
+			body, _ = sjson.SetRawBytes(body, "usage", appendPromptUsage(nil, u))
+		}
 	}
 	x.res.Usage = u
 	x.res.CostUSD = g.cost(name, u)
-	if g.cfg.ReportCost && x.res.CostUSD >= 0 {
+	if g.cfg.ReportCost && x.res.CostUSD >= 0 && x.ep.usage != usageNone {
 		body, _ = sjson.SetBytes(body, "usage.cost", x.res.CostUSD)
 	}
 	return body
+}
+
+// appendPromptUsage appends the usage object of an answer without completion tokens (embeddings).
+func appendPromptUsage(dst []byte, u usage.Usage) []byte {
+	dst = append(dst, `{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.PromptTokens), 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(u.TotalTokens), 10)
+	return append(dst, '}')
 }
 
 // finishStreamUsage decides a stream's usage: the upstream's when it reported one, else the gateway's own
@@ -53,7 +73,7 @@ func (g *Gateway) finishStreamUsage(x *exchange, t router.Target, sw *streamWrit
 		completion, reasoning := sw.counter.Completion()
 		prompt := u.PromptTokens
 		if prompt == 0 {
-			prompt = g.promptTokens(x, name)
+			prompt = g.promptTokens(x, t.String()) // its own copy: see completeUsage
 		}
 		u = usage.Usage{PromptTokens: prompt, CompletionTokens: completion, ReasoningTokens: reasoning,
 			CachedTokens: u.CachedTokens, Origin: g.tokenizer.Origin(name)}
@@ -183,13 +203,16 @@ func (g *Gateway) estimate(x *exchange, claims []ratelimit.Claim, target string)
 	}
 }
 
-// tokenEstimate is what a request is expected to use: its prompt, counted locally, and n times its
-// max_tokens (or defaultCompletionEstimate).
+// tokenEstimate is what a request is expected to use: its prompt, counted locally, and, for an endpoint that
+// generates text, n times its max_tokens (or defaultCompletionEstimate).
 func (g *Gateway) tokenEstimate(x *exchange) int {
 	return g.promptTokens(x, x.req.model) + x.req.n*g.completionEstimate(x)
 }
 
 func (g *Gateway) completionEstimate(x *exchange) int {
+	if !x.ep.generates {
+		return 0
+	}
 	if x.req.maxTokens == 0 {
 		return defaultCompletionEstimate
 	}
@@ -238,8 +261,9 @@ func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
 
 // settle ends the request's rate-limit reservations. The admission's reservation and the answering
 // target's are corrected to what the exchange really used (tokens and cost); the reservations of targets
-// that were tried and did not answer keep their request and give back their tokens and spend. When no
-// upstream was contacted at all, the admission's reservation is cancelled.
+// that were tried and did not answer keep their request and give back their tokens and spend. A request
+// that reached no upstream (none tried, or every attempt failed to connect: transform.KindNotSent) cancels
+// its admission's reservation, and a target none of whose attempts was sent cancels its own.
 func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 	if g.cfg.Limiter == nil {
 		return
@@ -248,7 +272,7 @@ func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 	cost := max(x.res.CostUSD, 0)
 	tokens := x.res.Usage.TotalTokens
 	var err error
-	if len(x.res.Attempts) == 0 {
+	if !sent(x.res.Attempts, "") {
 		err = x.limit.Cancel(ctx)
 	} else {
 		err = x.limit.Settle(ctx, tokens, cost)
@@ -262,12 +286,25 @@ func (g *Gateway) settle(r *http.Request, x *exchange, answered bool) {
 		answeredBy = x.res.Provider + "/" + x.res.UpstreamModel
 	}
 	for _, tl := range x.targetLimits {
-		if tl.target == answeredBy {
+		switch {
+		case tl.target == answeredBy:
 			g.storeError(tl.res.Settle(ctx, tokens, cost))
-		} else {
+		case !sent(x.res.Attempts, tl.target):
+			g.storeError(tl.res.Cancel(ctx))
+		default:
 			g.storeError(tl.res.Settle(ctx, 0, 0))
 		}
 	}
+}
+
+// sent reports whether any attempt (of target, when not empty) reached its upstream.
+func sent(attempts []Attempt, target string) bool {
+	for _, a := range attempts {
+		if (target == "" || a.Target == target) && a.Kind != transform.KindNotSent {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *Gateway) storeError(err error) {

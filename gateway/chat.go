@@ -14,9 +14,10 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
-// exchange is the state of one chat completion request.
+// exchange is the state of one request to a JSON endpoint.
 type exchange struct {
-	req   *chatRequest
+	ep    *endpoint
+	req   *apiRequest
 	res   *Result
 	start time.Time
 	plan  router.Plan
@@ -29,8 +30,10 @@ type exchange struct {
 	prompt int
 }
 
-func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result) {
-	x := &exchange{res: res, start: time.Now(), prompt: -1}
+// serveAPI serves one request to the JSON endpoint ep: validation, routes and fallbacks, limits, retries,
+// usage and cost are the same for every endpoint.
+func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint, res *Result) {
+	x := &exchange{ep: ep, res: res, start: time.Now(), prompt: -1}
 	res.CostUSD = -1
 	body, err := readBody(http.MaxBytesReader(w, r.Body, g.cfg.MaxRequestBody), r.ContentLength, g.cfg.MaxRequestBody)
 	if err != nil {
@@ -42,7 +45,7 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result)
 		g.fail(w, res, transform.InvalidRequest("", "could not read the request body"))
 		return
 	}
-	req, verr := g.validate(body)
+	req, verr := g.validate(ep, body)
 	if verr != nil {
 		g.fail(w, res, verr)
 		return
@@ -52,6 +55,12 @@ func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request, res *Result)
 	if err := g.router.PlanInto(&x.plan, req.model, req.fallbacks); err != nil {
 		g.fail(w, res, asError(err))
 		return
+	}
+	if ep.id != ChatCompletions { // every dialect serves chat
+		if e := g.unsupported(ep, req); e != nil {
+			g.fail(w, res, e)
+			return
+		}
 	}
 	if e := g.reserve(w, r, x); e != nil {
 		g.fail(w, res, e)
@@ -89,6 +98,9 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 		if wait > 0 && !sleep(r.Context(), wait) {
 			break
 		}
+		if g.providers[t.Provider].ops[x.ep.id] == nil {
+			continue // the target's dialect does not serve the endpoint
+		}
 		if e := g.reserveTarget(r, x, t); e != nil {
 			last, limited = e, true
 			continue
@@ -100,7 +112,7 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 			return true, e
 		}
 		last = e
-		if r.Context().Err() != nil || !g.retry.Retryable(retryStatus(e)) {
+		if r.Context().Err() != nil || !g.retryable(e) {
 			break
 		}
 	}
@@ -111,13 +123,17 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 	return false, last
 }
 
-// retryStatus maps a gateway-made transport error to the retry policy's "no response" status.
-func retryStatus(e *transform.Error) int {
-	switch e.Code {
-	case "upstream_unavailable", "upstream_timeout", "upstream_stream_cut", "first_token_timeout":
-		return 0
+// retryable says whether a failed attempt may be tried again, from its kind: a request never sent always
+// may; one sent without an answer is the retry policy's "no response" (status 0); an answer is judged by its
+// status.
+func (g *Gateway) retryable(e *transform.Error) bool {
+	switch e.Kind {
+	case transform.KindNotSent:
+		return true
+	case transform.KindNoAnswer:
+		return g.retry.Retryable(0)
 	}
-	return e.Status
+	return g.retry.Retryable(e.Status)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -134,18 +150,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // attemptTarget tries one target and reports the outcome to the router's health tracking.
 func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *exchange, t router.Target) (bool, *transform.Error) {
 	u := g.providers[t.Provider]
+	ops := u.ops[x.ep.id]
 	treq := &transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
 		IncludeUsage: x.req.includeUsage, Provider: t.Provider}
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
 	health := g.router.Start(t)
 	began := time.Now()
-	answered, ttfb, e := g.attempt(w, r, x, u, t, treq)
+	answered, ttfb, e := g.attempt(w, r, x, u, ops, t, treq)
 	e = g.redact.error(e)
 	a := Attempt{Target: t.String(), Label: t.Label(), Status: http.StatusOK, Duration: time.Since(began)}
 	out := router.Outcome{TTFB: ttfb}
 	if e != nil {
 		a.Status, a.Err = e.Status, e.Error()
-		out.Failed = !answered && r.Context().Err() == nil && g.retry.Retryable(retryStatus(e))
+		a.Kind = e.Kind
+		out.Failed = !answered && r.Context().Err() == nil && g.retryable(e)
 		if out.Failed {
 			out.RetryAfter = e.RetryAfter
 		}
@@ -158,8 +176,8 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 // attempt sends the request to one target. answered is true once a response has been committed to the
 // client (a stream that began and then failed reports its error inside the stream); otherwise err is the
 // failure to retry or send. ttfb is when the upstream's first byte (first event, for streams) arrived.
-func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, t router.Target, treq *transform.Request) (answered bool, ttfb time.Duration, err *transform.Error) {
-	out, berr := u.Dialect.BuildRequest(treq)
+func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, ops *dialectOps, t router.Target, treq *transform.Request) (answered bool, ttfb time.Duration, err *transform.Error) {
+	out, berr := ops.build(treq)
 	if berr != nil {
 		return false, 0, asError(berr)
 	}
@@ -175,7 +193,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 		return false, time.Since(sent), u.Dialect.TranslateError(resp.StatusCode, resp.Header, b)
 	}
 	if treq.Stream {
-		return g.relayStream(w, r, x, u, treq, resp, cancel, sent)
+		return g.relayStream(w, r, x, u, ops, treq, resp, cancel, sent)
 	}
 	b, rerr := readResponse(resp, g.cfg.MaxResponseBody)
 	ttfb = time.Since(sent)
@@ -185,7 +203,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if rerr != nil {
 		return false, ttfb, transportError(r.Context(), u.Name, rerr)
 	}
-	outBody, use, terr := u.Dialect.TranslateResponse(treq, b)
+	outBody, use, terr := ops.translate(treq, b)
 	if terr != nil {
 		return false, ttfb, asError(terr)
 	}

@@ -1,6 +1,7 @@
-// Package gateway is the AI gateway's request engine: it validates OpenAI Chat Completions requests, picks an
-// upstream, translates to the provider's dialect, and relays the answer (streamed event by event) back in
-// OpenAI's format with usage. It has no Caddy dependency, so Go programs can embed it as an http.Handler; the
+// Package gateway is the AI gateway's request engine: it validates OpenAI API requests (chat completions,
+// completions, embeddings, moderations, rerank; see endpoint.go, one description per endpoint), picks an
+// upstream whose dialect serves the endpoint, translates to the provider's dialect, and relays the answer
+// (streamed event by event) back in OpenAI's format with usage. It has no Caddy dependency, so Go programs can embed it as an http.Handler; the
 // Caddy module in the repository root is a thin layer of configuration, placeholders and logging around it.
 package gateway
 
@@ -231,34 +232,11 @@ func (g *Gateway) Close() {
 	}
 }
 
-// Endpoint is what a request path asks for.
-type Endpoint uint8
-
-// Endpoints the gateway serves.
-const (
-	NotOurs Endpoint = iota
-	ChatCompletions
-	ListModels
-	GetModel
-)
-
-// Route says which endpoint a request is for, from the end of its path, so the gateway works under any prefix
-// (/v1, /api/v1, ...). Requests for anything else belong to the next handler.
-func Route(r *http.Request) Endpoint {
-	p := r.URL.Path
-	switch {
-	case strings.HasSuffix(p, "/chat/completions"):
-		return ChatCompletions
-	case strings.HasSuffix(p, "/models"):
-		return ListModels
-	case strings.Contains(p, "/models/"):
-		return GetModel
-	}
-	return NotOurs
-}
-
 // Result describes one handled request, for logs, placeholders and metrics.
 type Result struct {
+	// Endpoint is the fixed name of the endpoint asked for (Endpoint.String): "chat_completions",
+	// "embeddings", ...; empty for a path the gateway does not serve.
+	Endpoint string
 	// Status is the HTTP status sent to the client.
 	Status int
 	// ClientKey is the authenticated client's identity: "key-" and 16 hex digits of a SHA-256 of its key
@@ -295,6 +273,9 @@ type Attempt struct {
 	Status int
 	// Err describes the failure; empty for an answer relayed to the client.
 	Err string
+	// Kind says whether a failed attempt reached the upstream (transform.KindNotSent: it did not, and cost
+	// nothing).
+	Kind transform.ErrorKind
 	// Duration is how long the attempt took.
 	Duration time.Duration
 }
@@ -307,8 +288,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Serve answers one request for a gateway endpoint and returns what happened. Requests for other paths get
 // a 404 OpenAI-shaped error; embedders that chain handlers check Route first.
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
-	res := &Result{}
 	ep := Route(r)
+	res := &Result{Endpoint: ep.String()}
 	if ep == NotOurs {
 		g.fail(w, res, transform.NewError(http.StatusNotFound, "invalid_request_error", "unknown_url",
 			"unknown request URL: "+r.Method+" "+r.URL.Path))
@@ -321,14 +302,6 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 	}
 	res.ClientKey = id
 	switch ep {
-	case ChatCompletions:
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			g.fail(w, res, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
-				"use POST for "+r.URL.Path))
-			return res
-		}
-		g.serveChat(w, r, res)
 	case ListModels, GetModel:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -337,6 +310,15 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 			return res
 		}
 		g.serveModels(w, r, ep, res)
+	default:
+		spec := endpointByID[ep]
+		if r.Method != spec.methods {
+			w.Header().Set("Allow", spec.methods)
+			g.fail(w, res, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+				"use "+spec.methods+" for "+r.URL.Path))
+			return res
+		}
+		g.serveAPI(w, r, spec, res)
 	}
 	return res
 }

@@ -52,7 +52,7 @@ func BenchmarkValidate(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, e := g.validate(body); e != nil {
+		if _, e := g.validate(endpointByID[ChatCompletions], body); e != nil {
 			b.Fatal(e)
 		}
 	}

@@ -25,14 +25,14 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoin
 				owner = m.OwnedBy
 			}
 		}
-		b = appendModel(b, id, owner, g.created)
+		b = appendModel(b, id, owner, g.created, g.modelEndpoints(id))
 	} else {
 		b = append(b, `{"object":"list","data":[`...)
 		for i, m := range models {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendModel(b, m.ID, m.OwnedBy, g.created)
+			b = appendModel(b, m.ID, m.OwnedBy, g.created, g.modelEndpoints(m.ID))
 		}
 		b = append(b, "]}"...)
 	}
@@ -45,12 +45,43 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoin
 	}
 }
 
-func appendModel(b []byte, id, owner string, created int64) []byte {
+// modelEndpoints is the set of endpoints some target of model can serve, a bit per Endpoint.
+func (g *Gateway) modelEndpoints(model string) uint32 {
+	targets, err := g.router.Resolve(model)
+	if err != nil {
+		return 0
+	}
+	var set uint32
+	for _, t := range targets {
+		if u := g.providers[t.Provider]; u != nil {
+			for i := range endpoints {
+				if u.ops[endpoints[i].id] != nil {
+					set |= 1 << endpoints[i].id
+				}
+			}
+		}
+	}
+	return set
+}
+
+// appendModel appends one model object, with "endpoints" listing the paths (after /v1/) it can serve.
+func appendModel(b []byte, id, owner string, created int64, serves uint32) []byte {
 	b = append(b, `{"id":`...)
 	b = transform.AppendJSONString(b, id)
 	b = append(b, `,"object":"model","created":`...)
 	b = strconv.AppendInt(b, created, 10)
 	b = append(b, `,"owned_by":`...)
 	b = transform.AppendJSONString(b, owner)
-	return append(b, '}')
+	b = append(b, `,"endpoints":[`...)
+	first := true
+	for i := range endpoints {
+		if serves&(1<<endpoints[i].id) != 0 {
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = transform.AppendJSONString(b, endpoints[i].suffix[1:])
+		}
+	}
+	return append(b, "]}"...)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -19,7 +20,7 @@ import (
 // relayStream translates the upstream's first event before committing the response, so that a failure before
 // it, or a first event that is an error or unreadable, can still go to another target; then it relays events
 // one at a time, flushing each.
-func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, treq *transform.Request, resp *http.Response, cancel context.CancelFunc, sent time.Time) (bool, time.Duration, *transform.Error) {
+func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, ops *dialectOps, treq *transform.Request, resp *http.Response, cancel context.CancelFunc, sent time.Time) (bool, time.Duration, *transform.Error) {
 	timer := startFirstEventTimer(u.FirstTokenTimeout, cancel)
 	var events transform.EventReader
 	if f, ok := u.Dialect.(transform.FramedDialect); ok {
@@ -30,13 +31,14 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	ev, err := events.Next()
 	ttfb := time.Since(sent)
 	if timer.stop() {
-		return false, 0, transform.NewError(http.StatusGatewayTimeout, "server_error", "first_token_timeout",
+		e := transform.NewError(http.StatusGatewayTimeout, "server_error", "first_token_timeout",
 			"provider '"+u.Name+"' sent no first token within "+u.FirstTokenTimeout.String())
+		e.Kind = transform.KindNoAnswer
+		return false, 0, e
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return false, ttfb, transform.NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-				"provider '"+u.Name+"' closed the stream before sending anything")
+			return false, ttfb, transform.StreamCut("provider '" + u.Name + "' closed the stream before sending anything")
 		}
 		if errors.Is(err, transform.ErrEventTooLarge) {
 			return false, ttfb, tooLarge(u.Name, "max_event_size", g.cfg.MaxEventSize)
@@ -44,9 +46,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		return false, ttfb, transportError(r.Context(), u.Name, err)
 	}
 	target := router.Target{Provider: u.Name, Model: treq.Model}
-	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel,
+	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel, object: x.ep.chunkObject,
 		counter: g.tokenizer.NewStreamCounter(target.String())}
-	tr := u.Dialect.NewStream(treq)
+	tr := ops.stream(treq)
 	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
 	done, terr := tr.Translate(ev, sw)
 	if terr != nil {
@@ -56,7 +58,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	// Usage is only known at the end of a stream: it follows as trailers.
+	// Usage is only known at the end of a stream: it follows as trailers. Both are declared; the cost is only
+	// sent when the model has a price (a declared trailer left unset is not sent).
 	h.Set("Trailer", "X-AI-Gateway-Usage, X-AI-Gateway-Cost")
 	g.setAnswerHeaders(h, x, u.Name, treq.Model)
 	w.WriteHeader(http.StatusOK)
@@ -69,7 +72,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	}
 	g.finishStreamUsage(x, target, sw, streamErr != nil)
 	h.Set("X-AI-Gateway-Usage", x.res.Usage.Origin.String())
-	h.Set("X-AI-Gateway-Cost", formatCost(x.res.CostUSD))
+	if x.res.CostUSD >= 0 {
+		h.Set("X-AI-Gateway-Cost", formatCost(x.res.CostUSD))
+	}
 	if sw.writeErr != nil || errors.Is(streamErr, errClientGone) {
 		x.res.Err = transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
 		return true, ttfb, x.res.Err
@@ -126,14 +131,18 @@ func pump(ctx context.Context, provider string, maxEvent int64, events transform
 
 // streamWriter is the Sink that writes OpenAI SSE events to the client and counts what it writes.
 type streamWriter struct {
-	w        io.Writer
-	rc       *http.ResponseController
-	model    string
-	counter  *usage.StreamCounter
-	id       []byte
-	created  []byte
-	usage    usage.Usage
-	rawUsage []byte
+	w     io.Writer
+	rc    *http.ResponseController
+	model string
+	// object is the chunks' object ("chat.completion.chunk", "text_completion").
+	object  string
+	counter *usage.StreamCounter
+	// id, created, fingerprint and tier are the stream's, from its first chunk that has an id.
+	id, created, fingerprint, tier []byte
+	usage                          usage.Usage
+	rawUsage                       []byte
+	// usageChunk is the upstream's own usage chunk, when it sent one (OpenAI-compatible streams).
+	usageChunk []byte
 	// out holds the events relayed since the last flush: they go to the client in one write, because each
 	// write through Caddy's response writer also resets the connection's write deadline.
 	out      []byte
@@ -184,6 +193,17 @@ func (s *streamWriter) rememberIDs(data []byte) {
 	}
 	s.id = append([]byte{}, id.Raw...)
 	s.created = append([]byte{}, created.Raw...)
+	if f := gjson.GetBytes(data, "system_fingerprint"); f.Type == gjson.String {
+		s.fingerprint = append([]byte{}, f.Raw...)
+	}
+	if t := gjson.GetBytes(data, "service_tier"); t.Type == gjson.String {
+		s.tier = append([]byte{}, t.Raw...)
+	}
+}
+
+// UsageChunk implements transform.UsageChunkSink: the upstream's usage chunk, kept for finish.
+func (s *streamWriter) UsageChunk(chunk []byte) {
+	s.usageChunk = append(s.usageChunk[:0], chunk...)
 }
 
 // write queues one event for the next flush. The payload goes out as one data line: a line break in it (JSON
@@ -226,22 +246,69 @@ func (s *streamWriter) Usage(u usage.Usage, raw []byte) {
 	s.rawUsage = append(s.rawUsage[:0], raw...)
 }
 
-// finish writes the usage chunk when the client asked for it, then [DONE].
+// finish writes the usage chunk when the client asked for it, then [DONE]. The upstream's own usage chunk is
+// kept (id, created, system_fingerprint, service_tier, obfuscation, ...) with model and usage replaced; without
+// one, the chunk is built from the stream's first chunk.
 func (s *streamWriter) finish(includeUsage bool, usageJSON []byte) {
 	if includeUsage && len(usageJSON) > 0 {
+		if b, ok := spliceUsageChunk(s.usageChunk, s.model, usageJSON); ok {
+			_ = s.write(b)
+			s.out = append(s.out, doneEvent...)
+			_ = s.flush()
+			return
+		}
 		b := make([]byte, 0, 256+len(usageJSON))
 		b = append(b, `{"id":`...)
 		b = appendRawOr(b, s.id, `""`)
-		b = append(b, `,"object":"chat.completion.chunk","created":`...)
+		b = append(b, `,"object":`...)
+		b = transform.AppendJSONString(b, s.object)
+		b = append(b, `,"created":`...)
 		b = appendRawOr(b, s.created, strconv.FormatInt(time.Now().Unix(), 10))
 		b = append(b, `,"model":`...)
 		b = transform.AppendJSONString(b, s.model)
+		if len(s.fingerprint) > 0 {
+			b = append(b, `,"system_fingerprint":`...)
+			b = append(b, s.fingerprint...)
+		}
+		if len(s.tier) > 0 {
+			b = append(b, `,"service_tier":`...)
+			b = append(b, s.tier...)
+		}
 		b = append(b, `,"choices":[],"usage":`...)
 		b = append(b, usageJSON...)
 		_ = s.write(append(b, '}'))
 	}
 	s.out = append(s.out, doneEvent...)
 	_ = s.flush()
+}
+
+// spliceUsageChunk returns the upstream's usage chunk with the values of its top-level model and usage
+// replaced, everything else as the upstream wrote it; ok is false without such a chunk.
+func spliceUsageChunk(chunk []byte, model string, usageJSON []byte) ([]byte, bool) {
+	if len(chunk) == 0 {
+		return nil, false
+	}
+	view := unsafe.String(&chunk[0], len(chunk)) // read only, while chunk is
+	m, u := gjson.Get(view, "model"), gjson.Get(view, "usage")
+	if m.Index <= 0 || u.Index <= 0 || m.Index == u.Index {
+		return nil, false
+	}
+	b := make([]byte, 0, len(chunk)+len(model)+len(usageJSON)+8)
+	splice := func(b []byte, r gjson.Result) []byte {
+		if r.Index == m.Index {
+			return transform.AppendJSONString(b, model)
+		}
+		return append(b, usageJSON...)
+	}
+	first, second := m, u
+	if u.Index < m.Index {
+		first, second = u, m
+	}
+	b = append(b, chunk[:first.Index]...)
+	b = splice(b, first)
+	b = append(b, chunk[first.Index+len(first.Raw):second.Index]...)
+	b = splice(b, second)
+	return append(b, chunk[second.Index+len(second.Raw):]...), true
 }
 
 // writeError ends the stream with an OpenAI error event and no [DONE], so clients see a failure rather than a

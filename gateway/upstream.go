@@ -24,10 +24,19 @@ type upstream struct {
 	forward   []string
 	transport http.RoundTripper
 	own       *http.Transport
+	// ops are the dialect's implementations of the endpoints, by Endpoint; nil where it has none.
+	ops [endpointCount]*dialectOps
 }
 
 func newUpstream(p *Provider, forward []string) *upstream {
 	u := &upstream{Provider: p, base: strings.TrimSuffix(p.BaseURL, "/"), forward: forward, transport: p.Transport}
+	filter, _ := p.Dialect.(transform.EndpointFilter)
+	for i := range endpoints {
+		e := &endpoints[i]
+		if e.id == ChatCompletions || filter == nil || filter.ServesEndpoint(e.suffix[1:]) {
+			u.ops[e.id] = e.ops(p.Dialect)
+		}
+	}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout
 	}
@@ -38,7 +47,7 @@ func newUpstream(p *Provider, forward []string) *upstream {
 		}
 		u.own = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           dialContext(&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}),
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          0,
 			MaxIdleConnsPerHost:   1024,
@@ -198,8 +207,36 @@ func (e *authError) Error() string {
 }
 func (e *authError) Unwrap() error { return e.err }
 
+// DialError is a failure to connect to an upstream: the request was never sent, so it is always safe to
+// retry (as reverse_proxy's DialError).
+type DialError struct{ Err error }
+
+func (e DialError) Error() string { return "dial: " + e.Err.Error() }
+func (e DialError) Unwrap() error { return e.Err }
+
+// dialContext wraps a dialer's errors in DialError.
+func dialContext(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, DialError{err}
+		}
+		return c, nil
+	}
+}
+
+// notSent reports whether a failed round trip never reached the upstream: a DialError from the gateway's own
+// transport, or a dial or DNS failure from any other.
+func notSent(err error) bool {
+	var de DialError
+	var oe *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &de) || errors.As(err, &oe) && oe.Op == "dial" || errors.As(err, &dns)
+}
+
 // transportError turns a failed round trip into the client's error: 504 for timeouts, 499 when the client
-// went away, 502 otherwise. The message names the provider but never its URL or credentials.
+// went away, 502 otherwise; its Kind says whether the request was sent. The message names the provider but
+// never its URL or credentials.
 func transportError(ctx context.Context, provider string, err error) *transform.Error {
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
@@ -207,26 +244,35 @@ func transportError(ctx context.Context, provider string, err error) *transform.
 	var ae *authError
 	if errors.As(err, &ae) {
 		// the dialect's message may quote a credential: say only that signing failed
-		return transform.NewError(http.StatusBadGateway, "server_error", "upstream_auth_failed",
+		e := transform.NewError(http.StatusBadGateway, "server_error", "upstream_auth_failed",
 			"provider '"+provider+"': the gateway could not authorize the request")
+		e.Kind = transform.KindNotSent
+		return e
+	}
+	kind := transform.KindNoAnswer
+	if notSent(err) {
+		kind = transform.KindNotSent
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return transform.NewError(http.StatusGatewayTimeout, "server_error", "upstream_timeout",
+		e := transform.NewError(http.StatusGatewayTimeout, "server_error", "upstream_timeout",
 			"provider '"+provider+"' did not answer in time")
+		e.Kind = kind
+		return e
 	}
 	reason := "could not reach it"
-	var oe *net.OpError
 	switch {
-	case errors.As(err, &oe) && oe.Op == "dial":
+	case kind == transform.KindNotSent:
 		reason = "connection refused or unreachable"
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		reason = "it closed the connection"
 	case strings.Contains(err.Error(), "reset by peer"):
 		reason = "connection reset"
 	}
-	return transform.NewError(http.StatusBadGateway, "server_error", "upstream_unavailable",
+	e := transform.NewError(http.StatusBadGateway, "server_error", "upstream_unavailable",
 		"provider '"+provider+"' failed: "+reason)
+	e.Kind = kind
+	return e
 }
 
 // errTooLarge is returned by readLimited for a body over its limit.

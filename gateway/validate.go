@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -13,8 +14,8 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
-// chatRequest is what validation learned about a chat completion request, read in one pass with gjson.
-type chatRequest struct {
+// apiRequest is what validation learned about a request to a JSON endpoint, read in one pass with gjson.
+type apiRequest struct {
 	body         []byte
 	model        string
 	fallbacks    []string
@@ -23,73 +24,53 @@ type chatRequest struct {
 	maxTokens    int
 	// n is the number of choices asked for: 1 unless the request sets n.
 	n int
+	// required counts the endpoint's required fields seen.
+	required int
 }
 
 var validRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
 
 // validate checks the body against the rules every upstream relies on and returns what the gateway needs from
-// it. Each failure names the offending field.
-func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
+// it: the fields every endpoint shares (model, models, stream, stream_options) here, the endpoint's own with
+// ep.field. Each failure names the offending field.
+func (g *Gateway) validate(ep *endpoint, body []byte) (*apiRequest, *transform.Error) {
 	if err := transform.CheckJSON(body); err != nil {
 		return nil, transform.BadRequestJSON(err)
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
-		return nil, transform.InvalidRequest("", "the request body must be a JSON object with model and messages")
+		return nil, transform.InvalidRequest("", "the request body must be a JSON object with model and "+
+			strings.Join(ep.required, " and "))
 	}
-	req := &chatRequest{body: body, n: 1}
+	req := &apiRequest{body: body, n: 1}
 	var bad *transform.Error
-	sawMessages := false
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
-		case "model":
+		case ep.modelField:
 			if v.Type != gjson.String || v.Str == "" {
-				bad = transform.InvalidRequest("model", "model must be a non-empty string such as 'openai/gpt-4o-mini'")
+				bad = transform.InvalidRequest(k.Str, k.Str+" must be a non-empty string such as 'openai/gpt-4o-mini'")
 			} else {
-				bad = checkModelName("model", -1, v.Str)
+				bad = checkModelName(k.Str, -1, v.Str)
 			}
 			req.model = v.Str
-		case "messages":
-			sawMessages = true
-			bad = validateMessages(v)
 		case "stream":
+			if !ep.streams {
+				bad = ep.field(g, req, k.Str, v)
+				break
+			}
 			if v.Type != gjson.True && v.Type != gjson.False {
 				bad = transform.InvalidRequest("stream", "stream must be a boolean")
 			}
 			req.stream = v.Type == gjson.True
 		case "stream_options":
+			if !ep.streams {
+				bad = ep.field(g, req, k.Str, v)
+				break
+			}
 			if v.Type != gjson.Null && !v.IsObject() {
 				bad = transform.InvalidRequest("stream_options", "stream_options must be an object")
 			}
 			req.includeUsage = v.Get("include_usage").Type == gjson.True
-		case "max_tokens", "max_completion_tokens":
-			if v.Type == gjson.Null {
-				return true
-			}
-			n, ok := intValue(v)
-			if !ok || n < 1 || n > g.cfg.MaxOutputTokens {
-				bad = transform.InvalidRequest(k.Str, fmt.Sprintf("%s must be an integer from 1 to %d", k.Str, g.cfg.MaxOutputTokens))
-			}
-			if n > req.maxTokens {
-				req.maxTokens = n
-			}
-		case "n":
-			if v.Type == gjson.Null {
-				return true
-			}
-			n, ok := intValue(v)
-			if !ok || n < 1 || n > g.cfg.MaxN {
-				bad = transform.InvalidRequest("n", fmt.Sprintf("n must be an integer from 1 to %d (the number of choices this gateway allows)", g.cfg.MaxN))
-			}
-			req.n = n
-		case "temperature":
-			bad = numberIn(v, k.Str, 0, 2)
-		case "top_p":
-			bad = numberIn(v, k.Str, 0, 1)
-		case "metadata":
-			if v.Type != gjson.Null && !v.IsObject() {
-				bad = transform.InvalidRequest("metadata", "metadata must be an object of string values")
-			}
 		case "models":
 			if !v.IsArray() {
 				bad = transform.InvalidRequest("models", "models must be an array of model names to try in order")
@@ -108,21 +89,23 @@ func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
 				i++
 				return true
 			})
+		default:
+			bad = ep.field(g, req, k.Str, v)
 		}
 		return bad == nil
 	})
 	if bad != nil {
 		return nil, bad
 	}
-	if !sawMessages {
-		return nil, transform.InvalidRequest("messages", "messages is required: a non-empty array of message objects")
+	if req.required < len(ep.required) {
+		return nil, missingField(ep, root)
 	}
 	if req.model == "" && len(req.fallbacks) > 0 {
 		req.model, req.fallbacks = req.fallbacks[0], req.fallbacks[1:]
 	}
 	if req.model == "" {
 		if g.cfg.DefaultModel == "" {
-			return nil, transform.InvalidRequest("model", "model is required: name one such as 'openai/gpt-4o-mini'")
+			return nil, transform.InvalidRequest(ep.modelField, ep.modelField+" is required: name one such as 'openai/gpt-4o-mini'")
 		}
 		req.model = g.cfg.DefaultModel
 	}
@@ -130,6 +113,169 @@ func (g *Gateway) validate(body []byte) (*chatRequest, *transform.Error) {
 		req.includeUsage = false
 	}
 	return req, nil
+}
+
+// missingField is the error for the first required field of ep that the request lacks.
+func missingField(ep *endpoint, root gjson.Result) *transform.Error {
+	for _, f := range ep.required {
+		if !root.Get(f).Exists() {
+			if f == "messages" {
+				return transform.InvalidRequest("messages", "messages is required: a non-empty array of message objects")
+			}
+			return transform.InvalidRequest(f, f+" is required")
+		}
+	}
+	return transform.InvalidRequest("", "the request lacks a required field")
+}
+
+// chatField validates a chat completion request's own fields.
+func chatField(g *Gateway, req *apiRequest, key string, v gjson.Result) *transform.Error {
+	if key == "messages" {
+		req.required++
+		return validateMessages(v)
+	}
+	return generationField(g, req, key, v)
+}
+
+// generationField validates the fields chat and text completions share.
+func generationField(g *Gateway, req *apiRequest, key string, v gjson.Result) *transform.Error {
+	switch key {
+	case "max_tokens", "max_completion_tokens":
+		if v.Type == gjson.Null {
+			return nil
+		}
+		n, ok := intValue(v)
+		if !ok || n < 1 || n > g.cfg.MaxOutputTokens {
+			return transform.InvalidRequest(key, fmt.Sprintf("%s must be an integer from 1 to %d", key, g.cfg.MaxOutputTokens))
+		}
+		if n > req.maxTokens {
+			req.maxTokens = n
+		}
+	case "n":
+		if v.Type == gjson.Null {
+			return nil
+		}
+		n, ok := intValue(v)
+		if !ok || n < 1 || n > g.cfg.MaxN {
+			return transform.InvalidRequest("n", fmt.Sprintf("n must be an integer from 1 to %d (the number of choices this gateway allows)", g.cfg.MaxN))
+		}
+		req.n = n
+	case "temperature":
+		return numberIn(v, key, 0, 2)
+	case "top_p":
+		return numberIn(v, key, 0, 1)
+	case "metadata":
+		if v.Type != gjson.Null && !v.IsObject() {
+			return transform.InvalidRequest("metadata", "metadata must be an object of string values")
+		}
+	}
+	return nil
+}
+
+// completionsField validates a legacy text completion request's own fields.
+func completionsField(g *Gateway, req *apiRequest, key string, v gjson.Result) *transform.Error {
+	if key == "prompt" {
+		req.required++
+		if v.Type != gjson.String && !v.IsArray() {
+			return transform.InvalidRequest("prompt", "prompt must be a string, an array of strings, or token ids")
+		}
+		return nil
+	}
+	return generationField(g, req, key, v)
+}
+
+// embeddingsField validates an embeddings request's own fields.
+func embeddingsField(_ *Gateway, req *apiRequest, key string, v gjson.Result) *transform.Error {
+	switch key {
+	case "input":
+		req.required++
+		return validateInput(v)
+	case "dimensions":
+		if v.Type == gjson.Null {
+			return nil
+		}
+		if n, ok := intValue(v); !ok || n < 1 {
+			return transform.InvalidRequest("dimensions", "dimensions must be a positive integer")
+		}
+	case "encoding_format":
+		if v.Type != gjson.Null && v.Str != "float" && v.Str != "base64" {
+			return transform.InvalidRequest("encoding_format", `encoding_format must be "float" or "base64"`)
+		}
+	}
+	return nil
+}
+
+// validateInput checks an embeddings input: a non-empty string, or a non-empty array of non-empty strings, of
+// token ids, or of non-empty arrays of token ids.
+func validateInput(v gjson.Result) *transform.Error {
+	const msg = "input must be a non-empty string, an array of non-empty strings, an array of token ids or an array of token-id arrays"
+	switch {
+	case v.Type == gjson.String:
+		if v.Str == "" {
+			return transform.InvalidRequest("input", msg)
+		}
+		return nil
+	case !v.IsArray():
+		return transform.InvalidRequest("input", msg)
+	}
+	var bad *transform.Error
+	n := 0
+	v.ForEach(func(_, e gjson.Result) bool {
+		n++
+		switch {
+		case e.Type == gjson.String && e.Str != "":
+		case e.Type == gjson.Number:
+		case e.IsArray() && len(e.Array()) > 0:
+		default:
+			bad = transform.InvalidRequest("input", msg)
+		}
+		return bad == nil
+	})
+	if bad == nil && n == 0 {
+		bad = transform.InvalidRequest("input", msg)
+	}
+	return bad
+}
+
+// moderationsField validates a moderation request's own fields.
+func moderationsField(_ *Gateway, req *apiRequest, key string, v gjson.Result) *transform.Error {
+	if key == "input" {
+		req.required++
+		if v.Type != gjson.String && !v.IsArray() {
+			return transform.InvalidRequest("input", "input must be a string, an array of strings, or an array of text and image_url parts")
+		}
+	}
+	return nil
+}
+
+// rerankField validates a rerank request's own fields.
+func rerankField(_ *Gateway, req *apiRequest, key string, v gjson.Result) *transform.Error {
+	switch key {
+	case "query":
+		req.required++
+		if v.Type != gjson.String {
+			return transform.InvalidRequest("query", "query must be a string")
+		}
+	case "documents":
+		req.required++
+		if !v.IsArray() || !hasElements(v) {
+			return transform.InvalidRequest("documents", "documents must be a non-empty array of strings or objects with text")
+		}
+	case "top_n":
+		if n, ok := intValue(v); v.Type != gjson.Null && (!ok || n < 1) {
+			return transform.InvalidRequest("top_n", "top_n must be a positive integer")
+		}
+	}
+	return nil
+}
+
+func hasElements(v gjson.Result) bool {
+	found := false
+	v.ForEach(func(_, _ gjson.Result) bool {
+		found = true
+		return false
+	})
+	return found
 }
 
 func validateMessages(v gjson.Result) *transform.Error {

@@ -219,13 +219,23 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 	}
 }
 
-func TestOtherRequestsFallThroughToNextHandler(t *testing.T) {
+func TestUnknownPathsAre404UnlessFallthrough(t *testing.T) {
 	up := newUpstream(t, replayJSON(t, http.StatusOK, "openai/chat_tool_call.json"))
 	s := startGateway(t, providerBlock("openai", "openai", up.URL, "models gpt-4o-mini"))
+	// Under the gateway's matcher, a path it does not serve is an OpenAI-shaped 404, never an empty 200.
 	for _, tc := range []struct{ method, path string }{
-		{http.MethodPost, "/v1/embeddings"},
+		{http.MethodPost, "/v1/responses"},
 		{http.MethodGet, "/v1/files"},
-		{http.MethodPost, "/chat/completions"}, // outside the matcher
+	} {
+		resp := s.request(context.Background(), tc.method, tc.path, `{}`)
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusNotFound || gjson.GetBytes(b, "error.code").String() != "unknown_url" {
+			t.Errorf("%s %s answered %d %q, want a 404 unknown_url", tc.method, tc.path, resp.StatusCode, b)
+		}
+	}
+	// Outside the matcher, the next handler answers.
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodPost, "/chat/completions"},
 		{http.MethodGet, "/"},
 	} {
 		resp := s.request(context.Background(), tc.method, tc.path, `{}`)
@@ -235,7 +245,7 @@ func TestOtherRequestsFallThroughToNextHandler(t *testing.T) {
 		}
 	}
 	if n := len(up.requests()); n != 0 {
-		t.Errorf("the provider received %d requests meant for the next handler", n)
+		t.Errorf("the provider received %d requests", n)
 	}
 
 	st, _, body := s.post("/api/v1/models", "", "Content-Type", "")
@@ -245,8 +255,19 @@ func TestOtherRequestsFallThroughToNextHandler(t *testing.T) {
 	resp := s.request(context.Background(), http.MethodGet, "/api/v1/models", "")
 	body, _ = io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || gjson.GetBytes(body, "object").String() != "list" ||
-		gjson.GetBytes(body, "data.0.id").String() != "openai/gpt-4o-mini" {
+		gjson.GetBytes(body, "data.0.id").String() != "openai/gpt-4o-mini" ||
+		!strings.Contains(gjson.GetBytes(body, "data.0.endpoints").Raw, `"embeddings"`) {
 		t.Errorf("GET /api/v1/models = %d %s, want the configured model in OpenAI's list format", resp.StatusCode, body)
+	}
+	// fallthrough restores passing unknown paths to the next handler; gateway paths stay the gateway's.
+	ft := startGateway(t, providerBlock("openai", "openai", up.URL, "models gpt-4o-mini")+"\t\tfallthrough\n")
+	resp = ft.request(context.Background(), http.MethodPost, "/v1/responses", `{}`)
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "next handler: POST /v1/responses" {
+		t.Errorf("with fallthrough: %d %q, want the next handler", resp.StatusCode, b)
+	}
+	if st, _, _ := ft.post("/v1/embeddings", `{"model":"openai/gpt-4o-mini"}`); st != http.StatusBadRequest {
+		t.Errorf("with fallthrough, POST /v1/embeddings without input = %d, want the gateway's 400", st)
 	}
 }
 

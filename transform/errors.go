@@ -25,6 +25,41 @@ type Error struct {
 	RetryAfter time.Duration
 	// Raw, when set, is an upstream error body that is already OpenAI-shaped and is sent unchanged.
 	Raw []byte
+	// Kind says whether the request reached the upstream; retry decisions read it, never Code.
+	Kind ErrorKind
+}
+
+// ErrorKind tells failures that are an answer (from the upstream, or the gateway's own refusal) from those
+// where no answer came: the request was never sent, or was sent and then failed. It decides retries the way
+// reverse_proxy's DialError does: a request never sent is always safe to retry, one sent may have been billed.
+type ErrorKind uint8
+
+const (
+	// KindAnswer is an error answered by the upstream or by the gateway itself: its Status decides retries.
+	KindAnswer ErrorKind = iota
+	// KindNotSent is a request that never reached the upstream (connecting failed): always safe to retry.
+	KindNotSent
+	// KindNoAnswer is a request that was sent and then failed without a usable answer (timeout, connection
+	// reset, stream cut before its first event, no first token in time): the upstream may have billed it. It is
+	// retried as the retry policy's "no response".
+	KindNoAnswer
+)
+
+// StreamCut is the 502 upstream_stream_cut for an upstream stream that ended before it was complete.
+func StreamCut(message string) *Error {
+	return &Error{Status: http.StatusBadGateway, Type: "server_error", Code: "upstream_stream_cut", Message: message,
+		Kind: KindNoAnswer}
+}
+
+// String names the kind for logs.
+func (k ErrorKind) String() string {
+	switch k {
+	case KindNotSent:
+		return "not_sent"
+	case KindNoAnswer:
+		return "no_answer"
+	}
+	return "answer"
 }
 
 // Error implements the error interface.

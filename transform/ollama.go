@@ -556,8 +556,7 @@ func (s *ollamaStream) message(msg gjson.Result, sink Sink) error {
 // Finish returns an error when the stream ended before its done line: the connection was cut mid-answer.
 func (s *ollamaStream) Finish(_ Sink, _ bool) error {
 	if !s.finished {
-		return NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-			"ollama: the upstream stream ended before its done line; the answer is incomplete, retry the request")
+		return StreamCut("ollama: the upstream stream ended before its done line; the answer is incomplete, retry the request")
 	}
 	return nil
 }

@@ -48,6 +48,12 @@ var gatewayFields = [...]string{"models", "route"}
 // BuildRequest rewrites model, asks a streaming upstream for usage (keeping the client's other stream_options),
 // drops stream_options when not streaming, and drops metadata unless configured to forward it.
 func (o *OpenAI) BuildRequest(req *Request) (*Outgoing, error) {
+	return o.build(req, "/chat/completions")
+}
+
+// build is BuildRequest for the endpoint at path suffix (e.g. "/embeddings"): the client's bytes with model
+// rewritten and the gateway's own fields dropped.
+func (o *OpenAI) build(req *Request, suffix string) (*Outgoing, error) {
 	body, err := sjson.SetBytes(req.Body, "model", req.Model)
 	if err != nil {
 		return nil, InvalidRequest("model", "could not set the model: "+err.Error())
@@ -70,18 +76,19 @@ func (o *OpenAI) BuildRequest(req *Request) (*Outgoing, error) {
 			body, _ = sjson.DeleteBytes(body, f)
 		}
 	}
-	path, err := o.path(req.Model)
+	path, err := o.path(req.Model, suffix)
 	if err != nil {
 		return nil, err
 	}
 	return &Outgoing{Path: path, Body: body}, nil
 }
 
-// path is the request path: Azure's carries the deployment, which must be a plain path segment.
-func (o *OpenAI) path(model string) (string, error) {
+// path is the request path of the endpoint at suffix: Azure's carries the deployment, which must be a plain
+// path segment.
+func (o *OpenAI) path(model, suffix string) (string, error) {
 	az := o.opts.Azure
 	if az == nil {
-		return "/chat/completions", nil
+		return suffix, nil
 	}
 	dep := model
 	if d, ok := az.Deployments[model]; ok {
@@ -91,7 +98,7 @@ func (o *OpenAI) path(model string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := "/openai/deployments/" + seg + "/chat/completions"
+	p := "/openai/deployments/" + seg + suffix
 	if az.APIVersion != "" {
 		p += "?api-version=" + url.QueryEscape(az.APIVersion)
 	}
@@ -227,6 +234,9 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		parsed, _ := parseOpenAIUsage(gjson.Result{Type: gjson.JSON, Raw: view[u.start:u.end], Index: u.start})
 		sink.Usage(parsed, data[u.start:u.end])
 		if !hasChoices {
+			if uc, ok := sink.(UsageChunkSink); ok {
+				uc.UsageChunk(data)
+			}
 			return false, nil
 		}
 	}
@@ -266,8 +276,7 @@ func (s *openAIStream) member(key []byte, start, end int) {
 // Finish accepts an upstream that closed after its finish_reason without [DONE]; any other early end is an error.
 func (s *openAIStream) Finish(_ Sink, eof bool) error {
 	if eof && !s.finished {
-		return NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-			"the upstream closed the stream before it was complete")
+		return StreamCut("the upstream closed the stream before it was complete")
 	}
 	return nil
 }

@@ -32,6 +32,11 @@ var defaultPrices = [...]PriceRule{
 	{"*/gpt-4", Price{Input: 30, Output: 60}},
 	{"*/gpt-4-0*", Price{Input: 30, Output: 60}},
 	{"*/gpt-3.5-turbo*", Price{Input: 0.50, Output: 1.50}},
+	// OpenAI embeddings (input only): same pricing page; figures as in pydantic/genai-prices @ 47df840
+	// (2026-08-21), prices/providers/openai.yml.
+	{"*/text-embedding-3-small", Price{Input: 0.02}},
+	{"*/text-embedding-3-large", Price{Input: 0.13}},
+	{"*/text-embedding-ada-002", Price{Input: 0.10}},
 
 	// Anthropic (cache reads 0.1× input, 5-minute cache writes 1.25× input)
 	{"*/claude-opus-4-5*", Price{Input: 5, CachedInput: 0.50, CacheWrite: 6.25, Output: 25}},
@@ -56,4 +61,7 @@ var defaultPrices = [...]PriceRule{
 	{"*/gemini-2.5-flash-preview*", Price{Input: 0.30, CachedInput: 0.03, Output: 2.50}},
 	{"*/gemini-2.0-flash-lite*", Price{Input: 0.075, Output: 0.30}},
 	{"*/gemini-2.0-flash*", Price{Input: 0.10, CachedInput: 0.025, Output: 0.40}},
+	// Gemini embeddings (input only): same pricing page, as transcribed 2026-09-20, and pydantic/genai-prices
+	// @ 47df840, prices/providers/google.yml.
+	{"*/gemini-embedding-001", Price{Input: 0.15}},
 }

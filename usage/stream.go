@@ -103,7 +103,7 @@ func (c *StreamCounter) addSingleTextChoice(raw string) bool {
 			}
 		case "tool_calls", "function_call":
 			return false
-		case "content", "refusal":
+		case "content", "refusal", "text": // text: legacy text completion chunks
 			target = &content
 		case "reasoning_content", "reasoning":
 			target = &reasoning
@@ -150,13 +150,15 @@ func stringEnd(raw string, start int) int {
 // addChoice counts one element of choices, reading each object in a single pass.
 func (c *StreamCounter) addChoice(choice gjson.Result) {
 	var idx int
-	var delta, reason gjson.Result
+	var delta, reason, text gjson.Result
 	choice.ForEach(func(key, value gjson.Result) bool {
 		switch key.Str {
 		case "index":
 			idx = int(value.Int())
 		case "delta":
 			delta = value
+		case "text": // legacy text completion chunks
+			text = value
 		case "finish_reason":
 			reason = value
 		}
@@ -167,6 +169,9 @@ func (c *StreamCounter) addChoice(choice gjson.Result) {
 			c.addDeltaField(idx, key.Str, value)
 			return true
 		})
+	}
+	if text.Type == gjson.String {
+		c.addDeltaField(idx, "content", text)
 	}
 	if reason.Type == gjson.String {
 		c.extra += finishTokens(reason.Str)

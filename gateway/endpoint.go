@@ -1,0 +1,256 @@
+package gateway
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+// Endpoint is what a request path asks for.
+type Endpoint uint8
+
+// Endpoints the gateway serves.
+const (
+	NotOurs Endpoint = iota
+	ChatCompletions
+	ListModels
+	GetModel
+	Embeddings
+	Completions
+	Moderations
+	Rerank
+	endpointCount
+)
+
+// endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
+var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
+	"moderations", "rerank"}
+
+// String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
+func (e Endpoint) String() string {
+	if e >= endpointCount {
+		return ""
+	}
+	return endpointNames[e]
+}
+
+// Route says which endpoint a request is for, from the end of its path, so the gateway works under any prefix
+// (/v1, /api/v1, ...). Requests for anything else are NotOurs.
+func Route(r *http.Request) Endpoint { return route(r.URL.Path) }
+
+// route matches the path against each endpoint's suffix; chat/completions is tried before completions.
+func route(p string) Endpoint {
+	for i := range endpoints {
+		e := &endpoints[i]
+		if e.suffix != "" && strings.HasSuffix(p, e.suffix) {
+			return e.id
+		}
+	}
+	switch {
+	case strings.HasSuffix(p, "/models"):
+		return ListModels
+	case strings.Contains(p, "/models/"):
+		return GetModel
+	}
+	return NotOurs
+}
+
+// modelIn says where a request carries its model name.
+type modelIn uint8
+
+const (
+	// modelInJSON: a top-level string field of a JSON body (endpoint.modelField).
+	modelInJSON modelIn = iota
+	// Later: modelInMultipart (a form field of a multipart body), modelInPath (a path segment).
+)
+
+// usageInBody says how the gateway writes usage it counted into an answer that had none.
+type usageInBody uint8
+
+const (
+	usageNone       usageInBody = iota // the answer has no usage object (moderations, rerank)
+	usageFull                          // prompt, completion and total tokens with details (chat, completions)
+	usagePromptOnly                    // prompt_tokens and total_tokens (embeddings)
+)
+
+// endpoint describes one JSON API endpoint. Everything else (authentication, routes, fallbacks, retries,
+// cooldowns, limits, budgets, pricing, metrics, placeholders, logs and the answer's headers) is shared by all
+// endpoints and written once, in chat.go, accounting.go and stream.go.
+type endpoint struct {
+	id Endpoint
+	// suffix is the path suffix that selects the endpoint; listed (without its slash) in GET /models.
+	suffix string
+	// methods is the Allow header for other methods; the first is the only one accepted.
+	methods string
+	// model is where the request names its model; modelField the JSON field for modelInJSON.
+	model      modelIn
+	modelField string
+	// required are the body fields a request must have, besides the model.
+	required []string
+	// field validates one endpoint-specific top-level field and records what the gateway needs from it.
+	field func(g *Gateway, req *apiRequest, key string, v gjson.Result) *transform.Error
+	// streams is set when the API streams (stream: true) as server-sent events.
+	streams bool
+	// chunkObject is the object of the stream's chunks, for the usage chunk the gateway writes.
+	chunkObject string
+	// generates is set when the answer has completion tokens: limits reserve n × max_tokens for them.
+	generates bool
+	// prompt counts a request's input tokens locally, for limits and for answers without usage.
+	prompt func(t *usage.Tokenizer, model string, body []byte) int
+	// completion counts an answer's output tokens locally when the upstream reported no usage; nil: none.
+	completion func(t *usage.Tokenizer, model string, body []byte) (completion, reasoning int)
+	// usage is how counted usage is written into an answer that had none.
+	usage usageInBody
+	// ops returns the dialect's implementation of the endpoint, nil when it has none. It is asked once per
+	// provider, when the gateway is built.
+	ops func(d transform.Dialect) *dialectOps
+}
+
+// dialectOps is one dialect's implementation of one endpoint.
+type dialectOps struct {
+	build     func(*transform.Request) (*transform.Outgoing, error)
+	translate func(*transform.Request, []byte) ([]byte, usage.Usage, error)
+	stream    func(*transform.Request) transform.StreamTranslator
+}
+
+// endpoints are the JSON endpoints served through the engine, in the order Route tries their suffixes.
+var endpoints = [...]endpoint{
+	{
+		id: ChatCompletions, suffix: "/chat/completions", methods: "POST", modelField: "model",
+		required: []string{"messages"}, field: chatField, streams: true, chunkObject: "chat.completion.chunk",
+		generates: true, prompt: (*usage.Tokenizer).CountPrompt, completion: (*usage.Tokenizer).CountResponse,
+		usage: usageFull,
+		ops: func(d transform.Dialect) *dialectOps {
+			return &dialectOps{build: d.BuildRequest, translate: d.TranslateResponse, stream: d.NewStream}
+		},
+	},
+	{
+		id: Completions, suffix: "/completions", methods: "POST", modelField: "model",
+		required: []string{"prompt"}, field: completionsField, streams: true, chunkObject: "text_completion",
+		generates: true, prompt: countField("prompt"), completion: countCompletionText, usage: usageFull,
+		ops: func(d transform.Dialect) *dialectOps {
+			if c, ok := d.(transform.CompletionsDialect); ok {
+				return &dialectOps{build: c.BuildCompletions, translate: c.TranslateCompletions, stream: c.NewCompletionsStream}
+			}
+			return nil
+		},
+	},
+	{
+		id: Embeddings, suffix: "/embeddings", methods: "POST", modelField: "model",
+		required: []string{"input"}, field: embeddingsField, prompt: countField("input"), usage: usagePromptOnly,
+		ops: func(d transform.Dialect) *dialectOps {
+			if e, ok := d.(transform.EmbeddingsDialect); ok {
+				return &dialectOps{build: e.BuildEmbeddings, translate: e.TranslateEmbeddings}
+			}
+			return nil
+		},
+	},
+	{
+		id: Moderations, suffix: "/moderations", methods: "POST", modelField: "model",
+		required: []string{"input"}, field: moderationsField, prompt: countField("input"),
+		ops: func(d transform.Dialect) *dialectOps {
+			if m, ok := d.(transform.ModerationsDialect); ok {
+				return &dialectOps{build: m.BuildModerations, translate: m.TranslateModerations}
+			}
+			return nil
+		},
+	},
+	{
+		id: Rerank, suffix: "/rerank", methods: "POST", modelField: "model",
+		required: []string{"query", "documents"}, field: rerankField, prompt: countRerank,
+		ops: func(d transform.Dialect) *dialectOps {
+			if rr, ok := d.(transform.RerankDialect); ok {
+				return &dialectOps{build: rr.BuildRerank, translate: rr.TranslateRerank}
+			}
+			return nil
+		},
+	},
+}
+
+// endpointByID is the description of each endpoint served through the engine; nil for the others.
+var endpointByID = func() (m [endpointCount]*endpoint) {
+	for i := range endpoints {
+		m[endpoints[i].id] = &endpoints[i]
+	}
+	return m
+}()
+
+// countField counts the text of a top-level field: a string, strings, token-id arrays (one token each) or
+// objects with a "text" member (multimodal moderation input; other parts are not counted).
+func countField(name string) func(t *usage.Tokenizer, model string, body []byte) int {
+	return func(t *usage.Tokenizer, model string, body []byte) int {
+		return countInput(t, model, gjson.GetBytes(body, name))
+	}
+}
+
+func countInput(t *usage.Tokenizer, model string, v gjson.Result) int {
+	switch {
+	case v.Type == gjson.String:
+		return t.Count(model, v.Str)
+	case v.Type == gjson.Number:
+		return 1
+	case v.IsArray():
+		n := 0
+		v.ForEach(func(_, e gjson.Result) bool {
+			n += countInput(t, model, e)
+			return true
+		})
+		return n
+	case v.IsObject():
+		if text := v.Get("text"); text.Type == gjson.String {
+			return t.Count(model, text.Str)
+		}
+	}
+	return 0
+}
+
+// countRerank counts a rerank request's query and documents.
+func countRerank(t *usage.Tokenizer, model string, body []byte) int {
+	root := gjson.ParseBytes(body)
+	return countInput(t, model, root.Get("query")) + countInput(t, model, root.Get("documents"))
+}
+
+// countCompletionText counts the text of a text_completion answer's choices.
+func countCompletionText(t *usage.Tokenizer, model string, body []byte) (int, int) {
+	n := 0
+	gjson.GetBytes(body, "choices").ForEach(func(_, c gjson.Result) bool {
+		n += t.Count(model, c.Get("text").String())
+		return true
+	})
+	return n, 0
+}
+
+// unsupported returns the 400 unsupported_endpoint for a request none of whose targets (those of its model
+// and of its fallbacks) can serve ep, naming their providers; nil when one can.
+func (g *Gateway) unsupported(ep *endpoint, req *apiRequest) *transform.Error {
+	var names []string
+	for i := -1; i < len(req.fallbacks); i++ {
+		model := req.model
+		if i >= 0 {
+			model = req.fallbacks[i]
+		}
+		targets, err := g.router.Resolve(model)
+		if err != nil {
+			continue
+		}
+		for _, t := range targets {
+			if g.providers[t.Provider].ops[ep.id] != nil {
+				return nil
+			}
+			if !slices.Contains(names, t.Provider) {
+				names = append(names, t.Provider)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return transform.NewError(http.StatusBadRequest, "invalid_request_error", "unsupported_endpoint",
+		"provider '"+strings.Join(names, "', '")+"' does not serve "+ep.suffix[1:]+
+			": route the model to a provider that does (GET /v1/models lists each model's endpoints)")
+}

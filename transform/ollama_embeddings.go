@@ -1,0 +1,79 @@
+package transform
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+var _ EmbeddingsDialect = (*Ollama)(nil)
+
+// BuildEmbeddings translates an OpenAI embeddings request into an Ollama /api/embed request: input (a string
+// or strings; token ids are refused), dimensions, and the configured keep_alive.
+func (o *Ollama) BuildEmbeddings(req *Request) (*Outgoing, error) {
+	root := gjson.Parse(stringView(req.Body))
+	input := root.Get("input")
+	if _, err := embeddingTexts(input, req.provider("ollama")); err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(req.Body)+64)
+	out = append(out, `{"model":`...)
+	out = AppendJSONString(out, req.Model)
+	out = append(out, `,"input":`...)
+	out = append(out, input.Raw...)
+	if d := root.Get("dimensions"); d.Type == gjson.Number {
+		out = append(out, `,"dimensions":`...)
+		out = append(out, d.Raw...)
+	}
+	if o.opts.KeepAlive != "" {
+		out = append(out, `,"keep_alive":`...)
+		out = AppendJSONString(out, o.opts.KeepAlive)
+	}
+	out = append(out, '}')
+	h := make(http.Header, 1)
+	h.Set("Content-Type", "application/json")
+	return &Outgoing{Path: "/api/embed", Body: out, Header: h}, nil
+}
+
+// TranslateEmbeddings turns {"embeddings":[[…]],"prompt_eval_count":N} into OpenAI's list, floats or base64
+// as the request asked, with prompt_eval_count as usage.
+func (o *Ollama) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.Usage, error) {
+	if err := CheckJSON(body); err != nil {
+		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("ollama"), err)
+	}
+	root := gjson.ParseBytes(body)
+	embs := root.Get("embeddings")
+	if !embs.IsArray() {
+		return nil, usage.Usage{}, badUpstream("provider '" + req.provider("ollama") + "' answered without embeddings")
+	}
+	b64 := wantsBase64(req.Body)
+	out := make([]byte, 0, len(body)+128)
+	out = append(out, `{"object":"list","data":[`...)
+	i := 0
+	embs.ForEach(func(_, e gjson.Result) bool {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendEmbeddingData(out, i, e, b64)
+		i++
+		return true
+	})
+	out = append(out, `],"model":`...)
+	out = AppendJSONString(out, req.ClientModel)
+	u := usage.Usage{}
+	if n := root.Get("prompt_eval_count"); n.Type == gjson.Number {
+		var rep usage.Report
+		u = rep.Usage(usage.Usage{PromptTokens: rep.Count(n), TotalTokens: rep.Count(n), Origin: usage.Reported})
+	}
+	if u.Known() {
+		out = append(out, `,"usage":{"prompt_tokens":`...)
+		out = strconv.AppendInt(out, int64(u.PromptTokens), 10)
+		out = append(out, `,"total_tokens":`...)
+		out = strconv.AppendInt(out, int64(u.TotalTokens), 10)
+		out = append(out, '}')
+	}
+	return append(out, '}'), u, nil
+}
