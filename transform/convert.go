@@ -142,6 +142,12 @@ type Completion struct {
 	ToolCalls []ToolCall
 	// FinishReason is one of the Finish* constants.
 	FinishReason string
+	// Refusal, when not empty, is rendered as message.refusal (the model declined to answer), and
+	// RefusalCategory, when not empty, as the non-standard message.refusal_category next to it.
+	Refusal, RefusalCategory string
+	// Logprobs, when set, is the choice's logprobs object (compact JSON, {"content":[…],"refusal":null});
+	// nil renders null.
+	Logprobs []byte
 	// Usage is rendered as the usage object when known (without cost: the engine adds it).
 	Usage usage.Usage
 }
@@ -184,7 +190,19 @@ func (c *Completion) AppendJSON(dst []byte) []byte {
 		}
 		dst = append(dst, ']')
 	}
-	dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":`...)
+	dst = append(dst, `,"refusal":`...)
+	dst = appendNullable(dst, c.Refusal)
+	if c.RefusalCategory != "" {
+		dst = append(dst, `,"refusal_category":`...)
+		dst = AppendJSONString(dst, c.RefusalCategory)
+	}
+	dst = append(dst, `},"logprobs":`...)
+	if len(c.Logprobs) > 0 {
+		dst = append(dst, c.Logprobs...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"finish_reason":`...)
 	dst = appendNullable(dst, c.FinishReason)
 	dst = append(dst, "}]"...)
 	if c.Usage.Known() {
@@ -330,4 +348,34 @@ func eachFunctionTool(tools gjson.Result, provider string, add func(i int, name,
 		return true
 	})
 	return n, err
+}
+
+// Refusal returns a delta carrying the model's refusal message and, when not empty, its category as the
+// non-standard refusal_category (see Completion.Refusal).
+func (b *ChunkBuilder) Refusal(text, category string) []byte {
+	d := append(b.start(), `{"refusal":`...)
+	d = AppendJSONString(d, text)
+	if category != "" {
+		d = append(d, `,"refusal_category":`...)
+		d = AppendJSONString(d, category)
+	}
+	return b.end(append(d, '}'), "")
+}
+
+// ContentLogprobs returns a text delta (raw as in Content; nil for an empty delta) whose choice carries
+// logprobs, an OpenAI logprobs object as compact JSON ({"content":[…],"refusal":null}).
+func (b *ChunkBuilder) ContentLogprobs(raw, logprobs []byte) []byte {
+	d := b.start()
+	if len(raw) == 0 {
+		d = append(d, "{}"...)
+	} else {
+		d = append(d, `{"content":`...)
+		d = append(d, raw...)
+		d = append(d, '}')
+	}
+	d = append(d, `,"logprobs":`...)
+	d = append(d, logprobs...)
+	d = append(d, `,"finish_reason":null}]}`...)
+	b.buf = d
+	return d
 }
