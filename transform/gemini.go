@@ -47,9 +47,13 @@ type GeminiOptions struct {
 // Gemini is the dialect of Google's Gemini API (Generative Language v1beta): generateContent and
 // streamGenerateContent?alt=sse, authenticated with the x-goog-api-key header.
 //
-// What does not translate: parallel_tool_calls (Gemini has no switch; dropped), reasoning_effort, user,
-// metadata and other OpenAI-only fields (dropped), logprobs in responses (requested upstream, not returned),
-// n > 1 with stream (refused with 400: the stream carries one choice).
+// reasoning_effort becomes thinkingConfig: thinkingLevel on Gemini 3 models, thinkingBudget on Gemini 2.5
+// (see geminiThinking; other models get none). logprobs and top_logprobs are asked for upstream
+// (responseLogprobs, logprobs) and Gemini's logprobsResult comes back as choices[].logprobs.content, per
+// chunk when streamed (see appendGeminiLogprobs).
+//
+// What does not translate: parallel_tool_calls (Gemini has no switch; dropped), user, metadata and other
+// OpenAI-only fields (dropped), n > 1 with stream (refused with 400: the stream carries one choice).
 type Gemini struct {
 	opts GeminiOptions
 }
@@ -77,7 +81,7 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 	if !root.IsObject() {
 		return nil, InvalidRequest("", "the request body must be a JSON object")
 	}
-	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream}
+	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream, model: req.Model}
 	if err := b.messages(root.Get("messages")); err != nil {
 		return nil, err
 	}
@@ -124,6 +128,7 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 type geminiRequestBuilder struct {
 	opts     *GeminiOptions
 	stream   bool
+	model    string // the upstream model name, which decides how reasoning_effort is sent
 	system   []byte // systemInstruction parts, comma-separated
 	contents []byte // Content objects, comma-separated
 	toolTurn bool   // the last Content is a user turn of functionResponse parts still open to more
@@ -609,11 +614,86 @@ func (b *geminiRequestBuilder) generationConfig(dst []byte, root gjson.Result) (
 			return o.dst, InvalidRequest("response_format.type", `response_format.type must be "text", "json_object" or "json_schema"`)
 		}
 	}
-	if b.opts.IncludeThoughts {
+	level, budget, ok, err := geminiThinking(b.model, root.Get("reasoning_effort"))
+	if err != nil {
+		return o.dst, err
+	}
+	if b.opts.IncludeThoughts || ok {
 		o.field("thinkingConfig")
-		o.dst = append(o.dst, `{"includeThoughts":true}`...)
+		o.dst = append(o.dst, '{')
+		if b.opts.IncludeThoughts {
+			o.dst = append(o.dst, `"includeThoughts":true`...)
+			if ok {
+				o.dst = append(o.dst, ',')
+			}
+		}
+		switch {
+		case ok && level != "":
+			o.dst = append(o.dst, `"thinkingLevel":"`...)
+			o.dst = append(o.dst, level...)
+			o.dst = append(o.dst, '"')
+		case ok:
+			o.dst = append(o.dst, `"thinkingBudget":`...)
+			o.dst = strconv.AppendInt(o.dst, budget, 10)
+		}
+		o.dst = append(o.dst, '}')
 	}
 	return o.end()
+}
+
+// Thinking budgets (thinkingConfig.thinkingBudget) for reasoning_effort on Gemini 2.5 models: the budgets
+// Google's OpenAI-compatible endpoint documents for low, medium and high. xhigh is the largest budget the
+// model takes (24576 on Flash and Flash-Lite, 32768 on Pro). none and minimal switch thinking off (0), except
+// on 2.5 Pro, which cannot think less than 128 tokens.
+const (
+	GeminiThinkingLow    = 1024
+	GeminiThinkingMedium = 8192
+	GeminiThinkingHigh   = 24576
+)
+
+// geminiThinking maps reasoning_effort for model (the upstream name) to thinkingConfig: a thinkingLevel for
+// Gemini 3 models ("low" for none, minimal and low, "high" for medium, high and xhigh: "low" and "high" are
+// the levels every Gemini 3 model takes, and none can switch thinking off), a thinkingBudget for Gemini 2.5
+// models (see GeminiThinkingLow). ok is false when the request has no reasoning_effort or the model is
+// neither (older models cannot think; Gemini refuses a thinkingConfig there), and err is set for an effort
+// OpenAI does not define.
+func geminiThinking(model string, effort gjson.Result) (level string, budget int64, ok bool, err error) {
+	if !effort.Exists() || effort.Type == gjson.Null {
+		return "", 0, false, nil
+	}
+	high := false
+	switch effort.Str {
+	case "none", "minimal":
+	case "low":
+		budget = GeminiThinkingLow
+	case "medium":
+		budget, high = GeminiThinkingMedium, true
+	case "high":
+		budget, high = GeminiThinkingHigh, true
+	case "xhigh":
+		budget, high = GeminiThinkingHigh, true
+	default:
+		return "", 0, false, InvalidRequest("reasoning_effort", `reasoning_effort must be "none", "minimal", "low", "medium", "high" or "xhigh"`)
+	}
+	model = strings.TrimPrefix(model, "models/")
+	switch {
+	case strings.HasPrefix(model, "gemini-3"):
+		if high {
+			return "high", 0, true, nil
+		}
+		return "low", 0, true, nil
+	case strings.HasPrefix(model, "gemini-2.5-pro"):
+		switch {
+		case budget == 0:
+			budget = 128
+		case effort.Str == "xhigh":
+			budget = 32768
+		}
+		return "", budget, true, nil
+	case strings.HasPrefix(model, "gemini-2.5"):
+		return "", budget, true, nil
+	}
+	return "", 0, false, nil
 }
 
 // TranslateResponse turns a GenerateContentResponse into an OpenAI chat.completion: one choice per
