@@ -774,6 +774,84 @@ func geminiCandidate(c *Completion, cand gjson.Result) {
 	})
 	c.Content, c.Reasoning = text.String(), thoughts.String()
 	c.FinishReason = GeminiFinishReason(cand.Get("finishReason").String(), len(c.ToolCalls) > 0)
+	c.Logprobs = appendGeminiLogprobs(c.Logprobs[:0], cand.Get("logprobsResult"))
+}
+
+// appendGeminiLogprobs appends OpenAI's logprobs object for a candidate's logprobsResult,
+// {"content":[{"token","logprob","bytes","top_logprobs":[{"token","logprob","bytes"}…]}…],"refusal":null}:
+// one entry per chosenCandidates token, with the topCandidates of the same decoding step as its
+// top_logprobs ([] when Gemini sent none). bytes are the token's UTF-8 bytes. A logProbability Gemini left
+// out is 0 (proto3 JSON omits zero values); one that is not a number (-Infinity is sent as a string) is
+// -9999.0, the value OpenAI gives tokens too unlikely to represent. Nothing is appended when there are no
+// chosen tokens, so the caller renders null.
+func appendGeminiLogprobs(dst []byte, lr gjson.Result) []byte {
+	chosen := lr.Get("chosenCandidates")
+	if !chosen.IsArray() {
+		return dst
+	}
+	start := len(dst)
+	var tops []gjson.Result
+	if t := lr.Get("topCandidates"); t.IsArray() {
+		tops = t.Array()
+	}
+	dst = append(dst, `{"content":[`...)
+	n := 0
+	chosen.ForEach(func(_, c gjson.Result) bool {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendGeminiTokenLogprob(dst, c)
+		dst = append(dst[:len(dst)-1], `,"top_logprobs":[`...) // reopen the entry
+		if n < len(tops) {
+			k := 0
+			tops[n].Get("candidates").ForEach(func(_, tc gjson.Result) bool {
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendGeminiTokenLogprob(dst, tc)
+				k++
+				return true
+			})
+		}
+		dst = append(dst, "]}"...)
+		n++
+		return true
+	})
+	if n == 0 {
+		return dst[:start]
+	}
+	return append(dst, `],"refusal":null}`...)
+}
+
+// appendGeminiTokenLogprob appends {"token","logprob","bytes"} for a Gemini token candidate.
+func appendGeminiTokenLogprob(dst []byte, c gjson.Result) []byte {
+	var tok string
+	lp := "0"
+	c.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "token":
+			tok = v.String()
+		case "logProbability":
+			if v.Type == gjson.Number {
+				lp = v.Raw
+			} else {
+				lp = "-9999.0"
+			}
+		}
+		return true
+	})
+	dst = append(dst, `{"token":`...)
+	dst = AppendJSONString(dst, tok)
+	dst = append(dst, `,"logprob":`...)
+	dst = append(dst, lp...)
+	dst = append(dst, `,"bytes":[`...)
+	for i := 0; i < len(tok); i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, uint64(tok[i]), 10)
+	}
+	return append(dst, "]}"...)
 }
 
 // geminiArgs appends a function call's args as compact JSON object text ("{}" when absent).
@@ -900,6 +978,10 @@ type geminiStream struct {
 	reported bool // usage went to the sink
 	args     []byte
 	lit      []byte
+	// logprobs holds the current event's logprobs object while lpPending says it still has to go out, on the
+	// event's first text chunk or, without one, on a chunk of its own.
+	logprobs  []byte
+	lpPending bool
 }
 
 // Translate handles one event. Gemini has no end-of-stream event: done is always false, and Finish decides
@@ -959,15 +1041,37 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 		cand = c
 		return false
 	})
+	var parts, finish, logprobs gjson.Result
+	cand.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "content":
+			parts = v.Get("parts")
+		case "finishReason":
+			finish = v
+		case "logprobsResult":
+			logprobs = v
+		}
+		return true
+	})
+	if logprobs.Exists() {
+		s.logprobs = appendGeminiLogprobs(s.logprobs[:0], logprobs)
+		s.lpPending = len(s.logprobs) > 0
+	}
 	var err error
-	cand.Get("content.parts").ForEach(func(_, p gjson.Result) bool {
+	parts.ForEach(func(_, p gjson.Result) bool {
 		err = s.part(p, sink)
 		return err == nil
 	})
 	if err != nil {
 		return false, err
 	}
-	reason := cand.Get("finishReason").String()
+	if s.lpPending {
+		s.lpPending = false
+		if err := sink.Chunk(s.cb.ContentLogprobs(nil, s.logprobs)); err != nil {
+			return false, err
+		}
+	}
+	reason := finish.String()
 	if reason == "" && cands.Raw == "" && blocked.String() != "" {
 		reason = "SAFETY"
 	}
@@ -1010,6 +1114,10 @@ func (s *geminiStream) part(p gjson.Result, sink Sink) error {
 	}
 	if thought {
 		return sink.Chunk(s.cb.Reasoning(bytesView(text.Raw)))
+	}
+	if s.lpPending {
+		s.lpPending = false
+		return sink.Chunk(s.cb.ContentLogprobs(bytesView(text.Raw), s.logprobs))
 	}
 	return sink.Chunk(s.cb.Content(bytesView(text.Raw)))
 }
