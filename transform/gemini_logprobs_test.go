@@ -61,7 +61,9 @@ func TestGeminiLogprobsResponse(t *testing.T) {
 // or on an empty-delta chunk of its own when the event has no text, never on a thought chunk or the finish
 // chunk.
 func TestGeminiLogprobsStream(t *testing.T) {
-	ev := func(s string) string { return "data: " + strings.NewReplacer("\n", "", "\t", "").Replace(s) + "\r\n\r\n" }
+	ev := func(s string) string {
+		return "data: " + strings.NewReplacer("\n", "", "\t", "").Replace(s) + "\r\n\r\n"
+	}
 	body := ev(`{"candidates":[{"content":{"role":"model","parts":[{"text":"hm","thought":true},{"text":" Par"},{"text":"é"}]},"index":0,`+geminiLogprobsResult+`}],"responseId":"r1"}`) +
 		ev(`{"candidates":[{"content":{"role":"model","parts":[{"text":"!"}]},"index":0,"logprobsResult":{"topCandidates":[],"chosenCandidates":[{"token":"!","logProbability":-0.5}]}}],"responseId":"r1"}`) +
 		ev(`{"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0,"logprobsResult":{"chosenCandidates":[{"token":"<eos>","logProbability":-0.01}]}}],"responseId":"r1","usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":7}}`)
