@@ -49,8 +49,17 @@ func TestAnthropicRefusalResponse(t *testing.T) {
 		})
 	}
 
+	// A refusal before any text has content null, as OpenAI sends refusals.
+	out, _, err := a.TranslateResponse(&Request{}, []byte(`{"id":"m","content":[],"stop_reason":"refusal","stop_details":{"type":"refusal","category":null,"explanation":"No."}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := gjson.GetBytes(out, "choices.0.message"); m.Get("content").Type != gjson.Null || m.Get("refusal").Str != "No." || m.Get("refusal_category").Exists() {
+		t.Errorf("refusal without text: %s", m.Raw)
+	}
+
 	// An answer that was not refused keeps refusal null and has no category.
-	out, _, err := a.TranslateResponse(&Request{}, []byte(`{"id":"m","content":[{"type":"text","text":"x"}],"stop_reason":"end_turn","stop_details":null}`))
+	out, _, err = a.TranslateResponse(&Request{}, []byte(`{"id":"m","content":[{"type":"text","text":"x"}],"stop_reason":"end_turn","stop_details":null}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ type Completion struct {
 	Created int64
 	// Model is the client-facing model name.
 	Model string
-	// Content is the answer text; rendered as null when empty and the answer has tool calls.
+	// Content is the answer text; rendered as null when empty and the answer has tool calls or a refusal.
 	Content string
 	// Reasoning is the thinking text, rendered as message.reasoning_content when not empty.
 	Reasoning string
@@ -161,7 +161,7 @@ func (c *Completion) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"model":`...)
 	dst = AppendJSONString(dst, c.Model)
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	if c.Content == "" && len(c.ToolCalls) > 0 {
+	if c.Content == "" && (len(c.ToolCalls) > 0 || c.Refusal != "") {
 		dst = append(dst, "null"...)
 	} else {
 		dst = AppendJSONString(dst, c.Content)

@@ -654,9 +654,10 @@ const (
 // geminiThinking maps reasoning_effort for model (the upstream name) to thinkingConfig: a thinkingLevel for
 // Gemini 3 models ("low" for none, minimal and low, "high" for medium, high and xhigh: "low" and "high" are
 // the levels every Gemini 3 model takes, and none can switch thinking off), a thinkingBudget for Gemini 2.5
-// models (see GeminiThinkingLow). ok is false when the request has no reasoning_effort or the model is
-// neither (older models cannot think; Gemini refuses a thinkingConfig there), and err is set for an effort
-// OpenAI does not define.
+// models (see GeminiThinkingLow). The family is told by the name's prefix. ok is false when the request has
+// no reasoning_effort or the model is of neither family (Gemini 2.0, 1.5, Gemma and aliases such as
+// gemini-flash-latest: no thinking to set, or none the name tells), and err is set for an effort OpenAI does
+// not define.
 func geminiThinking(model string, effort gjson.Result) (level string, budget int64, ok bool, err error) {
 	if !effort.Exists() || effort.Type == gjson.Null {
 		return "", 0, false, nil
