@@ -751,11 +751,24 @@ func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 	return out, c.Usage, nil
 }
 
-// geminiCandidate fills c's content, reasoning, tool calls and finish reason from a Gemini candidate.
+// geminiCandidate fills c's content, reasoning, tool calls, finish reason and logprobs from a Gemini
+// candidate, read in one pass.
 func geminiCandidate(c *Completion, cand gjson.Result) {
 	var text, thoughts strings.Builder
 	c.ToolCalls = c.ToolCalls[:0]
-	cand.Get("content.parts").ForEach(func(_, p gjson.Result) bool {
+	var parts, finish, logprobs gjson.Result
+	cand.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "content":
+			parts = v.Get("parts")
+		case "finishReason":
+			finish = v
+		case "logprobsResult":
+			logprobs = v
+		}
+		return true
+	})
+	parts.ForEach(func(_, p gjson.Result) bool {
 		if fc := p.Get("functionCall"); fc.IsObject() {
 			c.ToolCalls = append(c.ToolCalls, ToolCall{
 				ID:        geminiMintCallID(fc.Get("id").String(), p.Get("thoughtSignature").String()),
@@ -774,8 +787,8 @@ func geminiCandidate(c *Completion, cand gjson.Result) {
 		return true
 	})
 	c.Content, c.Reasoning = text.String(), thoughts.String()
-	c.FinishReason = GeminiFinishReason(cand.Get("finishReason").String(), len(c.ToolCalls) > 0)
-	c.Logprobs = appendGeminiLogprobs(c.Logprobs[:0], cand.Get("logprobsResult"))
+	c.FinishReason = GeminiFinishReason(finish.String(), len(c.ToolCalls) > 0)
+	c.Logprobs = appendGeminiLogprobs(c.Logprobs[:0], logprobs)
 }
 
 // appendGeminiLogprobs appends OpenAI's logprobs object for a candidate's logprobsResult,
