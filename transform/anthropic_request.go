@@ -29,7 +29,7 @@ func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	if err != nil {
 		return nil, err
 	}
-	budget, err := anthropicThinkingBudget(root)
+	budget, err := anthropicThinkingBudget(body, root)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,10 @@ const (
 //     tool use;
 //   - the last message is a tool result: the assistant turn is mid tool loop, and with thinking on Anthropic
 //     wants that turn's signed thinking block back, which OpenAI messages cannot carry.
-func anthropicThinkingBudget(root gjson.Result) (int64, error) {
+func anthropicThinkingBudget(body []byte, root gjson.Result) (int64, error) {
+	if !mentionsKey(body, `"reasoning_effort"`) {
+		return 0, nil
+	}
 	effort := root.Get("reasoning_effort")
 	if !effort.Exists() || effort.Type == gjson.Null {
 		return 0, nil

@@ -19,11 +19,12 @@ func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.
 	if msg.Get("type").Str == "error" {
 		return nil, usage.Usage{}, a.TranslateError(http.StatusOK, nil, body)
 	}
+	stop := msg.Get("stop_reason").String()
 	c := Completion{
 		ID:           "chatcmpl-" + msg.Get("id").String(),
 		Created:      time.Now().Unix(),
 		Model:        req.ClientModel,
-		FinishReason: anthropicFinishReason(msg.Get("stop_reason").String()),
+		FinishReason: anthropicFinishReason(stop),
 		Usage:        anthropicUsage(msg.Get("usage"), usage.Usage{}),
 	}
 	if c.ID == "chatcmpl-" {
@@ -51,7 +52,7 @@ func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.
 		return true
 	})
 	c.Content, c.Reasoning = text.String(), thinking.String()
-	if msg.Get("stop_reason").Str == "refusal" {
+	if stop == "refusal" {
 		c.Refusal, c.RefusalCategory = anthropicRefusal(msg.Get("stop_details"))
 	}
 	return c.AppendJSON(make([]byte, 0, len(body)+256)), c.Usage, nil

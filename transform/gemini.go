@@ -82,6 +82,9 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 		return nil, InvalidRequest("", "the request body must be a JSON object")
 	}
 	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream, model: req.Model}
+	if mentionsKey(req.Body, `"reasoning_effort"`) {
+		b.effort = root.Get("reasoning_effort")
+	}
 	if err := b.messages(root.Get("messages")); err != nil {
 		return nil, err
 	}
@@ -128,10 +131,11 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 type geminiRequestBuilder struct {
 	opts     *GeminiOptions
 	stream   bool
-	model    string // the upstream model name, which decides how reasoning_effort is sent
-	system   []byte // systemInstruction parts, comma-separated
-	contents []byte // Content objects, comma-separated
-	toolTurn bool   // the last Content is a user turn of functionResponse parts still open to more
+	model    string       // the upstream model name, which decides how reasoning_effort is sent
+	effort   gjson.Result // reasoning_effort
+	system   []byte       // systemInstruction parts, comma-separated
+	contents []byte       // Content objects, comma-separated
+	toolTurn bool         // the last Content is a user turn of functionResponse parts still open to more
 	msgs     gjson.Result
 	part     []byte // scratch for one message's parts
 }
@@ -614,7 +618,7 @@ func (b *geminiRequestBuilder) generationConfig(dst []byte, root gjson.Result) (
 			return o.dst, InvalidRequest("response_format.type", `response_format.type must be "text", "json_object" or "json_schema"`)
 		}
 	}
-	level, budget, ok, err := geminiThinking(b.model, root.Get("reasoning_effort"))
+	level, budget, ok, err := geminiThinking(b.model, b.effort)
 	if err != nil {
 		return o.dst, err
 	}
