@@ -127,7 +127,7 @@ const (
 //   - the last message is a tool result: the assistant turn is mid tool loop, and with thinking on Anthropic
 //     wants that turn's signed thinking block back, which OpenAI messages cannot carry.
 func anthropicThinkingBudget(body []byte, root gjson.Result) (int64, error) {
-	if !mentionsKey(body, `"reasoning_effort"`) {
+	if !mentionsKey(body, `_effort"`) {
 		return 0, nil
 	}
 	effort := root.Get("reasoning_effort")

@@ -116,12 +116,14 @@ func CompactJSON(dst, src []byte) []byte {
 	return buf.Bytes()
 }
 
-// mentionsKey reports whether body contains quotedKey (a member name with its quotes) anywhere: a test far
-// cheaper than a JSON lookup of a missing member, which scans the whole body, so a dialect can skip looking
-// up an optional field most requests lack. A false positive (the text inside a string) costs the lookup; a
-// name spelt with escapes ("reasoning\u005feffort") is not seen, and the field is then ignored.
-func mentionsKey(body []byte, quotedKey string) bool {
-	return bytes.Contains(body, []byte(quotedKey))
+// mentionsKey reports whether body contains tail, the end of a member name with its closing quote, anywhere:
+// a test far cheaper than a JSON lookup of a missing member, which scans the whole body, so a dialect can
+// skip looking up an optional field most requests lack. tail should start with a byte that is rare in
+// requests ('_' for `_effort"`: bytes.Contains skips from one first byte to the next). A false positive
+// (the text inside a string, another name) costs the lookup; a name spelt with escapes
+// ("reasoning\u005feffort") is not seen, and the field is then ignored.
+func mentionsKey(body []byte, tail string) bool {
+	return bytes.Contains(body, []byte(tail))
 }
 
 // ToolCall is one tool call in a translated, non-streamed answer.

@@ -82,7 +82,7 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 		return nil, InvalidRequest("", "the request body must be a JSON object")
 	}
 	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream, model: req.Model}
-	if mentionsKey(req.Body, `"reasoning_effort"`) {
+	if mentionsKey(req.Body, `_effort"`) {
 		b.effort = root.Get("reasoning_effort")
 	}
 	if err := b.messages(root.Get("messages")); err != nil {
@@ -792,7 +792,7 @@ func geminiCandidate(c *Completion, cand gjson.Result) {
 	})
 	c.Content, c.Reasoning = text.String(), thoughts.String()
 	c.FinishReason = GeminiFinishReason(finish.String(), len(c.ToolCalls) > 0)
-	c.Logprobs = appendGeminiLogprobs(c.Logprobs[:0], logprobs)
+	c.Logprobs = appendGeminiLogprobs(c.Logprobs[:0], nil, logprobs)
 }
 
 // appendGeminiLogprobs appends OpenAI's logprobs object for a candidate's logprobsResult,
@@ -801,17 +801,23 @@ func geminiCandidate(c *Completion, cand gjson.Result) {
 // top_logprobs ([] when Gemini sent none). bytes are the token's UTF-8 bytes. A logProbability Gemini left
 // out is 0 (proto3 JSON omits zero values); one that is not a number (-Infinity is sent as a string) is
 // -9999.0, the value OpenAI gives tokens too unlikely to represent. Nothing is appended when there are no
-// chosen tokens, so the caller renders null.
-func appendGeminiLogprobs(dst []byte, lr gjson.Result) []byte {
+// chosen tokens, so the caller renders null. tops, when not nil, is scratch space for the steps'
+// topCandidates, kept between calls so that a stream does not allocate per event.
+func appendGeminiLogprobs(dst []byte, tops *[]gjson.Result, lr gjson.Result) []byte {
 	chosen := lr.Get("chosenCandidates")
 	if !chosen.IsArray() {
 		return dst
 	}
 	start := len(dst)
-	var tops []gjson.Result
-	if t := lr.Get("topCandidates"); t.IsArray() {
-		tops = t.Array()
+	if tops == nil {
+		tops = new([]gjson.Result)
 	}
+	steps := (*tops)[:0]
+	lr.Get("topCandidates").ForEach(func(_, t gjson.Result) bool {
+		steps = append(steps, t)
+		return true
+	})
+	*tops = steps
 	dst = append(dst, `{"content":[`...)
 	n := 0
 	chosen.ForEach(func(_, c gjson.Result) bool {
@@ -820,9 +826,9 @@ func appendGeminiLogprobs(dst []byte, lr gjson.Result) []byte {
 		}
 		dst = appendGeminiTokenLogprob(dst, c)
 		dst = append(dst[:len(dst)-1], `,"top_logprobs":[`...) // reopen the entry
-		if n < len(tops) {
+		if n < len(steps) {
 			k := 0
-			tops[n].Get("candidates").ForEach(func(_, tc gjson.Result) bool {
+			steps[n].Get("candidates").ForEach(func(_, tc gjson.Result) bool {
 				if k > 0 {
 					dst = append(dst, ',')
 				}
@@ -835,6 +841,7 @@ func appendGeminiLogprobs(dst []byte, lr gjson.Result) []byte {
 		n++
 		return true
 	})
+	clear(steps) // keep no pointers into the event past the call
 	if n == 0 {
 		return dst[:start]
 	}
@@ -1000,6 +1007,7 @@ type geminiStream struct {
 	// event's first text chunk or, without one, on a chunk of its own.
 	logprobs  []byte
 	lpPending bool
+	tops      []gjson.Result // scratch for appendGeminiLogprobs
 }
 
 // Translate handles one event. Gemini has no end-of-stream event: done is always false, and Finish decides
@@ -1072,7 +1080,7 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 		return true
 	})
 	if logprobs.Exists() {
-		s.logprobs = appendGeminiLogprobs(s.logprobs[:0], logprobs)
+		s.logprobs = appendGeminiLogprobs(s.logprobs[:0], &s.tops, logprobs)
 		s.lpPending = len(s.logprobs) > 0
 	}
 	var err error
