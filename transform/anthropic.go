@@ -40,13 +40,22 @@ type AnthropicOptions struct {
 //     top_p are set, top_p is dropped, because current Claude models refuse both;
 //   - response_format json_schema becomes output_config.format; json_object has no Anthropic equivalent and
 //     becomes an instruction at the end of the system prompt to answer with one JSON object;
+//   - reasoning_effort turns on extended thinking, thinking: {type: "enabled", budget_tokens: N}, with
+//     N = 1024 for low, 8192 for medium, 24576 for high and 32000 for xhigh ("none" and "minimal": no
+//     thinking; see anthropicThinkingBudget for when it stays off). max_tokens becomes N plus the tokens the
+//     client asked for (or the default), so the budget does not eat the answer. With thinking on,
+//     temperature and top_k are dropped and top_p is kept only from 0.95 to 1, as Anthropic requires;
 //   - n > 1 is refused with a 400; logprobs, top_logprobs, seed, frequency_penalty, presence_penalty,
-//     logit_bias, reasoning_effort and previous turns' reasoning_content are dropped: Anthropic has no
-//     equivalent;
-//   - the non-standard fields thinking and top_k are passed through for clients that know Anthropic.
+//     logit_bias and previous turns' reasoning_content are dropped: Anthropic has no equivalent;
+//   - the non-standard fields thinking and top_k are passed through for clients that know Anthropic; a
+//     thinking object wins over reasoning_effort.
 //
 // Responses carry thinking as reasoning_content. Anthropic does not report thinking tokens apart from output
-// tokens, so reasoning tokens are 0 in usage.
+// tokens, so reasoning tokens are 0 in usage. A refusal (stop_reason "refusal") finishes with
+// content_filter, and message.refusal (delta.refusal when streamed, in its own chunk before the finish
+// chunk) carries stop_details.explanation, or a sentence naming the category when there is none; the
+// category (stop_details.category, e.g. "cyber" or "bio") goes in the non-standard refusal_category next to
+// it.
 type Anthropic struct {
 	opts AnthropicOptions
 }

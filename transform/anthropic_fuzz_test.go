@@ -27,6 +27,7 @@ func anthropicSeedStreams(f *testing.F) {
 	}
 	f.Add([]byte(anthropicStreamHead + "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"))
 	f.Add([]byte("data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\\u2028\\ud800\"}}\n\n"))
+	f.Add([]byte(anthropicStreamHead + "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"refusal\",\"stop_details\":{\"type\":\"refusal\",\"category\":\"cyber\",\"explanation\":\"No \\u2028\\\"x\\\"\"}},\"usage\":{\"output_tokens\":2}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
 }
 
 // FuzzAnthropicStream checks that no upstream stream makes the translator panic, emit a chunk that is not

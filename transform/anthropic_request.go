@@ -29,6 +29,11 @@ func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	if err != nil {
 		return nil, err
 	}
+	budget, err := anthropicThinkingBudget(body, root)
+	if err != nil {
+		return nil, err
+	}
+	maxTokens += budget // the budget comes on top of the room the client asked for its answer
 
 	dst := make([]byte, 0, len(body)+128)
 	dst = append(dst, `{"model":`...)
@@ -58,7 +63,7 @@ func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	if dst, err = appendAnthropicTools(dst, root); err != nil {
 		return nil, err
 	}
-	if dst, err = appendAnthropicSampling(dst, root); err != nil {
+	if dst, err = appendAnthropicSampling(dst, root, budget > 0); err != nil {
 		return nil, err
 	}
 	if user := root.Get("user").String(); user != "" {
@@ -72,6 +77,10 @@ func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	if th := root.Get("thinking"); th.IsObject() {
 		dst = append(dst, `,"thinking":`...)
 		dst = CompactJSON(dst, []byte(th.Raw))
+	} else if budget > 0 {
+		dst = append(dst, `,"thinking":{"type":"enabled","budget_tokens":`...)
+		dst = strconv.AppendInt(dst, budget, 10)
+		dst = append(dst, '}')
 	}
 	if req.Stream {
 		dst = append(dst, `,"stream":true`...)
@@ -96,6 +105,65 @@ func (a *Anthropic) maxTokens(root gjson.Result) (int64, error) {
 		return v.Int(), nil
 	}
 	return int64(a.opts.DefaultMaxTokens), nil
+}
+
+// Thinking budgets (thinking.budget_tokens) for reasoning_effort. low is the minimum Anthropic accepts;
+// low, medium and high are the budgets Google's OpenAI-compatible endpoint documents for the same efforts on
+// Gemini (1K, 8K, 24K), so an effort asks alike of both providers; xhigh stays below the 32K above which
+// Anthropic recommends batch processing over long-held connections.
+const (
+	AnthropicThinkingLow    = 1024
+	AnthropicThinkingMedium = 8192
+	AnthropicThinkingHigh   = 24576
+	AnthropicThinkingXHigh  = 32000
+)
+
+// anthropicThinkingBudget returns the thinking budget_tokens for the request's reasoning_effort, 0 for no
+// thinking. "none" and "minimal" ask for no thinking (Anthropic has no budget below 1024); an unknown effort
+// is refused. It is 0 too, whatever the effort, when:
+//   - the request carries Anthropic's own thinking object, which is passed through and wins;
+//   - tool_choice forces a tool ("required" or a named function): Anthropic refuses thinking with forced
+//     tool use;
+//   - the last message is a tool result: the assistant turn is mid tool loop, and with thinking on Anthropic
+//     wants that turn's signed thinking block back, which OpenAI messages cannot carry.
+func anthropicThinkingBudget(body []byte, root gjson.Result) (int64, error) {
+	if !mentionsKey(body, `_effort"`) {
+		return 0, nil
+	}
+	effort := root.Get("reasoning_effort")
+	if !effort.Exists() || effort.Type == gjson.Null {
+		return 0, nil
+	}
+	var budget int64
+	switch effort.Str {
+	case "none", "minimal":
+	case "low":
+		budget = AnthropicThinkingLow
+	case "medium":
+		budget = AnthropicThinkingMedium
+	case "high":
+		budget = AnthropicThinkingHigh
+	case "xhigh":
+		budget = AnthropicThinkingXHigh
+	default:
+		return 0, InvalidRequest("reasoning_effort", `reasoning_effort must be "none", "minimal", "low", "medium", "high" or "xhigh"`)
+	}
+	if root.Get("thinking").IsObject() {
+		return 0, nil
+	}
+	switch tc := root.Get("tool_choice"); {
+	case tc.Type == gjson.String && tc.Str == "required", tc.IsObject():
+		return 0, nil
+	}
+	last := gjson.Result{}
+	root.Get("messages").ForEach(func(_, m gjson.Result) bool {
+		last = m
+		return true
+	})
+	if last.Get("role").Str == "tool" {
+		return 0, nil
+	}
+	return budget, nil
 }
 
 // anthropicSystem joins the text of all system and developer messages.
@@ -394,8 +462,9 @@ func appendAnthropicTools(dst []byte, root gjson.Result) ([]byte, error) {
 }
 
 // appendAnthropicSampling appends stop_sequences, temperature (clamped to 0..1), top_p (only without
-// temperature) and top_k.
-func appendAnthropicSampling(dst []byte, root gjson.Result) ([]byte, error) {
+// temperature) and top_k. With thinking, Anthropic refuses temperature and top_k and accepts top_p only from
+// 0.95 to 1: temperature and top_k are dropped, and top_p unless it is in that range.
+func appendAnthropicSampling(dst []byte, root gjson.Result, thinking bool) ([]byte, error) {
 	switch stop := root.Get("stop"); {
 	case stop.Type == gjson.String:
 		if stop.String() != "" {
@@ -439,8 +508,12 @@ func appendAnthropicSampling(dst []byte, root gjson.Result) ([]byte, error) {
 		if temp.Type != gjson.Number {
 			return nil, InvalidRequest("temperature", "temperature must be a number")
 		}
-		dst = append(dst, `,"temperature":`...)
-		dst = strconv.AppendFloat(dst, min(max(temp.Float(), 0), 1), 'f', -1, 64)
+		if thinking {
+			hasTemp = false
+		} else {
+			dst = append(dst, `,"temperature":`...)
+			dst = strconv.AppendFloat(dst, min(max(temp.Float(), 0), 1), 'f', -1, 64)
+		}
 	}
 	for _, field := range [...]string{"top_p", "top_k"} {
 		v := root.Get(field)
@@ -449,6 +522,9 @@ func appendAnthropicSampling(dst []byte, root gjson.Result) ([]byte, error) {
 		}
 		if v.Type != gjson.Number {
 			return nil, InvalidRequest(field, field+" must be a number")
+		}
+		if thinking && (field == "top_k" || v.Float() < 0.95 || v.Float() > 1) {
+			continue
 		}
 		dst = append(dst, `,"`...)
 		dst = append(dst, field...)

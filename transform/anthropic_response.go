@@ -19,11 +19,12 @@ func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.
 	if msg.Get("type").Str == "error" {
 		return nil, usage.Usage{}, a.TranslateError(http.StatusOK, nil, body)
 	}
+	stop := msg.Get("stop_reason").String()
 	c := Completion{
 		ID:           "chatcmpl-" + msg.Get("id").String(),
 		Created:      time.Now().Unix(),
 		Model:        req.ClientModel,
-		FinishReason: anthropicFinishReason(msg.Get("stop_reason").String()),
+		FinishReason: anthropicFinishReason(stop),
 		Usage:        anthropicUsage(msg.Get("usage"), usage.Usage{}),
 	}
 	if c.ID == "chatcmpl-" {
@@ -51,6 +52,9 @@ func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.
 		return true
 	})
 	c.Content, c.Reasoning = text.String(), thinking.String()
+	if stop == "refusal" {
+		c.Refusal, c.RefusalCategory = anthropicRefusal(msg.Get("stop_details"))
+	}
 	return c.AppendJSON(make([]byte, 0, len(body)+256)), c.Usage, nil
 }
 
@@ -77,4 +81,25 @@ func anthropicUsage(obj gjson.Result, prev usage.Usage) usage.Usage {
 	prev.PromptTokens = input + prev.CacheWriteTokens + prev.CachedTokens
 	prev.TotalTokens = prev.PromptTokens + prev.CompletionTokens
 	return rep.Usage(prev)
+}
+
+// anthropicRefusal returns the OpenAI refusal message and its category for an answer that stopped with
+// stop_reason "refusal", from its stop_details ({"type":"refusal","category":"cyber"|"bio"|…|null,
+// "explanation":string|null}): the explanation, or, when Anthropic gave none (or no stop_details at all), a
+// fixed sentence naming the category, so that clients which look for message.refusal see one.
+func anthropicRefusal(details gjson.Result) (text, category string) {
+	if c := details.Get("category"); c.Type == gjson.String {
+		category = c.Str
+	}
+	if e := details.Get("explanation"); e.Type == gjson.String {
+		text = e.Str
+	}
+	if text == "" {
+		text = "The model declined to answer"
+		if category != "" {
+			text += " (refusal category: " + category + ")"
+		}
+		text += "."
+	}
+	return text, category
 }

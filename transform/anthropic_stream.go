@@ -73,6 +73,11 @@ func (s *anthropicStream) Translate(ev Event, sink Sink) (bool, error) {
 		s.usage = anthropicUsage(e.usage, s.usage)
 		if r := e.delta.Get("stop_reason"); r.Type == gjson.String && s.finish == "" {
 			s.finish = anthropicFinishReason(r.Str)
+			if r.Str == "refusal" {
+				if err := s.refuse(sink, e.delta.Get("stop_details")); err != nil {
+					return false, err
+				}
+			}
 		}
 		return false, s.sendFinish(sink)
 	case "message_stop":
@@ -198,6 +203,19 @@ func (s *anthropicStream) sendFinish(sink Sink) error {
 		reason = FinishStop
 	}
 	return sink.Chunk(s.b.Finish(reason))
+}
+
+// refuse emits the refusal delta (see anthropicRefusal) of a stream that stopped with stop_reason refusal,
+// before its finish chunk.
+func (s *anthropicStream) refuse(sink Sink, details gjson.Result) error {
+	if err := s.start(sink, ""); err != nil {
+		return err
+	}
+	if err := s.closeTool(sink); err != nil {
+		return err
+	}
+	text, category := anthropicRefusal(details)
+	return sink.Chunk(s.b.Refusal(text, category))
 }
 
 func (s *anthropicStream) blockStart(sink Sink, e anthropicEvent) error {

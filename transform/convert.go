@@ -116,6 +116,16 @@ func CompactJSON(dst, src []byte) []byte {
 	return buf.Bytes()
 }
 
+// mentionsKey reports whether body contains tail, the end of a member name with its closing quote, anywhere:
+// a test far cheaper than a JSON lookup of a missing member, which scans the whole body, so a dialect can
+// skip looking up an optional field most requests lack. tail should start with a byte that is rare in
+// requests ('_' for `_effort"`: bytes.Contains skips from one first byte to the next). A false positive
+// (the text inside a string, another name) costs the lookup; a name spelt with escapes
+// ("reasoning\u005feffort") is not seen, and the field is then ignored.
+func mentionsKey(body []byte, tail string) bool {
+	return bytes.Contains(body, []byte(tail))
+}
+
 // ToolCall is one tool call in a translated, non-streamed answer.
 type ToolCall struct {
 	// ID is the call id the client echoes back as tool_call_id.
@@ -134,7 +144,7 @@ type Completion struct {
 	Created int64
 	// Model is the client-facing model name.
 	Model string
-	// Content is the answer text; rendered as null when empty and the answer has tool calls.
+	// Content is the answer text; rendered as null when empty and the answer has tool calls or a refusal.
 	Content string
 	// Reasoning is the thinking text, rendered as message.reasoning_content when not empty.
 	Reasoning string
@@ -142,6 +152,12 @@ type Completion struct {
 	ToolCalls []ToolCall
 	// FinishReason is one of the Finish* constants.
 	FinishReason string
+	// Refusal, when not empty, is rendered as message.refusal (the model declined to answer), and
+	// RefusalCategory, when not empty, as the non-standard message.refusal_category next to it.
+	Refusal, RefusalCategory string
+	// Logprobs, when set, is the choice's logprobs object (compact JSON, {"content":[…],"refusal":null});
+	// nil renders null.
+	Logprobs []byte
 	// Usage is rendered as the usage object when known (without cost: the engine adds it).
 	Usage usage.Usage
 }
@@ -155,7 +171,7 @@ func (c *Completion) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"model":`...)
 	dst = AppendJSONString(dst, c.Model)
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
-	if c.Content == "" && len(c.ToolCalls) > 0 {
+	if c.Content == "" && (len(c.ToolCalls) > 0 || c.Refusal != "") {
 		dst = append(dst, "null"...)
 	} else {
 		dst = AppendJSONString(dst, c.Content)
@@ -184,7 +200,19 @@ func (c *Completion) AppendJSON(dst []byte) []byte {
 		}
 		dst = append(dst, ']')
 	}
-	dst = append(dst, `,"refusal":null},"logprobs":null,"finish_reason":`...)
+	dst = append(dst, `,"refusal":`...)
+	dst = appendNullable(dst, c.Refusal)
+	if c.RefusalCategory != "" {
+		dst = append(dst, `,"refusal_category":`...)
+		dst = AppendJSONString(dst, c.RefusalCategory)
+	}
+	dst = append(dst, `},"logprobs":`...)
+	if len(c.Logprobs) > 0 {
+		dst = append(dst, c.Logprobs...)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"finish_reason":`...)
 	dst = appendNullable(dst, c.FinishReason)
 	dst = append(dst, "}]"...)
 	if c.Usage.Known() {
@@ -330,4 +358,34 @@ func eachFunctionTool(tools gjson.Result, provider string, add func(i int, name,
 		return true
 	})
 	return n, err
+}
+
+// Refusal returns a delta carrying the model's refusal message and, when not empty, its category as the
+// non-standard refusal_category (see Completion.Refusal).
+func (b *ChunkBuilder) Refusal(text, category string) []byte {
+	d := append(b.start(), `{"refusal":`...)
+	d = AppendJSONString(d, text)
+	if category != "" {
+		d = append(d, `,"refusal_category":`...)
+		d = AppendJSONString(d, category)
+	}
+	return b.end(append(d, '}'), "")
+}
+
+// ContentLogprobs returns a text delta (raw as in Content; nil for an empty delta) whose choice carries
+// logprobs, an OpenAI logprobs object as compact JSON ({"content":[…],"refusal":null}).
+func (b *ChunkBuilder) ContentLogprobs(raw, logprobs []byte) []byte {
+	d := b.start()
+	if len(raw) == 0 {
+		d = append(d, "{}"...)
+	} else {
+		d = append(d, `{"content":`...)
+		d = append(d, raw...)
+		d = append(d, '}')
+	}
+	d = append(d, `,"logprobs":`...)
+	d = append(d, logprobs...)
+	d = append(d, `,"finish_reason":null}]}`...)
+	b.buf = d
+	return d
 }

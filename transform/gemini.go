@@ -47,9 +47,13 @@ type GeminiOptions struct {
 // Gemini is the dialect of Google's Gemini API (Generative Language v1beta): generateContent and
 // streamGenerateContent?alt=sse, authenticated with the x-goog-api-key header.
 //
-// What does not translate: parallel_tool_calls (Gemini has no switch; dropped), reasoning_effort, user,
-// metadata and other OpenAI-only fields (dropped), logprobs in responses (requested upstream, not returned),
-// n > 1 with stream (refused with 400: the stream carries one choice).
+// reasoning_effort becomes thinkingConfig: thinkingLevel on Gemini 3 models, thinkingBudget on Gemini 2.5
+// (see geminiThinking; other models get none). logprobs and top_logprobs are asked for upstream
+// (responseLogprobs, logprobs) and Gemini's logprobsResult comes back as choices[].logprobs.content, per
+// chunk when streamed (see appendGeminiLogprobs).
+//
+// What does not translate: parallel_tool_calls (Gemini has no switch; dropped), user, metadata and other
+// OpenAI-only fields (dropped), n > 1 with stream (refused with 400: the stream carries one choice).
 type Gemini struct {
 	opts GeminiOptions
 }
@@ -78,7 +82,10 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 	if !root.IsObject() {
 		return nil, InvalidRequest("", "the request body must be a JSON object")
 	}
-	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream}
+	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream, model: req.Model}
+	if mentionsKey(req.Body, `_effort"`) {
+		b.effort = root.Get("reasoning_effort")
+	}
 	if err := b.messages(root.Get("messages")); err != nil {
 		return nil, err
 	}
@@ -125,9 +132,11 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 type geminiRequestBuilder struct {
 	opts     *GeminiOptions
 	stream   bool
-	system   []byte // systemInstruction parts, comma-separated
-	contents []byte // Content objects, comma-separated
-	toolTurn bool   // the last Content is a user turn of functionResponse parts still open to more
+	model    string       // the upstream model name, which decides how reasoning_effort is sent
+	effort   gjson.Result // reasoning_effort
+	system   []byte       // systemInstruction parts, comma-separated
+	contents []byte       // Content objects, comma-separated
+	toolTurn bool         // the last Content is a user turn of functionResponse parts still open to more
 	msgs     gjson.Result
 	part     []byte // scratch for one message's parts
 }
@@ -610,11 +619,87 @@ func (b *geminiRequestBuilder) generationConfig(dst []byte, root gjson.Result) (
 			return o.dst, InvalidRequest("response_format.type", `response_format.type must be "text", "json_object" or "json_schema"`)
 		}
 	}
-	if b.opts.IncludeThoughts {
+	level, budget, ok, err := geminiThinking(b.model, b.effort)
+	if err != nil {
+		return o.dst, err
+	}
+	if b.opts.IncludeThoughts || ok {
 		o.field("thinkingConfig")
-		o.dst = append(o.dst, `{"includeThoughts":true}`...)
+		o.dst = append(o.dst, '{')
+		if b.opts.IncludeThoughts {
+			o.dst = append(o.dst, `"includeThoughts":true`...)
+			if ok {
+				o.dst = append(o.dst, ',')
+			}
+		}
+		switch {
+		case ok && level != "":
+			o.dst = append(o.dst, `"thinkingLevel":"`...)
+			o.dst = append(o.dst, level...)
+			o.dst = append(o.dst, '"')
+		case ok:
+			o.dst = append(o.dst, `"thinkingBudget":`...)
+			o.dst = strconv.AppendInt(o.dst, budget, 10)
+		}
+		o.dst = append(o.dst, '}')
 	}
 	return o.end()
+}
+
+// Thinking budgets (thinkingConfig.thinkingBudget) for reasoning_effort on Gemini 2.5 models: the budgets
+// Google's OpenAI-compatible endpoint documents for low, medium and high. xhigh is the largest budget the
+// model takes (24576 on Flash and Flash-Lite, 32768 on Pro). none and minimal switch thinking off (0), except
+// on 2.5 Pro, which cannot think less than 128 tokens.
+const (
+	GeminiThinkingLow    = 1024
+	GeminiThinkingMedium = 8192
+	GeminiThinkingHigh   = 24576
+)
+
+// geminiThinking maps reasoning_effort for model (the upstream name) to thinkingConfig: a thinkingLevel for
+// Gemini 3 models ("low" for none, minimal and low, "high" for medium, high and xhigh: "low" and "high" are
+// the levels every Gemini 3 model takes, and none can switch thinking off), a thinkingBudget for Gemini 2.5
+// models (see GeminiThinkingLow). The family is told by the name's prefix. ok is false when the request has
+// no reasoning_effort or the model is of neither family (Gemini 2.0, 1.5, Gemma and aliases such as
+// gemini-flash-latest: no thinking to set, or none the name tells), and err is set for an effort OpenAI does
+// not define.
+func geminiThinking(model string, effort gjson.Result) (level string, budget int64, ok bool, err error) {
+	if !effort.Exists() || effort.Type == gjson.Null {
+		return "", 0, false, nil
+	}
+	high := false
+	switch effort.Str {
+	case "none", "minimal":
+	case "low":
+		budget = GeminiThinkingLow
+	case "medium":
+		budget, high = GeminiThinkingMedium, true
+	case "high":
+		budget, high = GeminiThinkingHigh, true
+	case "xhigh":
+		budget, high = GeminiThinkingHigh, true
+	default:
+		return "", 0, false, InvalidRequest("reasoning_effort", `reasoning_effort must be "none", "minimal", "low", "medium", "high" or "xhigh"`)
+	}
+	model = strings.TrimPrefix(model, "models/")
+	switch {
+	case strings.HasPrefix(model, "gemini-3"):
+		if high {
+			return "high", 0, true, nil
+		}
+		return "low", 0, true, nil
+	case strings.HasPrefix(model, "gemini-2.5-pro"):
+		switch {
+		case budget == 0:
+			budget = 128
+		case effort.Str == "xhigh":
+			budget = 32768
+		}
+		return "", budget, true, nil
+	case strings.HasPrefix(model, "gemini-2.5"):
+		return "", budget, true, nil
+	}
+	return "", 0, false, nil
 }
 
 // TranslateResponse turns a GenerateContentResponse into an OpenAI chat.completion: one choice per
@@ -671,11 +756,24 @@ func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 	return out, c.Usage, nil
 }
 
-// geminiCandidate fills c's content, reasoning, tool calls and finish reason from a Gemini candidate.
+// geminiCandidate fills c's content, reasoning, tool calls, finish reason and logprobs from a Gemini
+// candidate, read in one pass.
 func geminiCandidate(c *Completion, cand gjson.Result) {
 	var text, thoughts strings.Builder
 	c.ToolCalls = c.ToolCalls[:0]
-	cand.Get("content.parts").ForEach(func(_, p gjson.Result) bool {
+	var parts, finish, logprobs gjson.Result
+	cand.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "content":
+			parts = v.Get("parts")
+		case "finishReason":
+			finish = v
+		case "logprobsResult":
+			logprobs = v
+		}
+		return true
+	})
+	parts.ForEach(func(_, p gjson.Result) bool {
 		if fc := p.Get("functionCall"); fc.IsObject() {
 			c.ToolCalls = append(c.ToolCalls, ToolCall{
 				ID:        geminiMintCallID(fc.Get("id").String(), p.Get("thoughtSignature").String()),
@@ -694,7 +792,92 @@ func geminiCandidate(c *Completion, cand gjson.Result) {
 		return true
 	})
 	c.Content, c.Reasoning = text.String(), thoughts.String()
-	c.FinishReason = GeminiFinishReason(cand.Get("finishReason").String(), len(c.ToolCalls) > 0)
+	c.FinishReason = GeminiFinishReason(finish.String(), len(c.ToolCalls) > 0)
+	c.Logprobs = appendGeminiLogprobs(c.Logprobs[:0], nil, logprobs)
+}
+
+// appendGeminiLogprobs appends OpenAI's logprobs object for a candidate's logprobsResult,
+// {"content":[{"token","logprob","bytes","top_logprobs":[{"token","logprob","bytes"}…]}…],"refusal":null}:
+// one entry per chosenCandidates token, with the topCandidates of the same decoding step as its
+// top_logprobs ([] when Gemini sent none). bytes are the token's UTF-8 bytes. A logProbability Gemini left
+// out is 0 (proto3 JSON omits zero values); one that is not a number (-Infinity is sent as a string) is
+// -9999.0, the value OpenAI gives tokens too unlikely to represent. Nothing is appended when there are no
+// chosen tokens, so the caller renders null. tops, when not nil, is scratch space for the steps'
+// topCandidates, kept between calls so that a stream does not allocate per event.
+func appendGeminiLogprobs(dst []byte, tops *[]gjson.Result, lr gjson.Result) []byte {
+	chosen := lr.Get("chosenCandidates")
+	if !chosen.IsArray() {
+		return dst
+	}
+	start := len(dst)
+	if tops == nil {
+		tops = new([]gjson.Result)
+	}
+	steps := (*tops)[:0]
+	lr.Get("topCandidates").ForEach(func(_, t gjson.Result) bool {
+		steps = append(steps, t)
+		return true
+	})
+	*tops = steps
+	dst = append(dst, `{"content":[`...)
+	n := 0
+	chosen.ForEach(func(_, c gjson.Result) bool {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendGeminiTokenLogprob(dst, c)
+		dst = append(dst[:len(dst)-1], `,"top_logprobs":[`...) // reopen the entry
+		if n < len(steps) {
+			k := 0
+			steps[n].Get("candidates").ForEach(func(_, tc gjson.Result) bool {
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendGeminiTokenLogprob(dst, tc)
+				k++
+				return true
+			})
+		}
+		dst = append(dst, "]}"...)
+		n++
+		return true
+	})
+	clear(steps) // keep no pointers into the event past the call
+	if n == 0 {
+		return dst[:start]
+	}
+	return append(dst, `],"refusal":null}`...)
+}
+
+// appendGeminiTokenLogprob appends {"token","logprob","bytes"} for a Gemini token candidate.
+func appendGeminiTokenLogprob(dst []byte, c gjson.Result) []byte {
+	var tok string
+	lp := "0"
+	c.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "token":
+			tok = v.String()
+		case "logProbability":
+			if v.Type == gjson.Number {
+				lp = v.Raw
+			} else {
+				lp = "-9999.0"
+			}
+		}
+		return true
+	})
+	dst = append(dst, `{"token":`...)
+	dst = AppendJSONString(dst, tok)
+	dst = append(dst, `,"logprob":`...)
+	dst = append(dst, lp...)
+	dst = append(dst, `,"bytes":[`...)
+	for i := 0; i < len(tok); i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, uint64(tok[i]), 10)
+	}
+	return append(dst, "]}"...)
 }
 
 // geminiArgs appends a function call's args as compact JSON object text ("{}" when absent).
@@ -821,6 +1004,11 @@ type geminiStream struct {
 	reported bool // usage went to the sink
 	args     []byte
 	lit      []byte
+	// logprobs holds the current event's logprobs object while lpPending says it still has to go out, on the
+	// event's first text chunk or, without one, on a chunk of its own.
+	logprobs  []byte
+	lpPending bool
+	tops      []gjson.Result // scratch for appendGeminiLogprobs
 }
 
 // Translate handles one event. Gemini has no end-of-stream event: done is always false, and Finish decides
@@ -880,15 +1068,37 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 		cand = c
 		return false
 	})
+	var parts, finish, logprobs gjson.Result
+	cand.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "content":
+			parts = v.Get("parts")
+		case "finishReason":
+			finish = v
+		case "logprobsResult":
+			logprobs = v
+		}
+		return true
+	})
+	if logprobs.Exists() {
+		s.logprobs = appendGeminiLogprobs(s.logprobs[:0], &s.tops, logprobs)
+		s.lpPending = len(s.logprobs) > 0
+	}
 	var err error
-	cand.Get("content.parts").ForEach(func(_, p gjson.Result) bool {
+	parts.ForEach(func(_, p gjson.Result) bool {
 		err = s.part(p, sink)
 		return err == nil
 	})
 	if err != nil {
 		return false, err
 	}
-	reason := cand.Get("finishReason").String()
+	if s.lpPending {
+		s.lpPending = false
+		if err := sink.Chunk(s.cb.ContentLogprobs(nil, s.logprobs)); err != nil {
+			return false, err
+		}
+	}
+	reason := finish.String()
 	if reason == "" && cands.Raw == "" && blocked.String() != "" {
 		reason = "SAFETY"
 	}
@@ -931,6 +1141,10 @@ func (s *geminiStream) part(p gjson.Result, sink Sink) error {
 	}
 	if thought {
 		return sink.Chunk(s.cb.Reasoning(bytesView(text.Raw)))
+	}
+	if s.lpPending {
+		s.lpPending = false
+		return sink.Chunk(s.cb.ContentLogprobs(bytesView(text.Raw), s.logprobs))
 	}
 	return sink.Chunk(s.cb.Content(bytesView(text.Raw)))
 }

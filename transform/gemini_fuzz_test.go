@@ -24,6 +24,7 @@ func FuzzGeminiStream(f *testing.F) {
 	f.Add([]byte("data: {\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"retryDelay\":\"1s\"}]}}\r\n\r\n"))
 	f.Add([]byte("data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"}}\n\n"))
 	f.Add([]byte("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\\u2028\\ud800\",\"thought\":true},{\"functionCall\":{\"name\":1,\"args\":[1]},\"thoughtSignature\":\"!!\"}]},\"finishReason\":7}]}\n\n"))
+	f.Add([]byte("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"logprobsResult\":{\"topCandidates\":[{\"candidates\":[{\"token\":\"a\",\"logProbability\":-1e-3}]},7],\"chosenCandidates\":[{\"token\":\"\\u00e9\\ud800\",\"logProbability\":\"-Infinity\"},5,{\"token\":1}]}}]}\r\n\r\ndata: {\"candidates\":[{\"finishReason\":\"STOP\",\"logprobsResult\":{\"chosenCandidates\":[{}]}}]}\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tr := NewGemini(GeminiOptions{}).NewStream(&Request{ClientModel: "google/gemini", Stream: true})
 		sink := &recordingSink{}
@@ -67,6 +68,7 @@ func FuzzGeminiRequest(f *testing.F) {
 		f.Add(b, false)
 	}
 	f.Add([]byte(`{"messages":[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"call_a__thought__AAAA","function":{"name":"f","arguments":"{\"a\":\"\\u0000\"}"}}]},{"role":"tool","tool_call_id":"call_a__thought__AAAA","content":"{\"k\":1}"}]}`), true)
+	f.Add([]byte(`{"messages":[{"role":"user","content":"x"}],"reasoning_effort":"low","logprobs":true,"top_logprobs":2}`), true)
 	f.Fuzz(func(t *testing.T, body []byte, stream bool) {
 		g := NewGemini(GeminiOptions{SignatureFallback: "skip_thought_signature_validator", IncludeThoughts: stream})
 		out, err := g.BuildRequest(&Request{Body: body, Model: "gemini-2.5-flash", Stream: stream})
