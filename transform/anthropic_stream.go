@@ -26,7 +26,7 @@ func (a *Anthropic) NewStream(req *Request) StreamTranslator {
 // anthropicStream translates one Messages stream. It keeps the open block's kind and tool index, the number
 // of tool calls so far and the usage, never the text.
 type anthropicStream struct {
-	b        *ChunkBuilder
+	b        *chunkBuilder
 	model    string
 	provider string
 	created  int64
@@ -57,7 +57,7 @@ func (s *anthropicStream) Translate(ev Event, sink Sink) (bool, error) {
 	// The event's strings are only read during this call, so they may point into ev.Data.
 	e, err := parseAnthropicEvent(ev.Data)
 	if err != nil {
-		return false, s.fail(sink, BadUpstreamJSON(s.provider, err))
+		return false, s.fail(sink, badUpstreamJSON(s.provider, err))
 	}
 	switch e.typ.Str {
 	case "message_start":
@@ -182,7 +182,7 @@ func (s *anthropicStream) start(sink Sink, msgID string) error {
 	if msgID == "" {
 		id = NewID("chatcmpl-")
 	}
-	s.b = NewChunkBuilder(id, s.created, s.model)
+	s.b = newChunkBuilder(id, s.created, s.model)
 	return sink.Chunk(s.b.Role())
 }
 
@@ -200,7 +200,7 @@ func (s *anthropicStream) sendFinish(sink Sink) error {
 	s.finishSent = true
 	reason := s.finish
 	if reason == "" {
-		reason = FinishStop
+		reason = finishStop
 	}
 	return sink.Chunk(s.b.Finish(reason))
 }
@@ -239,7 +239,7 @@ func (s *anthropicStream) blockStart(sink Sink, e anthropicEvent) error {
 		s.toolCount++
 		var args []byte
 		if in := cb.Get("input"); in.IsObject() && hasMembers(in) {
-			args = AppendJSONString(nil, string(CompactJSON(nil, []byte(in.Raw))))
+			args = AppendJSONString(nil, string(compactJSON(nil, []byte(in.Raw))))
 			s.toolArgs = true
 		}
 		return sink.Chunk(s.b.ToolCallStart(s.tool, cb.Get("id").String(), cb.Get("name").String(), args))

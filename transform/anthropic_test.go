@@ -442,28 +442,28 @@ func TestAnthropicTranslateError(t *testing.T) {
 
 func TestAnthropicToolArgumentsAndDataURL(t *testing.T) {
 	for in, want := range map[string]string{"": "{}", "  ": "{}", `{"a": 1}`: `{"a":1}`, `{}`: `{}`} {
-		got, err := ToolArgumentsObject(in)
+		got, err := toolArgumentsObject(in)
 		if err != nil || string(got) != want {
-			t.Errorf("ToolArgumentsObject(%q) = %s, %v; want %s", in, got, err, want)
+			t.Errorf("toolArgumentsObject(%q) = %s, %v; want %s", in, got, err, want)
 		}
 	}
 	for _, in := range []string{`{"a":`, `[1]`, `"s"`, `nope`} {
-		if _, err := ToolArgumentsObject(in); err == nil {
-			t.Errorf("ToolArgumentsObject(%q) accepted", in)
+		if _, err := toolArgumentsObject(in); err == nil {
+			t.Errorf("toolArgumentsObject(%q) accepted", in)
 		}
 	}
-	mt, data, ok := ParseDataURL("data:image/jpeg;base64,/9j/4AAQ")
+	mt, data, ok := parseDataURL("data:image/jpeg;base64,/9j/4AAQ")
 	if !ok || mt != "image/jpeg" || data != "/9j/4AAQ" {
-		t.Errorf("ParseDataURL = %q %q %v", mt, data, ok)
+		t.Errorf("parseDataURL = %q %q %v", mt, data, ok)
 	}
-	if _, _, ok := ParseDataURL("data:text/plain,hello"); ok {
+	if _, _, ok := parseDataURL("data:text/plain,hello"); ok {
 		t.Error("non-base64 data URL accepted")
 	}
 	msgs := gjson.Parse(`[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"a","function":{"name":"fa"}},{"id":"b","function":{"name":"fb"}}]}]`)
-	if n, ok := ToolCallName(msgs, "b"); !ok || n != "fb" {
-		t.Errorf("ToolCallName = %q %v", n, ok)
+	if n, ok := toolCallName(msgs, "b"); !ok || n != "fb" {
+		t.Errorf("toolCallName = %q %v", n, ok)
 	}
-	if _, ok := ToolCallName(msgs, "c"); ok {
-		t.Error("ToolCallName found an unknown id")
+	if _, ok := toolCallName(msgs, "c"); ok {
+		t.Error("toolCallName found an unknown id")
 	}
 }

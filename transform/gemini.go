@@ -18,7 +18,7 @@ import (
 // GeminiBaseURL is the preset base URL of Google's Gemini API; Outgoing.Path is relative to it.
 const GeminiBaseURL = "https://generativelanguage.googleapis.com/v1beta"
 
-// GeminiSignatureSeparator joins a tool call id and the Gemini thought signature carried inside it.
+// geminiSignatureSeparator joins a tool call id and the Gemini thought signature carried inside it.
 //
 // Gemini 3 attaches an opaque thoughtSignature to functionCall parts and rejects the next turn (400
 // INVALID_ARGUMENT) unless the signature comes back on that part. OpenAI's wire format has no slot for it, so
@@ -30,7 +30,7 @@ const GeminiBaseURL = "https://generativelanguage.googleapis.com/v1beta"
 // echo the id back in assistant tool_calls and tool messages; BuildRequest splits it, puts <call id> on the
 // functionCall and functionResponse parts and the signature, in standard base64, on the functionCall part.
 // Ids without the separator (no signature, or ids minted by another provider) pass through as they are.
-const GeminiSignatureSeparator = "__thought__"
+const geminiSignatureSeparator = "__thought__"
 
 // GeminiOptions configures the Gemini dialect.
 type GeminiOptions struct {
@@ -210,8 +210,8 @@ func (b *geminiRequestBuilder) assistant(m gjson.Result, param string) error {
 			return false
 		}
 		id := tc.Get("id").String()
-		base, sig := SplitGeminiToolCallID(id)
-		args, aerr := ToolArgumentsObject(tc.Get("function.arguments").String())
+		base, sig := splitGeminiToolCallID(id)
+		args, aerr := toolArgumentsObject(tc.Get("function.arguments").String())
 		if aerr != nil {
 			err = InvalidRequest(p+".function.arguments", aerr.Error()+"; send the arguments as a JSON object encoded in a string, e.g. \"{}\"")
 			return false
@@ -256,7 +256,7 @@ func (b *geminiRequestBuilder) assistant(m gjson.Result, param string) error {
 // all results of one step together.
 func (b *geminiRequestBuilder) toolResult(callID, name string, content gjson.Result, param string) error {
 	if callID != "" {
-		if n, found := ToolCallName(b.msgs, callID); found {
+		if n, found := toolCallName(b.msgs, callID); found {
 			name = n
 		} else if name == "" {
 			return InvalidRequest(param+".tool_call_id", "tool_call_id "+strconv.Quote(callID)+" matches no tool call of an earlier assistant message; Gemini needs the function name, so send the assistant message with its tool_calls before the tool result")
@@ -269,7 +269,7 @@ func (b *geminiRequestBuilder) toolResult(callID, name string, content gjson.Res
 	if err != nil {
 		return err
 	}
-	base, _ := SplitGeminiToolCallID(callID)
+	base, _ := splitGeminiToolCallID(callID)
 	if b.toolTurn {
 		b.contents = b.contents[:len(b.contents)-2] // reopen the previous turn: drop "]}"
 		b.contents = append(b.contents, ',')
@@ -422,7 +422,7 @@ func geminiAppendInline(dst []byte, mimeType, data string) []byte {
 func geminiAppendMedia(dst []byte, u, param string) ([]byte, error) {
 	switch {
 	case strings.HasPrefix(u, "data:"):
-		mimeType, data, ok := ParseDataURL(u)
+		mimeType, data, ok := parseDataURL(u)
 		if !ok {
 			return dst, InvalidRequest(param, "the data URL is malformed or not base64; expected data:<mime type>;base64,<data>")
 		}
@@ -430,7 +430,7 @@ func geminiAppendMedia(dst []byte, u, param string) ([]byte, error) {
 			return dst, InvalidRequest(param, "the data URL needs a media type, e.g. data:image/png;base64,...")
 		}
 		return geminiAppendInline(dst, mimeType, data), nil
-	case IsHTTPURL(u), strings.HasPrefix(u, "gs://"):
+	case isHTTPURL(u), strings.HasPrefix(u, "gs://"):
 		if len(dst) > 0 {
 			dst = append(dst, ',')
 		}
@@ -651,15 +651,15 @@ func (b *geminiRequestBuilder) generationConfig(dst []byte, root gjson.Result) (
 // model takes (24576 on Flash and Flash-Lite, 32768 on Pro). none and minimal switch thinking off (0), except
 // on 2.5 Pro, which cannot think less than 128 tokens.
 const (
-	GeminiThinkingLow    = 1024
-	GeminiThinkingMedium = 8192
-	GeminiThinkingHigh   = 24576
+	geminiThinkingLow    = 1024
+	geminiThinkingMedium = 8192
+	geminiThinkingHigh   = 24576
 )
 
 // geminiThinking maps reasoning_effort for model (the upstream name) to thinkingConfig: a thinkingLevel for
 // Gemini 3 models ("low" for none, minimal and low, "high" for medium, high and xhigh: "low" and "high" are
 // the levels every Gemini 3 model takes, and none can switch thinking off), a thinkingBudget for Gemini 2.5
-// models (see GeminiThinkingLow). The family is told by the name's prefix. ok is false when the request has
+// models (see geminiThinkingLow). The family is told by the name's prefix. ok is false when the request has
 // no reasoning_effort or the model is of neither family (Gemini 2.0, 1.5, Gemma and aliases such as
 // gemini-flash-latest: no thinking to set, or none the name tells), and err is set for an effort OpenAI does
 // not define.
@@ -671,13 +671,13 @@ func geminiThinking(model string, effort gjson.Result) (level string, budget int
 	switch effort.Str {
 	case "none", "minimal":
 	case "low":
-		budget = GeminiThinkingLow
+		budget = geminiThinkingLow
 	case "medium":
-		budget, high = GeminiThinkingMedium, true
+		budget, high = geminiThinkingMedium, true
 	case "high":
-		budget, high = GeminiThinkingHigh, true
+		budget, high = geminiThinkingHigh, true
 	case "xhigh":
-		budget, high = GeminiThinkingHigh, true
+		budget, high = geminiThinkingHigh, true
 	default:
 		return "", 0, false, InvalidRequest("reasoning_effort", `reasoning_effort must be "none", "minimal", "low", "medium", "high" or "xhigh"`)
 	}
@@ -706,13 +706,13 @@ func geminiThinking(model string, effort gjson.Result) (level string, budget int
 // candidate (n > 1 asks Gemini for several), thoughts as reasoning_content.
 func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if err := CheckJSON(body); err != nil {
-		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("gemini"), err)
+		return nil, usage.Usage{}, badUpstreamJSON(req.provider("gemini"), err)
 	}
 	root := gjson.Parse(stringView(body))
 	if e := root.Get("error"); e.IsObject() {
 		return nil, usage.Usage{}, geminiRPCError(http.StatusBadGateway, nil, e)
 	}
-	c := Completion{
+	c := completion{
 		ID:      "chatcmpl-" + root.Get("responseId").String(),
 		Created: time.Now().Unix(),
 		Model:   req.ClientModel,
@@ -742,9 +742,9 @@ func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 		return true
 	})
 	if n == 0 {
-		c.FinishReason = FinishStop
+		c.FinishReason = finishStop
 		if root.Get("promptFeedback.blockReason").String() != "" {
-			c.FinishReason = FinishContentFilter
+			c.FinishReason = finishContentFilter
 		}
 		out = c.AppendJSON(nil)
 	}
@@ -758,7 +758,7 @@ func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 
 // geminiCandidate fills c's content, reasoning, tool calls, finish reason and logprobs from a Gemini
 // candidate, read in one pass.
-func geminiCandidate(c *Completion, cand gjson.Result) {
+func geminiCandidate(c *completion, cand gjson.Result) {
 	var text, thoughts strings.Builder
 	c.ToolCalls = c.ToolCalls[:0]
 	var parts, finish, logprobs gjson.Result
@@ -775,7 +775,7 @@ func geminiCandidate(c *Completion, cand gjson.Result) {
 	})
 	parts.ForEach(func(_, p gjson.Result) bool {
 		if fc := p.Get("functionCall"); fc.IsObject() {
-			c.ToolCalls = append(c.ToolCalls, ToolCall{
+			c.ToolCalls = append(c.ToolCalls, toolCall{
 				ID:        geminiMintCallID(fc.Get("id").String(), p.Get("thoughtSignature").String()),
 				Name:      fc.Get("name").String(),
 				Arguments: geminiArgs(nil, fc.Get("args")),
@@ -792,7 +792,7 @@ func geminiCandidate(c *Completion, cand gjson.Result) {
 		return true
 	})
 	c.Content, c.Reasoning = text.String(), thoughts.String()
-	c.FinishReason = GeminiFinishReason(finish.String(), len(c.ToolCalls) > 0)
+	c.FinishReason = geminiFinishReason(finish.String(), len(c.ToolCalls) > 0)
 	c.Logprobs = appendGeminiLogprobs(c.Logprobs[:0], nil, logprobs)
 }
 
@@ -885,25 +885,25 @@ func geminiArgs(dst []byte, args gjson.Result) []byte {
 	if !args.IsObject() {
 		return append(dst, "{}"...)
 	}
-	return CompactJSON(dst, bytesView(args.Raw))
+	return compactJSON(dst, bytesView(args.Raw))
 }
 
-// GeminiFinishReason maps a Gemini finishReason to OpenAI's finish_reason. STOP (and an unspecified reason)
+// geminiFinishReason maps a Gemini finishReason to OpenAI's finish_reason. STOP (and an unspecified reason)
 // becomes tool_calls when the candidate produced a function call, as Gemini reports STOP for those.
-func GeminiFinishReason(reason string, sawCall bool) string {
+func geminiFinishReason(reason string, sawCall bool) string {
 	switch reason {
 	case "STOP", "", "FINISH_REASON_UNSPECIFIED":
 		if sawCall {
-			return FinishToolCalls
+			return finishToolCalls
 		}
-		return FinishStop
+		return finishStop
 	case "MAX_TOKENS":
-		return FinishLength
+		return finishLength
 	case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE",
 		"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "IMAGE_OTHER":
-		return FinishContentFilter
+		return finishContentFilter
 	}
-	return FinishStop
+	return finishStop
 }
 
 // geminiUsage maps usageMetadata: prompt = prompt + toolUsePrompt, completion = candidates + thoughts,
@@ -946,7 +946,7 @@ func geminiUsage(m gjson.Result) usage.Usage {
 }
 
 // geminiMintCallID returns the OpenAI tool call id for a Gemini function call: Gemini's own id or a minted
-// one, with the thought signature appended as described at GeminiSignatureSeparator.
+// one, with the thought signature appended as described at geminiSignatureSeparator.
 func geminiMintCallID(geminiID, signature string) string {
 	if geminiID == "" {
 		geminiID = NewID("call_")
@@ -958,14 +958,14 @@ func geminiMintCallID(geminiID, signature string) string {
 	if !ok {
 		return geminiID // not protobuf bytes: Gemini would not accept it back either
 	}
-	return geminiID + GeminiSignatureSeparator + base64.RawURLEncoding.EncodeToString(raw)
+	return geminiID + geminiSignatureSeparator + base64.RawURLEncoding.EncodeToString(raw)
 }
 
-// SplitGeminiToolCallID splits a tool call id minted by the Gemini dialect into the call id and the thought
+// splitGeminiToolCallID splits a tool call id minted by the Gemini dialect into the call id and the thought
 // signature (standard base64, as Gemini sent it). An id without a signature is returned unchanged with an
 // empty signature.
-func SplitGeminiToolCallID(id string) (callID, signature string) {
-	base, enc, found := strings.Cut(id, GeminiSignatureSeparator)
+func splitGeminiToolCallID(id string) (callID, signature string) {
+	base, enc, found := strings.Cut(id, geminiSignatureSeparator)
 	if !found {
 		return id, ""
 	}
@@ -997,7 +997,7 @@ type geminiStream struct {
 	model    string
 	provider string
 	created  int64
-	cb       *ChunkBuilder
+	cb       *chunkBuilder
 	calls    int  // tool calls emitted, the index of the next one
 	finished bool // the finish chunk was sent
 	usage    usage.Usage
@@ -1019,7 +1019,7 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, nil
 	}
 	if err := CheckJSON(data); err != nil {
-		return false, BadUpstreamJSON(s.provider, err)
+		return false, badUpstreamJSON(s.provider, err)
 	}
 	root := gjson.Parse(stringView(data))
 	if !root.IsObject() {
@@ -1055,7 +1055,7 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 		if respID.Str == "" {
 			id = NewID("chatcmpl-")
 		}
-		s.cb = NewChunkBuilder(id, s.created, s.model)
+		s.cb = newChunkBuilder(id, s.created, s.model)
 		if err := sink.Chunk(s.cb.Role()); err != nil {
 			return false, err
 		}
@@ -1104,7 +1104,7 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 	}
 	if reason != "" {
 		s.finished = true
-		if err := sink.Chunk(s.cb.Finish(GeminiFinishReason(reason, s.calls > 0))); err != nil {
+		if err := sink.Chunk(s.cb.Finish(geminiFinishReason(reason, s.calls > 0))); err != nil {
 			return false, err
 		}
 	}
@@ -1185,7 +1185,7 @@ func (g *Gemini) TranslateError(status int, h http.Header, body []byte) *Error {
 		msg = http.StatusText(status)
 	}
 	e := NewError(status, TypeForStatus(status), "", "gemini: HTTP "+strconv.Itoa(status)+": "+msg)
-	e.RetryAfter = ParseRetryAfter(h, time.Now())
+	e.RetryAfter = parseRetryAfter(h, time.Now())
 	return e
 }
 
@@ -1213,7 +1213,7 @@ func geminiRPCError(status int, h http.Header, e gjson.Result) *Error {
 		return true
 	})
 	if retry == 0 && h != nil {
-		retry = ParseRetryAfter(h, time.Now())
+		retry = parseRetryAfter(h, time.Now())
 	}
 	code := ""
 	switch {

@@ -52,7 +52,7 @@ func (o *Ollama) Authorize(req *http.Request, apiKey string) error {
 
 // NewEventReader splits the application/x-ndjson stream into one event per line.
 func (o *Ollama) NewEventReader(body io.Reader, maxEvent int) EventReader {
-	return NewNDJSONReader(body, maxEvent)
+	return newNDJSONReader(body, maxEvent)
 }
 
 // BuildRequest translates an OpenAI chat completion request into an Ollama /api/chat request.
@@ -182,10 +182,10 @@ func ollamaUser(dst []byte, content gjson.Result, param string) ([]byte, error) 
 			if !u.Exists() {
 				u = p.Get("image_url")
 			}
-			_, data, ok := ParseDataURL(u.String())
+			_, data, ok := parseDataURL(u.String())
 			if !ok {
 				msg := "Ollama takes images inline only: send the image as a data: URL (data:image/png;base64,...)"
-				if IsHTTPURL(u.String()) {
+				if isHTTPURL(u.String()) {
 					msg = "Ollama cannot fetch image URLs: download the image and send it as a data: URL (data:image/png;base64,...)"
 				}
 				err = InvalidRequest(pp+".image_url.url", msg)
@@ -238,7 +238,7 @@ func ollamaAssistant(dst []byte, m gjson.Result, param string) ([]byte, error) {
 			err = InvalidRequest(p+".function.name", "a tool call needs a function name")
 			return false
 		}
-		args, aerr := ToolArgumentsObject(tc.Get("function.arguments").String())
+		args, aerr := toolArgumentsObject(tc.Get("function.arguments").String())
 		if aerr != nil {
 			err = InvalidRequest(p+".function.arguments", aerr.Error()+"; send the arguments as a JSON object encoded in a string, e.g. \"{}\"")
 			return false
@@ -268,7 +268,7 @@ func ollamaToolResult(dst []byte, msgs, m gjson.Result, param string) ([]byte, e
 	id := m.Get("tool_call_id").String()
 	name := m.Get("name").String()
 	if id != "" {
-		if n, found := ToolCallName(msgs, id); found {
+		if n, found := toolCallName(msgs, id); found {
 			name = n
 		}
 	}
@@ -352,7 +352,7 @@ func ollamaOptions(dst []byte, root gjson.Result) ([]byte, error) {
 // TranslateResponse turns a non-streamed /api/chat answer (one JSON object) into an OpenAI chat.completion.
 func (o *Ollama) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if err := CheckJSON(body); err != nil {
-		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("ollama"), err)
+		return nil, usage.Usage{}, badUpstreamJSON(req.provider("ollama"), err)
 	}
 	root := gjson.Parse(stringView(body))
 	if !root.IsObject() {
@@ -362,7 +362,7 @@ func (o *Ollama) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 		return nil, usage.Usage{}, ollamaStreamError(e)
 	}
 	msg := root.Get("message")
-	c := Completion{
+	c := completion{
 		ID:        NewID("chatcmpl-"),
 		Created:   time.Now().Unix(),
 		Model:     req.ClientModel,
@@ -371,27 +371,27 @@ func (o *Ollama) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 		Usage:     ollamaUsage(root),
 	}
 	msg.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
-		c.ToolCalls = append(c.ToolCalls, ToolCall{
+		c.ToolCalls = append(c.ToolCalls, toolCall{
 			ID:        ollamaCallID(tc),
 			Name:      tc.Get("function.name").String(),
 			Arguments: ollamaArgs(nil, tc.Get("function.arguments")),
 		})
 		return true
 	})
-	c.FinishReason = OllamaFinishReason(root.Get("done_reason").String(), len(c.ToolCalls) > 0)
+	c.FinishReason = ollamaFinishReason(root.Get("done_reason").String(), len(c.ToolCalls) > 0)
 	return c.AppendJSON(make([]byte, 0, len(body)+256)), c.Usage, nil
 }
 
-// OllamaFinishReason maps Ollama's done_reason to OpenAI's finish_reason: length stays length, and any
+// ollamaFinishReason maps Ollama's done_reason to OpenAI's finish_reason: length stays length, and any
 // other reason is tool_calls when the answer called a tool (Ollama says "stop" for those) and stop otherwise.
-func OllamaFinishReason(doneReason string, sawCall bool) string {
+func ollamaFinishReason(doneReason string, sawCall bool) string {
 	switch {
 	case doneReason == "length":
-		return FinishLength
+		return finishLength
 	case sawCall:
-		return FinishToolCalls
+		return finishToolCalls
 	}
-	return FinishStop
+	return finishStop
 }
 
 // ollamaUsage returns the counts of a done object, Reported only when both prompt_eval_count and eval_count
@@ -437,7 +437,7 @@ func ollamaCallID(tc gjson.Result) string {
 func ollamaArgs(dst []byte, args gjson.Result) []byte {
 	switch {
 	case args.IsObject():
-		return CompactJSON(dst, bytesView(args.Raw))
+		return compactJSON(dst, bytesView(args.Raw))
 	case args.Type == gjson.String && strings.TrimSpace(args.Str) != "":
 		return append(dst, args.Str...)
 	}
@@ -454,7 +454,7 @@ type ollamaStream struct {
 	model    string
 	provider string
 	created  int64
-	cb       *ChunkBuilder
+	cb       *chunkBuilder
 	calls    int  // tool calls emitted, the index of the next one
 	finished bool // the done line was translated
 	args     []byte
@@ -470,7 +470,7 @@ func (s *ollamaStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, nil
 	}
 	if err := CheckJSON(ev.Data); err != nil {
-		return false, BadUpstreamJSON(s.provider, err)
+		return false, badUpstreamJSON(s.provider, err)
 	}
 	root := gjson.Parse(stringView(ev.Data))
 	if !root.IsObject() {
@@ -497,7 +497,7 @@ func (s *ollamaStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, streamErr
 	}
 	if s.cb == nil {
-		s.cb = NewChunkBuilder(NewID("chatcmpl-"), s.created, s.model)
+		s.cb = newChunkBuilder(NewID("chatcmpl-"), s.created, s.model)
 		if err := sink.Chunk(s.cb.Role()); err != nil {
 			return false, err
 		}
@@ -509,7 +509,7 @@ func (s *ollamaStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, nil
 	}
 	s.finished = true
-	if err := sink.Chunk(s.cb.Finish(OllamaFinishReason(reason.String(), s.calls > 0))); err != nil {
+	if err := sink.Chunk(s.cb.Finish(ollamaFinishReason(reason.String(), s.calls > 0))); err != nil {
 		return true, err
 	}
 	if u := ollamaUsage(root); u.Known() {
@@ -595,7 +595,7 @@ func (o *Ollama) TranslateError(status int, h http.Header, body []byte) *Error {
 		code = "rate_limit_exceeded"
 	}
 	e := NewError(status, TypeForStatus(status), code, "ollama: "+msg)
-	e.RetryAfter = ParseRetryAfter(h, time.Now())
+	e.RetryAfter = parseRetryAfter(h, time.Now())
 	return e
 }
 

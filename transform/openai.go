@@ -121,7 +121,7 @@ func (o *OpenAI) Authorize(req *http.Request, apiKey string) error {
 // TranslateResponse keeps the upstream's bytes and only replaces model with the client-facing name.
 func (o *OpenAI) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if err := CheckJSON(body); err != nil {
-		return nil, usage.Usage{}, BadUpstreamJSON(req.provider(o.name()), err)
+		return nil, usage.Usage{}, badUpstreamJSON(req.provider(o.name()), err)
 	}
 	if e := errorAnswer(body); e != nil {
 		return nil, usage.Usage{}, e
@@ -211,7 +211,7 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 	}
 	s.modelAt, s.choicesAt, s.usageAt, s.errorAt, s.objectAt = span{}, span{}, span{}, span{}, span{}
 	if err := scanJSON(data, s.member); err != nil {
-		return false, BadUpstreamJSON(s.provider, err)
+		return false, badUpstreamJSON(s.provider, err)
 	}
 	if data[0] != '{' {
 		return false, badUpstream("provider '" + s.provider + "' sent a stream event that is not a JSON object")
@@ -285,7 +285,7 @@ func (s *openAIStream) Finish(_ Sink, eof bool) error {
 // from compatible servers: vLLM's integer code or flat object, Ollama's {"error":"..."} and plain text.
 func (o *OpenAI) TranslateError(status int, h http.Header, body []byte) *Error {
 	e := openAIErrorFromJSON(status, body)
-	e.RetryAfter = ParseRetryAfter(h, time.Now())
+	e.RetryAfter = parseRetryAfter(h, time.Now())
 	return e
 }
 
