@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,8 +14,6 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/usage"
 	"github.com/tidwall/gjson"
 )
-
-var updateAnthropicGolden = flag.Bool("update-anthropic", false, "rewrite transform/testdata/anthropic golden files")
 
 const anthropicFixtures = "../testdata/fixtures/anthropic"
 
@@ -86,64 +82,6 @@ func anthropicAccumulate(t *testing.T, chunks [][]byte) anthropicAccumulated {
 		})
 	}
 	return acc
-}
-
-func anthropicGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *updateAnthropicGolden {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./transform -run Anthropic -update-anthropic to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
-// TestAnthropicRequestGolden translates each request in testdata/anthropic/request/*.in.json and compares
-// the upstream body (indented) or the 400 error with the .out.json next to it.
-func TestAnthropicRequestGolden(t *testing.T) {
-	ins, _ := filepath.Glob("testdata/anthropic/request/*.in.json")
-	if len(ins) == 0 {
-		t.Fatal("no golden inputs")
-	}
-	a := NewAnthropic(AnthropicOptions{})
-	for _, in := range ins {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req := &Request{Body: body, Model: "claude-sonnet-4-5", ClientModel: "anthropic/claude-sonnet-4-5",
-				Stream: gjson.GetBytes(body, "stream").Bool()}
-			out, err := a.BuildRequest(req)
-			var got bytes.Buffer
-			if err != nil {
-				var e *Error
-				if !errors.As(err, &e) {
-					t.Fatalf("error %T is not *Error", err)
-				}
-				got.Write(e.AppendJSON(nil))
-				got.WriteString("\n")
-				fmt.Fprintf(&got, "status %d\n", e.Status)
-			} else {
-				if out.Path != "/v1/messages" {
-					t.Errorf("path %q", out.Path)
-				}
-				if err := json.Indent(&got, out.Body, "", "  "); err != nil {
-					t.Fatalf("upstream body is not valid JSON: %v\n%s", err, out.Body)
-				}
-				got.WriteString("\n")
-			}
-			anthropicGolden(t, strings.TrimSuffix(in, ".in.json")+".out.json", got.Bytes())
-		})
-	}
 }
 
 func TestAnthropicRequestToolChoice(t *testing.T) {
@@ -229,7 +167,7 @@ func TestAnthropicStreamFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stream ended with %v", err)
 			}
-			anthropicGolden(t, filepath.Join("testdata/anthropic/stream", name+".chunks"), append(bytes.Join(sink.chunks, []byte("\n")), '\n'))
+			golden(t, filepath.Join("testdata/anthropic/stream", name+".chunks"), append(bytes.Join(sink.chunks, []byte("\n")), '\n'))
 			if len(sink.usages) != 1 {
 				t.Fatalf("usage reported %d times, want once", len(sink.usages))
 			}
