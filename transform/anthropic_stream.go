@@ -2,7 +2,6 @@ package transform
 
 import (
 	"bytes"
-	"net/http"
 	"strings"
 	"time"
 
@@ -149,8 +148,7 @@ func rawResult(raw string) gjson.Result {
 // before message_stop is an error; the usage that arrived is still reported.
 func (s *anthropicStream) Finish(sink Sink, eof bool) error {
 	if !s.stopped {
-		return s.fail(sink, NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-			"anthropic: the upstream stream was cut before message_stop; the answer is incomplete, retry the request"))
+		return s.fail(sink, StreamCut("anthropic: the upstream stream was cut before message_stop; the answer is incomplete, retry the request"))
 	}
 	if err := s.sendFinish(sink); err != nil {
 		return err

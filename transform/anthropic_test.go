@@ -255,6 +255,9 @@ func TestAnthropicStreamCut(t *testing.T) {
 	if !errors.As(err, &e) || !strings.Contains(e.Message, "cut") {
 		t.Fatalf("got %v, want an *Error saying the stream was cut", err)
 	}
+	if e.Code != "upstream_stream_cut" || e.Kind != KindNoAnswer {
+		t.Errorf("code %q kind %v, want upstream_stream_cut, no_answer (what retries read)", e.Code, e.Kind)
+	}
 	if len(sink.usages) != 1 || sink.usages[0].PromptTokens != 679 {
 		t.Errorf("usage %+v, want the 679 input tokens that arrived, reported once", sink.usages)
 	}

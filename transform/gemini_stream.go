@@ -177,8 +177,7 @@ func (s *geminiStream) part(p gjson.Result, sink Sink) error {
 func (s *geminiStream) Finish(sink Sink, eof bool) error {
 	s.reportUsage(sink)
 	if !s.finished {
-		return NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-			"gemini: the upstream stream ended before a finishReason; the answer is incomplete, retry the request")
+		return StreamCut("gemini: the upstream stream ended before a finishReason; the answer is incomplete, retry the request")
 	}
 	return nil
 }

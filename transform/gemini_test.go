@@ -513,6 +513,9 @@ func TestGeminiStreamEdgeCases(t *testing.T) {
 		if !errors.As(err, &e) || e.Status != http.StatusBadGateway || e.Code != "upstream_stream_cut" {
 			t.Fatalf("err = %v, want a stream-cut error", err)
 		}
+		if e.Kind != KindNoAnswer {
+			t.Errorf("kind %v, want no_answer (what retries read)", e.Kind)
+		}
 		if len(sink.usages) != 1 {
 			t.Errorf("usage that arrived must still be reported: %+v", sink.usages)
 		}

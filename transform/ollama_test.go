@@ -245,6 +245,9 @@ func TestOllamaStreamEdgeCases(t *testing.T) {
 		if !errors.As(err, &e) || e.Status != http.StatusBadGateway || e.Code != "upstream_stream_cut" {
 			t.Fatalf("err = %v, want a stream-cut error", err)
 		}
+		if e.Kind != KindNoAnswer {
+			t.Errorf("kind %v, want no_answer (what retries read)", e.Kind)
+		}
 		for _, c := range sink.chunks {
 			if gjson.GetBytes(c, "choices.0.finish_reason").String() != "" {
 				t.Errorf("no finish chunk may be sent for a cut stream: %s", c)
