@@ -17,7 +17,6 @@ import (
 
 const anthropicFixtures = "../testdata/fixtures/anthropic"
 
-// recordingSink records what a stream translator emits.
 // anthropicReplay feeds an SSE body through a fresh translator the way the engine does and returns the
 // sink and the error that ended the stream, if any.
 func anthropicReplay(t testing.TB, body []byte) (*recordingSink, error) {
