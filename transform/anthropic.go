@@ -10,11 +10,11 @@ import (
 
 // Defaults for AnthropicOptions.
 const (
-	// DefaultAnthropicMaxTokens is sent as max_tokens when the client set neither max_tokens nor
+	// defaultAnthropicMaxTokens is sent as max_tokens when the client set neither max_tokens nor
 	// max_completion_tokens: Anthropic requires one.
-	DefaultAnthropicMaxTokens = 4096
-	// DefaultAnthropicVersion is the anthropic-version header value.
-	DefaultAnthropicVersion = "2023-06-01"
+	defaultAnthropicMaxTokens = 4096
+	// defaultAnthropicVersion is the anthropic-version header value.
+	defaultAnthropicVersion = "2023-06-01"
 	// anthropicOverloadedRetry is the retry-after sent for an overload when Anthropic gave none.
 	anthropicOverloadedRetry = time.Second
 )
@@ -63,10 +63,10 @@ type Anthropic struct {
 // NewAnthropic returns the Anthropic dialect with opts, defaults filled in.
 func NewAnthropic(opts AnthropicOptions) *Anthropic {
 	if opts.DefaultMaxTokens <= 0 {
-		opts.DefaultMaxTokens = DefaultAnthropicMaxTokens
+		opts.DefaultMaxTokens = defaultAnthropicMaxTokens
 	}
 	if opts.Version == "" {
-		opts.Version = DefaultAnthropicVersion
+		opts.Version = defaultAnthropicVersion
 	}
 	return &Anthropic{opts: opts}
 }
@@ -129,7 +129,7 @@ func anthropicError(status int, typ, msg string, h http.Header) *Error {
 	e := &Error{Status: status, Type: TypeForStatus(status), Code: code, Message: "anthropic: " + redactKeys(msg)}
 	if status == http.StatusTooManyRequests || status >= 500 {
 		if h != nil {
-			e.RetryAfter = ParseRetryAfter(h, time.Now())
+			e.RetryAfter = parseRetryAfter(h, time.Now())
 		}
 		if code == "overloaded" && e.RetryAfter <= 0 {
 			e.RetryAfter = anthropicOverloadedRetry
@@ -169,13 +169,13 @@ func anthropicStatusForType(typ string) int {
 func anthropicFinishReason(stop string) string {
 	switch stop {
 	case "max_tokens", "model_context_window_exceeded":
-		return FinishLength
+		return finishLength
 	case "tool_use":
-		return FinishToolCalls
+		return finishToolCalls
 	case "refusal":
-		return FinishContentFilter
+		return finishContentFilter
 	}
-	return FinishStop
+	return finishStop
 }
 
 // bodySnippet returns the start of a non-JSON error body as one line, for error messages.

@@ -76,7 +76,7 @@ func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	}
 	if th := root.Get("thinking"); th.IsObject() {
 		dst = append(dst, `,"thinking":`...)
-		dst = CompactJSON(dst, []byte(th.Raw))
+		dst = compactJSON(dst, []byte(th.Raw))
 	} else if budget > 0 {
 		dst = append(dst, `,"thinking":{"type":"enabled","budget_tokens":`...)
 		dst = strconv.AppendInt(dst, budget, 10)
@@ -112,10 +112,10 @@ func (a *Anthropic) maxTokens(root gjson.Result) (int64, error) {
 // Gemini (1K, 8K, 24K), so an effort asks alike of both providers; xhigh stays below the 32K above which
 // Anthropic recommends batch processing over long-held connections.
 const (
-	AnthropicThinkingLow    = 1024
-	AnthropicThinkingMedium = 8192
-	AnthropicThinkingHigh   = 24576
-	AnthropicThinkingXHigh  = 32000
+	anthropicThinkingLow    = 1024
+	anthropicThinkingMedium = 8192
+	anthropicThinkingHigh   = 24576
+	anthropicThinkingXHigh  = 32000
 )
 
 // anthropicThinkingBudget returns the thinking budget_tokens for the request's reasoning_effort, 0 for no
@@ -138,13 +138,13 @@ func anthropicThinkingBudget(body []byte, root gjson.Result) (int64, error) {
 	switch effort.Str {
 	case "none", "minimal":
 	case "low":
-		budget = AnthropicThinkingLow
+		budget = anthropicThinkingLow
 	case "medium":
-		budget = AnthropicThinkingMedium
+		budget = anthropicThinkingMedium
 	case "high":
-		budget = AnthropicThinkingHigh
+		budget = anthropicThinkingHigh
 	case "xhigh":
-		budget = AnthropicThinkingXHigh
+		budget = anthropicThinkingXHigh
 	default:
 		return 0, InvalidRequest("reasoning_effort", `reasoning_effort must be "none", "minimal", "low", "medium", "high" or "xhigh"`)
 	}
@@ -172,7 +172,7 @@ func anthropicSystem(messages gjson.Result) string {
 	messages.ForEach(func(_, m gjson.Result) bool {
 		switch m.Get("role").String() {
 		case "system", "developer":
-			if t := ContentText(m.Get("content")); t != "" {
+			if t := contentText(m.Get("content")); t != "" {
 				parts = append(parts, t)
 			}
 		}
@@ -265,7 +265,7 @@ func appendAnthropicMessages(dst []byte, messages gjson.Result) ([]byte, error) 
 			t.toolOnly = true
 			t.dst = append(t.dst, `{"type":"tool_result","tool_use_id":`...)
 			t.dst = AppendJSONString(t.dst, m.Get("tool_call_id").String())
-			if text := ContentText(m.Get("content")); text != "" {
+			if text := contentText(m.Get("content")); text != "" {
 				t.dst = append(t.dst, `,"content":`...)
 				t.dst = AppendJSONString(t.dst, text)
 			}
@@ -320,7 +320,7 @@ func (t *anthropicTurns) userContent(content gjson.Result, param string) *Error 
 }
 
 func (t *anthropicTurns) image(url, param string) *Error {
-	if mediaType, data, ok := ParseDataURL(url); ok {
+	if mediaType, data, ok := parseDataURL(url); ok {
 		t.block()
 		t.dst = append(t.dst, `{"type":"image","source":{"type":"base64","media_type":`...)
 		t.dst = AppendJSONString(t.dst, mediaType)
@@ -329,7 +329,7 @@ func (t *anthropicTurns) image(url, param string) *Error {
 		t.dst = append(t.dst, "}}"...)
 		return nil
 	}
-	if IsHTTPURL(url) {
+	if isHTTPURL(url) {
 		t.block()
 		t.dst = append(t.dst, `{"type":"image","source":{"type":"url","url":`...)
 		t.dst = AppendJSONString(t.dst, url)
@@ -340,7 +340,7 @@ func (t *anthropicTurns) image(url, param string) *Error {
 }
 
 func (t *anthropicTurns) file(f gjson.Result, param string) *Error {
-	mediaType, data, ok := ParseDataURL(f.Get("file_data").String())
+	mediaType, data, ok := parseDataURL(f.Get("file_data").String())
 	if !ok || mediaType != "application/pdf" {
 		return InvalidRequest(param+".file_data",
 			"Anthropic models accept files only as file_data with a base64 PDF data URL (data:application/pdf;base64,…)")
@@ -354,13 +354,13 @@ func (t *anthropicTurns) file(f gjson.Result, param string) *Error {
 
 // assistant appends an assistant message's text and its tool calls as tool_use blocks.
 func (t *anthropicTurns) assistant(m gjson.Result, param string) *Error {
-	t.text(ContentText(m.Get("content")))
+	t.text(contentText(m.Get("content")))
 	var err *Error
 	j := -1
 	m.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
 		j++
 		pparam := param + ".tool_calls[" + strconv.Itoa(j) + "]"
-		input, aerr := ToolArgumentsObject(tc.Get("function.arguments").String())
+		input, aerr := toolArgumentsObject(tc.Get("function.arguments").String())
 		if aerr != nil {
 			err = InvalidRequest(pparam+".function.arguments", aerr.Error()+": send the arguments the model produced, a JSON object encoded as a string")
 			return false
@@ -411,7 +411,7 @@ func appendAnthropicTools(dst []byte, root gjson.Result) ([]byte, error) {
 		}
 		dst = append(dst, `,"input_schema":`...)
 		if p := fn.Get("parameters"); p.IsObject() {
-			dst = CompactJSON(dst, []byte(p.Raw))
+			dst = compactJSON(dst, []byte(p.Raw))
 		} else {
 			dst = append(dst, `{"type":"object","properties":{}}`...)
 		}
@@ -546,7 +546,7 @@ func appendAnthropicOutputFormat(dst []byte, root gjson.Result) ([]byte, error) 
 			return nil, InvalidRequest("response_format.json_schema.schema", "response_format json_schema needs a JSON Schema object in json_schema.schema")
 		}
 		dst = append(dst, `,"output_config":{"format":{"type":"json_schema","schema":`...)
-		dst = CompactJSON(dst, []byte(schema.Raw))
+		dst = compactJSON(dst, []byte(schema.Raw))
 		return append(dst, "}}"...), nil
 	}
 	return nil, InvalidRequest("response_format.type", `response_format type must be "text", "json_object" or "json_schema"`)

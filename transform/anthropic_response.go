@@ -13,14 +13,14 @@ import (
 // content, thinking blocks reasoning_content, tool_use blocks tool_calls, stop_reason finish_reason.
 func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if err := CheckJSON(body); err != nil {
-		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("anthropic"), err)
+		return nil, usage.Usage{}, badUpstreamJSON(req.provider("anthropic"), err)
 	}
 	msg := gjson.ParseBytes(body)
 	if msg.Get("type").Str == "error" {
 		return nil, usage.Usage{}, a.TranslateError(http.StatusOK, nil, body)
 	}
 	stop := msg.Get("stop_reason").String()
-	c := Completion{
+	c := completion{
 		ID:           "chatcmpl-" + msg.Get("id").String(),
 		Created:      time.Now().Unix(),
 		Model:        req.ClientModel,
@@ -41,9 +41,9 @@ func (a *Anthropic) TranslateResponse(req *Request, body []byte) ([]byte, usage.
 			input := block.Get("input")
 			args := []byte("{}")
 			if input.IsObject() {
-				args = CompactJSON(nil, []byte(input.Raw))
+				args = compactJSON(nil, []byte(input.Raw))
 			}
-			c.ToolCalls = append(c.ToolCalls, ToolCall{
+			c.ToolCalls = append(c.ToolCalls, toolCall{
 				ID:        block.Get("id").String(),
 				Name:      block.Get("name").String(),
 				Arguments: args,

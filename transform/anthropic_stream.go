@@ -2,7 +2,6 @@ package transform
 
 import (
 	"bytes"
-	"net/http"
 	"strings"
 	"time"
 
@@ -26,7 +25,7 @@ func (a *Anthropic) NewStream(req *Request) StreamTranslator {
 // anthropicStream translates one Messages stream. It keeps the open block's kind and tool index, the number
 // of tool calls so far and the usage, never the text.
 type anthropicStream struct {
-	b        *ChunkBuilder
+	b        *chunkBuilder
 	model    string
 	provider string
 	created  int64
@@ -57,7 +56,7 @@ func (s *anthropicStream) Translate(ev Event, sink Sink) (bool, error) {
 	// The event's strings are only read during this call, so they may point into ev.Data.
 	e, err := parseAnthropicEvent(ev.Data)
 	if err != nil {
-		return false, s.fail(sink, BadUpstreamJSON(s.provider, err))
+		return false, s.fail(sink, badUpstreamJSON(s.provider, err))
 	}
 	switch e.typ.Str {
 	case "message_start":
@@ -149,8 +148,7 @@ func rawResult(raw string) gjson.Result {
 // before message_stop is an error; the usage that arrived is still reported.
 func (s *anthropicStream) Finish(sink Sink, eof bool) error {
 	if !s.stopped {
-		return s.fail(sink, NewError(http.StatusBadGateway, "server_error", "upstream_stream_cut",
-			"anthropic: the upstream stream was cut before message_stop; the answer is incomplete, retry the request"))
+		return s.fail(sink, StreamCut("anthropic: the upstream stream was cut before message_stop; the answer is incomplete, retry the request"))
 	}
 	if err := s.sendFinish(sink); err != nil {
 		return err
@@ -182,7 +180,7 @@ func (s *anthropicStream) start(sink Sink, msgID string) error {
 	if msgID == "" {
 		id = NewID("chatcmpl-")
 	}
-	s.b = NewChunkBuilder(id, s.created, s.model)
+	s.b = newChunkBuilder(id, s.created, s.model)
 	return sink.Chunk(s.b.Role())
 }
 
@@ -200,7 +198,7 @@ func (s *anthropicStream) sendFinish(sink Sink) error {
 	s.finishSent = true
 	reason := s.finish
 	if reason == "" {
-		reason = FinishStop
+		reason = finishStop
 	}
 	return sink.Chunk(s.b.Finish(reason))
 }
@@ -239,7 +237,7 @@ func (s *anthropicStream) blockStart(sink Sink, e anthropicEvent) error {
 		s.toolCount++
 		var args []byte
 		if in := cb.Get("input"); in.IsObject() && hasMembers(in) {
-			args = AppendJSONString(nil, string(CompactJSON(nil, []byte(in.Raw))))
+			args = AppendJSONString(nil, string(compactJSON(nil, []byte(in.Raw))))
 			s.toolArgs = true
 		}
 		return sink.Chunk(s.b.ToolCallStart(s.tool, cb.Get("id").String(), cb.Get("name").String(), args))

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,11 +15,8 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-var updateAnthropicGolden = flag.Bool("update-anthropic", false, "rewrite transform/testdata/anthropic golden files")
-
 const anthropicFixtures = "../testdata/fixtures/anthropic"
 
-// recordingSink records what a stream translator emits.
 // anthropicReplay feeds an SSE body through a fresh translator the way the engine does and returns the
 // sink and the error that ended the stream, if any.
 func anthropicReplay(t testing.TB, body []byte) (*recordingSink, error) {
@@ -86,64 +81,6 @@ func anthropicAccumulate(t *testing.T, chunks [][]byte) anthropicAccumulated {
 		})
 	}
 	return acc
-}
-
-func anthropicGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *updateAnthropicGolden {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./transform -run Anthropic -update-anthropic to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
-// TestAnthropicRequestGolden translates each request in testdata/anthropic/request/*.in.json and compares
-// the upstream body (indented) or the 400 error with the .out.json next to it.
-func TestAnthropicRequestGolden(t *testing.T) {
-	ins, _ := filepath.Glob("testdata/anthropic/request/*.in.json")
-	if len(ins) == 0 {
-		t.Fatal("no golden inputs")
-	}
-	a := NewAnthropic(AnthropicOptions{})
-	for _, in := range ins {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req := &Request{Body: body, Model: "claude-sonnet-4-5", ClientModel: "anthropic/claude-sonnet-4-5",
-				Stream: gjson.GetBytes(body, "stream").Bool()}
-			out, err := a.BuildRequest(req)
-			var got bytes.Buffer
-			if err != nil {
-				var e *Error
-				if !errors.As(err, &e) {
-					t.Fatalf("error %T is not *Error", err)
-				}
-				got.Write(e.AppendJSON(nil))
-				got.WriteString("\n")
-				fmt.Fprintf(&got, "status %d\n", e.Status)
-			} else {
-				if out.Path != "/v1/messages" {
-					t.Errorf("path %q", out.Path)
-				}
-				if err := json.Indent(&got, out.Body, "", "  "); err != nil {
-					t.Fatalf("upstream body is not valid JSON: %v\n%s", err, out.Body)
-				}
-				got.WriteString("\n")
-			}
-			anthropicGolden(t, strings.TrimSuffix(in, ".in.json")+".out.json", got.Bytes())
-		})
-	}
 }
 
 func TestAnthropicRequestToolChoice(t *testing.T) {
@@ -229,7 +166,7 @@ func TestAnthropicStreamFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stream ended with %v", err)
 			}
-			anthropicGolden(t, filepath.Join("testdata/anthropic/stream", name+".chunks"), append(bytes.Join(sink.chunks, []byte("\n")), '\n'))
+			golden(t, filepath.Join("testdata/anthropic/stream", name+".chunks"), append(bytes.Join(sink.chunks, []byte("\n")), '\n'))
 			if len(sink.usages) != 1 {
 				t.Fatalf("usage reported %d times, want once", len(sink.usages))
 			}
@@ -316,6 +253,9 @@ func TestAnthropicStreamCut(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || !strings.Contains(e.Message, "cut") {
 		t.Fatalf("got %v, want an *Error saying the stream was cut", err)
+	}
+	if e.Code != "upstream_stream_cut" || e.Kind != KindNoAnswer {
+		t.Errorf("code %q kind %v, want upstream_stream_cut, no_answer (what retries read)", e.Code, e.Kind)
 	}
 	if len(sink.usages) != 1 || sink.usages[0].PromptTokens != 679 {
 		t.Errorf("usage %+v, want the 679 input tokens that arrived, reported once", sink.usages)
@@ -442,28 +382,28 @@ func TestAnthropicTranslateError(t *testing.T) {
 
 func TestAnthropicToolArgumentsAndDataURL(t *testing.T) {
 	for in, want := range map[string]string{"": "{}", "  ": "{}", `{"a": 1}`: `{"a":1}`, `{}`: `{}`} {
-		got, err := ToolArgumentsObject(in)
+		got, err := toolArgumentsObject(in)
 		if err != nil || string(got) != want {
-			t.Errorf("ToolArgumentsObject(%q) = %s, %v; want %s", in, got, err, want)
+			t.Errorf("toolArgumentsObject(%q) = %s, %v; want %s", in, got, err, want)
 		}
 	}
 	for _, in := range []string{`{"a":`, `[1]`, `"s"`, `nope`} {
-		if _, err := ToolArgumentsObject(in); err == nil {
-			t.Errorf("ToolArgumentsObject(%q) accepted", in)
+		if _, err := toolArgumentsObject(in); err == nil {
+			t.Errorf("toolArgumentsObject(%q) accepted", in)
 		}
 	}
-	mt, data, ok := ParseDataURL("data:image/jpeg;base64,/9j/4AAQ")
+	mt, data, ok := parseDataURL("data:image/jpeg;base64,/9j/4AAQ")
 	if !ok || mt != "image/jpeg" || data != "/9j/4AAQ" {
-		t.Errorf("ParseDataURL = %q %q %v", mt, data, ok)
+		t.Errorf("parseDataURL = %q %q %v", mt, data, ok)
 	}
-	if _, _, ok := ParseDataURL("data:text/plain,hello"); ok {
+	if _, _, ok := parseDataURL("data:text/plain,hello"); ok {
 		t.Error("non-base64 data URL accepted")
 	}
 	msgs := gjson.Parse(`[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"a","function":{"name":"fa"}},{"id":"b","function":{"name":"fb"}}]}]`)
-	if n, ok := ToolCallName(msgs, "b"); !ok || n != "fb" {
-		t.Errorf("ToolCallName = %q %v", n, ok)
+	if n, ok := toolCallName(msgs, "b"); !ok || n != "fb" {
+		t.Errorf("toolCallName = %q %v", n, ok)
 	}
-	if _, ok := ToolCallName(msgs, "c"); ok {
-		t.Error("ToolCallName found an unknown id")
+	if _, ok := toolCallName(msgs, "c"); ok {
+		t.Error("toolCallName found an unknown id")
 	}
 }

@@ -5,15 +5,15 @@ import (
 	"strconv"
 )
 
-// ChunkBuilder builds OpenAI chat.completion.chunk payloads for a translated stream. Every chunk carries the
+// chunkBuilder builds OpenAI chat.completion.chunk payloads for a translated stream. Every chunk carries the
 // same id, created and model. Each method returns a payload that is valid until the next call.
-type ChunkBuilder struct {
+type chunkBuilder struct {
 	head []byte // {"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":[{"index":0,"delta":
 	buf  []byte
 }
 
-// NewChunkBuilder returns a builder for one stream.
-func NewChunkBuilder(id string, created int64, model string) *ChunkBuilder {
+// newChunkBuilder returns a builder for one stream.
+func newChunkBuilder(id string, created int64, model string) *chunkBuilder {
 	h := append([]byte(nil), `{"id":`...)
 	h = AppendJSONString(h, id)
 	h = append(h, `,"object":"chat.completion.chunk","created":`...)
@@ -21,12 +21,12 @@ func NewChunkBuilder(id string, created int64, model string) *ChunkBuilder {
 	h = append(h, `,"model":`...)
 	h = AppendJSONString(h, model)
 	h = append(h, `,"choices":[{"index":0,"delta":`...)
-	return &ChunkBuilder{head: h, buf: make([]byte, 0, 512)}
+	return &chunkBuilder{head: h, buf: make([]byte, 0, 512)}
 }
 
-func (b *ChunkBuilder) start() []byte { return append(b.buf[:0], b.head...) }
+func (b *chunkBuilder) start() []byte { return append(b.buf[:0], b.head...) }
 
-func (b *ChunkBuilder) end(dst []byte, finish string) []byte {
+func (b *chunkBuilder) end(dst []byte, finish string) []byte {
 	dst = append(dst, `,"logprobs":null,"finish_reason":`...)
 	if finish == "" {
 		dst = append(dst, "null"...)
@@ -39,20 +39,20 @@ func (b *ChunkBuilder) end(dst []byte, finish string) []byte {
 }
 
 // Role returns the first chunk of a stream: the assistant role with empty content.
-func (b *ChunkBuilder) Role() []byte {
+func (b *chunkBuilder) Role() []byte {
 	return b.end(append(b.start(), `{"role":"assistant","content":""}`...), "")
 }
 
 // Content returns a text delta. raw is a JSON string literal, quotes included, exactly as the upstream sent
 // it: it is copied without being decoded and encoded again.
-func (b *ChunkBuilder) Content(raw []byte) []byte {
+func (b *chunkBuilder) Content(raw []byte) []byte {
 	d := append(b.start(), `{"content":`...)
 	d = append(d, raw...)
 	return b.end(append(d, '}'), "")
 }
 
 // Reasoning returns a reasoning (thinking) delta; raw is a JSON string literal as in Content.
-func (b *ChunkBuilder) Reasoning(raw []byte) []byte {
+func (b *chunkBuilder) Reasoning(raw []byte) []byte {
 	d := append(b.start(), `{"reasoning_content":`...)
 	d = append(d, raw...)
 	return b.end(append(d, '}'), "")
@@ -60,7 +60,7 @@ func (b *ChunkBuilder) Reasoning(raw []byte) []byte {
 
 // ToolCallStart returns the first fragment of tool call number index (counting tool calls only): its id,
 // type and name, and args as the first arguments fragment (a JSON string literal; "" when none yet).
-func (b *ChunkBuilder) ToolCallStart(index int, id, name string, args []byte) []byte {
+func (b *chunkBuilder) ToolCallStart(index int, id, name string, args []byte) []byte {
 	d := append(b.start(), `{"tool_calls":[{"index":`...)
 	d = strconv.AppendInt(d, int64(index), 10)
 	d = append(d, `,"id":`...)
@@ -77,7 +77,7 @@ func (b *ChunkBuilder) ToolCallStart(index int, id, name string, args []byte) []
 }
 
 // ToolCallArgs returns an arguments fragment for tool call number index; args is a JSON string literal.
-func (b *ChunkBuilder) ToolCallArgs(index int, args []byte) []byte {
+func (b *chunkBuilder) ToolCallArgs(index int, args []byte) []byte {
 	d := append(b.start(), `{"tool_calls":[{"index":`...)
 	d = strconv.AppendInt(d, int64(index), 10)
 	d = append(d, `,"function":{"arguments":`...)
@@ -86,7 +86,7 @@ func (b *ChunkBuilder) ToolCallArgs(index int, args []byte) []byte {
 }
 
 // Finish returns the final chunk: an empty delta with the finish reason.
-func (b *ChunkBuilder) Finish(reason string) []byte {
+func (b *chunkBuilder) Finish(reason string) []byte {
 	return b.end(append(b.start(), "{}"...), reason)
 }
 

@@ -13,15 +13,15 @@ import (
 
 // OpenAI finish_reason values that translated dialects map their providers' stop reasons to.
 const (
-	FinishStop          = "stop"
-	FinishLength        = "length"
-	FinishToolCalls     = "tool_calls"
-	FinishContentFilter = "content_filter"
+	finishStop          = "stop"
+	finishLength        = "length"
+	finishToolCalls     = "tool_calls"
+	finishContentFilter = "content_filter"
 )
 
-// ParseDataURL splits an RFC 2397 data URL of the form "data:<media type>;base64,<data>" into its media type
+// parseDataURL splits an RFC 2397 data URL of the form "data:<media type>;base64,<data>" into its media type
 // and base64 payload. ok is false for any other URL, including data URLs that are not base64-encoded.
-func ParseDataURL(url string) (mediaType, data string, ok bool) {
+func parseDataURL(url string) (mediaType, data string, ok bool) {
 	rest, found := strings.CutPrefix(url, "data:")
 	if !found {
 		return "", "", false
@@ -40,15 +40,15 @@ func ParseDataURL(url string) (mediaType, data string, ok bool) {
 	return mediaType, data, true
 }
 
-// IsHTTPURL reports whether url is an absolute http or https URL.
-func IsHTTPURL(url string) bool {
+// isHTTPURL reports whether url is an absolute http or https URL.
+func isHTTPURL(url string) bool {
 	return strings.HasPrefix(url, "https://") || strings.HasPrefix(url, "http://")
 }
 
-// ToolCallName returns the function name of the assistant tool call whose id is id, searching the OpenAI
+// toolCallName returns the function name of the assistant tool call whose id is id, searching the OpenAI
 // request's messages array. Providers that identify tool results by name (Gemini) need it to translate a
 // tool message, which carries only tool_call_id.
-func ToolCallName(messages gjson.Result, id string) (string, bool) {
+func toolCallName(messages gjson.Result, id string) (string, bool) {
 	var name string
 	var found bool
 	messages.ForEach(func(_, m gjson.Result) bool {
@@ -67,9 +67,9 @@ func ToolCallName(messages gjson.Result, id string) (string, bool) {
 	return name, found
 }
 
-// ContentText returns the text of an OpenAI message content: the string itself, or the text parts of an
+// contentText returns the text of an OpenAI message content: the string itself, or the text parts of an
 // array joined without separator. Non-text parts are skipped.
-func ContentText(content gjson.Result) string {
+func contentText(content gjson.Result) string {
 	if content.Type == gjson.String {
 		return content.String()
 	}
@@ -86,10 +86,10 @@ func ContentText(content gjson.Result) string {
 	return b.String()
 }
 
-// ToolArgumentsObject turns an OpenAI tool call's arguments string into compact JSON object text, as
+// toolArgumentsObject turns an OpenAI tool call's arguments string into compact JSON object text, as
 // providers that take arguments as an object (Anthropic input, Gemini args) need. An empty or blank string
 // is "{}". Invalid JSON, or JSON that is not an object, is an error.
-func ToolArgumentsObject(args string) ([]byte, error) {
+func toolArgumentsObject(args string) ([]byte, error) {
 	trimmed := strings.TrimSpace(args)
 	if trimmed == "" {
 		return []byte("{}"), nil
@@ -100,12 +100,12 @@ func ToolArgumentsObject(args string) ([]byte, error) {
 	if trimmed[0] != '{' {
 		return nil, errors.New("tool call arguments must be a JSON object")
 	}
-	return CompactJSON(nil, []byte(trimmed)), nil
+	return compactJSON(nil, []byte(trimmed)), nil
 }
 
-// CompactJSON appends src (valid JSON) to dst without insignificant whitespace. If src is not valid JSON it
+// compactJSON appends src (valid JSON) to dst without insignificant whitespace. If src is not valid JSON it
 // is appended unchanged.
-func CompactJSON(dst, src []byte) []byte {
+func compactJSON(dst, src []byte) []byte {
 	if bytes.IndexAny(src, " \t\r\n") < 0 {
 		return append(dst, src...)
 	}
@@ -126,8 +126,8 @@ func mentionsKey(body []byte, tail string) bool {
 	return bytes.Contains(body, []byte(tail))
 }
 
-// ToolCall is one tool call in a translated, non-streamed answer.
-type ToolCall struct {
+// toolCall is one tool call in a translated, non-streamed answer.
+type toolCall struct {
 	// ID is the call id the client echoes back as tool_call_id.
 	ID string
 	// Name is the function name.
@@ -136,8 +136,8 @@ type ToolCall struct {
 	Arguments []byte
 }
 
-// Completion is a translated, non-streamed answer that AppendJSON renders as an OpenAI chat.completion.
-type Completion struct {
+// completion is a translated, non-streamed answer that AppendJSON renders as an OpenAI chat.completion.
+type completion struct {
 	// ID is the response id, "chatcmpl-…".
 	ID string
 	// Created is the Unix time of the answer.
@@ -149,7 +149,7 @@ type Completion struct {
 	// Reasoning is the thinking text, rendered as message.reasoning_content when not empty.
 	Reasoning string
 	// ToolCalls are the function calls in the answer, in order.
-	ToolCalls []ToolCall
+	ToolCalls []toolCall
 	// FinishReason is one of the Finish* constants.
 	FinishReason string
 	// Refusal, when not empty, is rendered as message.refusal (the model declined to answer), and
@@ -163,7 +163,7 @@ type Completion struct {
 }
 
 // AppendJSON appends c as an OpenAI chat.completion object.
-func (c *Completion) AppendJSON(dst []byte) []byte {
+func (c *completion) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = AppendJSONString(dst, c.ID)
 	dst = append(dst, `,"object":"chat.completion","created":`...)
@@ -361,8 +361,8 @@ func eachFunctionTool(tools gjson.Result, provider string, add func(i int, name,
 }
 
 // Refusal returns a delta carrying the model's refusal message and, when not empty, its category as the
-// non-standard refusal_category (see Completion.Refusal).
-func (b *ChunkBuilder) Refusal(text, category string) []byte {
+// non-standard refusal_category (see completion.Refusal).
+func (b *chunkBuilder) Refusal(text, category string) []byte {
 	d := append(b.start(), `{"refusal":`...)
 	d = AppendJSONString(d, text)
 	if category != "" {
@@ -374,7 +374,7 @@ func (b *ChunkBuilder) Refusal(text, category string) []byte {
 
 // ContentLogprobs returns a text delta (raw as in Content; nil for an empty delta) whose choice carries
 // logprobs, an OpenAI logprobs object as compact JSON ({"content":[…],"refusal":null}).
-func (b *ChunkBuilder) ContentLogprobs(raw, logprobs []byte) []byte {
+func (b *chunkBuilder) ContentLogprobs(raw, logprobs []byte) []byte {
 	d := b.start()
 	if len(raw) == 0 {
 		d = append(d, "{}"...)

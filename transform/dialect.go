@@ -1,6 +1,10 @@
 // Package transform speaks the providers' wire formats: it turns the client's OpenAI Chat Completions
 // request into what an upstream expects, and the upstream's answer (whole or streamed) back into OpenAI's
-// format. One file per provider dialect; no Caddy imports.
+// format. No Caddy imports: package dialects wraps each dialect as a Caddy module.
+//
+// Each dialect's files follow one scheme: <dialect>.go holds its type, options, authentication and errors;
+// <dialect>_request.go, <dialect>_response.go and <dialect>_stream.go translate the request, the whole
+// answer and the streamed answer; <dialect>_<endpoint>.go serves another endpoint (see endpoints.go).
 package transform
 
 import (

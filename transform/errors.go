@@ -136,8 +136,8 @@ func TypeForStatus(status int) string {
 	return "invalid_request_error"
 }
 
-// ParseRetryAfter reads retry-after-ms and retry-after (seconds or an HTTP date) from upstream headers.
-func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
+// parseRetryAfter reads retry-after-ms and retry-after (seconds or an HTTP date) from upstream headers.
+func parseRetryAfter(h http.Header, now time.Time) time.Duration {
 	if v := h.Get("Retry-After-Ms"); v != "" {
 		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
 			return time.Duration(ms * float64(time.Millisecond))

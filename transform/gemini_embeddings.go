@@ -51,7 +51,7 @@ func (g *Gemini) BuildEmbeddings(req *Request) (*Outgoing, error) {
 // request asked. Gemini reports no usage: the gateway counts the input.
 func (g *Gemini) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if err := CheckJSON(body); err != nil {
-		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("gemini"), err)
+		return nil, usage.Usage{}, badUpstreamJSON(req.provider("gemini"), err)
 	}
 	embs := gjson.GetBytes(body, "embeddings")
 	if !embs.IsArray() {

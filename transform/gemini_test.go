@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"net/http"
 	"os"
@@ -22,8 +21,6 @@ import (
 
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
-
-var updateGeminiGolden = flag.Bool("update-gemini", false, "rewrite transform/testdata/gemini golden files")
 
 const geminiFixtures = "../testdata/fixtures/gemini"
 
@@ -133,7 +130,7 @@ func TestGeminiThoughtSignatureRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := gjson.GetBytes(sink.chunks[1], "choices.0.delta.tool_calls.0.id").String()
-	if !strings.HasPrefix(id, "call_") || !strings.Contains(id, GeminiSignatureSeparator) {
+	if !strings.HasPrefix(id, "call_") || !strings.Contains(id, geminiSignatureSeparator) {
 		t.Fatalf("tool call id %q does not carry the thought signature", id)
 	}
 
@@ -192,7 +189,7 @@ func TestGeminiThoughtSignatureRoundTrip(t *testing.T) {
 		wj, _ := json.Marshal(w)
 		t.Errorf("contents:\n got %s\nwant %s", gj, wj)
 	}
-	base, _ := SplitGeminiToolCallID(id)
+	base, _ := splitGeminiToolCallID(id)
 	if got := gjson.GetBytes(out.Body, "contents.1.parts.0.functionCall.id").String(); got != base {
 		t.Errorf("functionCall.id = %q, want the call id without the signature %q", got, base)
 	}
@@ -203,7 +200,7 @@ func TestGeminiThoughtSignatureRoundTrip(t *testing.T) {
 
 func TestGeminiToolCallID(t *testing.T) {
 	id := geminiMintCallID("", "ab+/cQ==")
-	base, sig := SplitGeminiToolCallID(id)
+	base, sig := splitGeminiToolCallID(id)
 	if !geminiCallIDPattern.MatchString(base) || len(base) != len("call_")+24 {
 		t.Errorf("minted call id %q", base)
 	}
@@ -217,56 +214,10 @@ func TestGeminiToolCallID(t *testing.T) {
 		t.Errorf("Gemini's own id without signature = %q, want fc_1", got)
 	}
 	for _, foreign := range []string{"toolu_01A09q90qw90lq917835lq9", "call_abc", "", "x__thought__!!!"} {
-		if b, s := SplitGeminiToolCallID(foreign); b != foreign || s != "" {
-			t.Errorf("SplitGeminiToolCallID(%q) = %q, %q; want the id unchanged and no signature", foreign, b, s)
+		if b, s := splitGeminiToolCallID(foreign); b != foreign || s != "" {
+			t.Errorf("splitGeminiToolCallID(%q) = %q, %q; want the id unchanged and no signature", foreign, b, s)
 		}
 	}
-}
-
-func TestGeminiRequestGolden(t *testing.T) {
-	ins, err := filepath.Glob("testdata/gemini/*.in.json")
-	if err != nil || len(ins) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
-	}
-	g := NewGemini(GeminiOptions{})
-	for _, in := range ins {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.json")
-		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			req := &Request{Body: body, Model: "m", ClientModel: "google/m", Stream: gjson.GetBytes(body, "stream").Bool()}
-			out, err := g.BuildRequest(req)
-			if err != nil {
-				t.Fatalf("BuildRequest: %v", err)
-			}
-			if !json.Valid(out.Body) {
-				t.Fatalf("request body is not valid JSON: %s", out.Body)
-			}
-			var pretty bytes.Buffer
-			_ = json.Indent(&pretty, out.Body, "", "  ")
-			pretty.WriteByte('\n')
-			golden := filepath.Join("testdata/gemini", name+".out.json")
-			if *updateGeminiGolden {
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update-gemini to create it)", err)
-			}
-			if !geminiJSONEqual(out.Body, want) {
-				t.Errorf("request differs from %s:\n got %s\nwant %s", golden, pretty.Bytes(), want)
-			}
-		})
-	}
-}
-
-func geminiJSONEqual(a, b []byte) bool {
-	var x, y any
-	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 func TestGeminiRequestPathsAndAuth(t *testing.T) {
@@ -485,8 +436,8 @@ func TestGeminiFinishReason(t *testing.T) {
 		{"IMAGE_SAFETY", false, "content_filter"}, {"OTHER", false, "stop"}, {"MALFORMED_FUNCTION_CALL", false, "stop"},
 	}
 	for _, tc := range tests {
-		if got := GeminiFinishReason(tc.reason, tc.call); got != tc.want {
-			t.Errorf("GeminiFinishReason(%s, %v) = %s, want %s", tc.reason, tc.call, got, tc.want)
+		if got := geminiFinishReason(tc.reason, tc.call); got != tc.want {
+			t.Errorf("geminiFinishReason(%s, %v) = %s, want %s", tc.reason, tc.call, got, tc.want)
 		}
 	}
 }
@@ -562,6 +513,9 @@ func TestGeminiStreamEdgeCases(t *testing.T) {
 		if !errors.As(err, &e) || e.Status != http.StatusBadGateway || e.Code != "upstream_stream_cut" {
 			t.Fatalf("err = %v, want a stream-cut error", err)
 		}
+		if e.Kind != KindNoAnswer {
+			t.Errorf("kind %v, want no_answer (what retries read)", e.Kind)
+		}
 		if len(sink.usages) != 1 {
 			t.Errorf("usage that arrived must still be reported: %+v", sink.usages)
 		}
@@ -607,10 +561,10 @@ func TestGeminiStreamEdgeCases(t *testing.T) {
 		if !reflect.DeepEqual(deltas, want) {
 			t.Errorf("deltas:\n got %s\nwant %s", strings.Join(deltas, "\n     "), strings.Join(want, "\n     "))
 		}
-		if _, sig := SplitGeminiToolCallID(gjson.GetBytes(sink.chunks[3], "choices.0.delta.tool_calls.0.id").String()); sig != "c2ln" {
+		if _, sig := splitGeminiToolCallID(gjson.GetBytes(sink.chunks[3], "choices.0.delta.tool_calls.0.id").String()); sig != "c2ln" {
 			t.Errorf("first call signature = %q", sig)
 		}
-		if id := gjson.GetBytes(sink.chunks[4], "choices.0.delta.tool_calls.0.id").String(); strings.Contains(id, GeminiSignatureSeparator) {
+		if id := gjson.GetBytes(sink.chunks[4], "choices.0.delta.tool_calls.0.id").String(); strings.Contains(id, geminiSignatureSeparator) {
 			t.Errorf("second call has no signature, its id must not carry one: %q", id)
 		}
 		if len(sink.usages) != 1 || sink.usages[0].TotalTokens != 20 || sink.usages[0].CompletionTokens != 11 {

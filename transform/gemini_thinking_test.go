@@ -1,10 +1,7 @@
 package transform
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,27 +34,7 @@ func TestGeminiRequestReasoningEffort(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, out.Body, "", "  "); err != nil {
-				t.Fatalf("invalid JSON: %s", out.Body)
-			}
-			pretty.WriteByte('\n')
-			golden := filepath.Join("testdata/gemini/thinking", name+".out.json")
-			if *updateGeminiGolden {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update-gemini to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("request differs from %s:\n got %s\nwant %s", golden, pretty.Bytes(), want)
-			}
+			golden(t, filepath.Join("testdata/gemini/thinking", name+".out.json"), goldenRequest(t, out, nil))
 		})
 	}
 

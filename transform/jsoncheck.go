@@ -13,12 +13,12 @@ const MaxJSONDepth = 128
 
 // Errors of CheckJSON.
 var (
-	ErrJSONTooDeep = errors.New("JSON nested more than " + strconv.Itoa(MaxJSONDepth) + " levels deep")
-	ErrJSONInvalid = errors.New("not valid JSON")
+	errJSONTooDeep = errors.New("JSON nested more than " + strconv.Itoa(MaxJSONDepth) + " levels deep")
+	errJSONInvalid = errors.New("not valid JSON")
 )
 
 // CheckJSON reports whether b is one valid JSON value nested at most MaxJSONDepth levels deep, in one pass
-// over b with constant memory and no recursion. A body that is both invalid and too deep is ErrJSONTooDeep.
+// over b with constant memory and no recursion. A body that is both invalid and too deep is errJSONTooDeep.
 // Every body and stream event the gateway parses goes through here first.
 func CheckJSON(b []byte) error {
 	return scanJSON(b, nil)
@@ -51,7 +51,7 @@ func depthWithin(b []byte, max int) bool {
 
 // BadRequestJSON is the client's 400 for a request body that CheckJSON refused.
 func BadRequestJSON(err error) *Error {
-	if errors.Is(err, ErrJSONTooDeep) {
+	if errors.Is(err, errJSONTooDeep) {
 		return &Error{Status: http.StatusBadRequest, Type: "invalid_request_error", Code: "json_too_deep",
 			Message: "the request body nests arrays and objects more than " + strconv.Itoa(MaxJSONDepth) +
 				" levels deep: flatten it"}
@@ -59,7 +59,7 @@ func BadRequestJSON(err error) *Error {
 	return InvalidRequest("", "the request body is not valid JSON: send a JSON object")
 }
 
-// BadUpstreamJSON is the 502 for an upstream answer that CheckJSON refused.
-func BadUpstreamJSON(provider string, err error) *Error {
+// badUpstreamJSON is the 502 for an upstream answer that CheckJSON refused.
+func badUpstreamJSON(provider string, err error) *Error {
 	return badUpstream("provider '" + provider + "' answered with a body the gateway cannot read: " + err.Error())
 }

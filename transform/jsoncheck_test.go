@@ -19,14 +19,14 @@ func TestCheckJSONDepth(t *testing.T) {
 	}{
 		{"flat object", []byte(`{"a":1}`), nil},
 		{"at the limit", nest(MaxJSONDepth), nil},
-		{"one over", nest(MaxJSONDepth + 1), ErrJSONTooDeep},
-		{"mixed objects and arrays over", []byte(strings.Repeat(`{"a":[`, MaxJSONDepth/2+1) + "1" + strings.Repeat("]}", MaxJSONDepth/2+1)), ErrJSONTooDeep},
+		{"one over", nest(MaxJSONDepth + 1), errJSONTooDeep},
+		{"mixed objects and arrays over", []byte(strings.Repeat(`{"a":[`, MaxJSONDepth/2+1) + "1" + strings.Repeat("]}", MaxJSONDepth/2+1)), errJSONTooDeep},
 		{"brackets inside strings do not count", []byte(`{"a":"` + strings.Repeat("[{", 10000) + `"}`), nil},
 		{"escaped quote keeps the string open", []byte(`{"a":"\"` + strings.Repeat("[", 1000) + `"}`), nil},
-		{"unbalanced opener only", bytes.Repeat([]byte("["), 6_000_000), ErrJSONTooDeep},
-		{"invalid but shallow", []byte(`{not json}`), ErrJSONInvalid},
-		{"unterminated string", []byte(`{"a":"`), ErrJSONInvalid},
-		{"empty", nil, ErrJSONInvalid},
+		{"unbalanced opener only", bytes.Repeat([]byte("["), 6_000_000), errJSONTooDeep},
+		{"invalid but shallow", []byte(`{not json}`), errJSONInvalid},
+		{"unterminated string", []byte(`{"a":"`), errJSONInvalid},
+		{"empty", nil, errJSONInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func FuzzCheckJSON(f *testing.F) {
 			members[k] = string(b[start:end])
 		})
 		if !depthWithin(b, MaxJSONDepth) {
-			if CheckJSON(b) != ErrJSONTooDeep {
+			if CheckJSON(b) != errJSONTooDeep {
 				t.Fatalf("too deep, CheckJSON = %v", CheckJSON(b))
 			}
 			return

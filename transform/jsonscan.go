@@ -11,12 +11,12 @@ import (
 // scanJSON validates b as one JSON value nested at most MaxJSONDepth levels deep, in a single pass with
 // constant memory and no recursion. When b is an object and member is not nil, member is called with each
 // top-level member's key (raw, without its quotes) and the offsets of its value in b, so a caller that needs
-// a few top-level fields gets them from the same pass. It returns nil, ErrJSONTooDeep or ErrJSONInvalid; b
-// both invalid and too deep is ErrJSONTooDeep.
+// a few top-level fields gets them from the same pass. It returns nil, errJSONTooDeep or errJSONInvalid; b
+// both invalid and too deep is errJSONTooDeep.
 func scanJSON(b []byte, member func(key []byte, start, end int)) error {
 	err := scan(b, member)
-	if err == ErrJSONInvalid && !depthWithin(b, MaxJSONDepth) {
-		return ErrJSONTooDeep
+	if err == errJSONInvalid && !depthWithin(b, MaxJSONDepth) {
+		return errJSONTooDeep
 	}
 	return err
 }
@@ -44,12 +44,12 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 	for {
 		// A value starts at i.
 		if i >= len(b) {
-			return ErrJSONInvalid
+			return errJSONInvalid
 		}
 		switch c := b[i]; c {
 		case '{', '[':
 			if depth == MaxJSONDepth {
-				return ErrJSONTooDeep
+				return errJSONTooDeep
 			}
 			word, bit := depth/64, uint64(1)<<(depth%64)
 			if c == '{' {
@@ -76,23 +76,23 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 			continue
 		case '"':
 			if i = stringEnd(b, i+1); i < 0 {
-				return ErrJSONInvalid
+				return errJSONInvalid
 			}
 		case 't':
 			if i = literal(b, i, "true"); i < 0 {
-				return ErrJSONInvalid
+				return errJSONInvalid
 			}
 		case 'f':
 			if i = literal(b, i, "false"); i < 0 {
-				return ErrJSONInvalid
+				return errJSONInvalid
 			}
 		case 'n':
 			if i = literal(b, i, "null"); i < 0 {
-				return ErrJSONInvalid
+				return errJSONInvalid
 			}
 		default:
 			if i = numberEnd(b, i); i < 0 {
-				return ErrJSONInvalid
+				return errJSONInvalid
 			}
 		}
 		// A value ended at i: close the containers it completes, up to the next value.
@@ -104,12 +104,12 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 			i = skipSpace(b, i)
 			if depth == 0 {
 				if i != len(b) {
-					return ErrJSONInvalid
+					return errJSONInvalid
 				}
 				return nil
 			}
 			if i >= len(b) {
-				return ErrJSONInvalid
+				return errJSONInvalid
 			}
 			object := stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0
 			if b[i] == ',' {
@@ -130,7 +130,7 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 				i++
 				continue
 			}
-			return ErrJSONInvalid
+			return errJSONInvalid
 		}
 	}
 }
@@ -139,16 +139,16 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 // starts.
 func scanKey(b []byte, i int) ([]byte, int, error) {
 	if i >= len(b) || b[i] != '"' {
-		return nil, 0, ErrJSONInvalid
+		return nil, 0, errJSONInvalid
 	}
 	end := stringEnd(b, i+1)
 	if end < 0 {
-		return nil, 0, ErrJSONInvalid
+		return nil, 0, errJSONInvalid
 	}
 	key := b[i+1 : end-1]
 	i = skipSpace(b, end)
 	if i >= len(b) || b[i] != ':' {
-		return nil, 0, ErrJSONInvalid
+		return nil, 0, errJSONInvalid
 	}
 	return key, skipSpace(b, i+1), nil
 }

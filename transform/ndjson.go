@@ -6,7 +6,7 @@ import (
 	"io"
 )
 
-// EventReader yields a stream's events one at a time. SSEReader and NDJSONReader implement it.
+// EventReader yields a stream's events one at a time. SSEReader and nDJSONReader implement it.
 type EventReader interface {
 	// Next returns the next event; io.EOF at the end of the stream.
 	Next() (Event, error)
@@ -18,28 +18,28 @@ type EventReader interface {
 type FramedDialect interface {
 	Dialect
 	// NewEventReader returns the reader that splits a streamed upstream body into events of at most maxEvent
-	// bytes each (zero means DefaultMaxEventSize).
+	// bytes each (zero means defaultMaxEventSize).
 	NewEventReader(body io.Reader, maxEvent int) EventReader
 }
 
-// NDJSONReader reads newline-delimited JSON (application/x-ndjson): every non-empty line is one event, with
+// nDJSONReader reads newline-delimited JSON (application/x-ndjson): every non-empty line is one event, with
 // the line as its Data. Lines of any length up to the limit are read in constant memory per line.
-type NDJSONReader struct {
+type nDJSONReader struct {
 	r    *bufio.Reader
 	max  int
 	line []byte
 }
 
-// NewNDJSONReader returns a reader over r; maxLine bounds one line (zero means DefaultMaxEventSize).
-func NewNDJSONReader(r io.Reader, maxLine int) *NDJSONReader {
+// newNDJSONReader returns a reader over r; maxLine bounds one line (zero means defaultMaxEventSize).
+func newNDJSONReader(r io.Reader, maxLine int) *nDJSONReader {
 	if maxLine <= 0 {
-		maxLine = DefaultMaxEventSize
+		maxLine = defaultMaxEventSize
 	}
-	return &NDJSONReader{r: bufio.NewReaderSize(r, 4<<10), max: maxLine}
+	return &nDJSONReader{r: bufio.NewReaderSize(r, 4<<10), max: maxLine}
 }
 
 // Next returns the next non-empty line; a last line without a newline is returned before io.EOF.
-func (n *NDJSONReader) Next() (Event, error) {
+func (n *nDJSONReader) Next() (Event, error) {
 	for {
 		n.line = n.line[:0]
 		for {
@@ -67,9 +67,9 @@ func (n *NDJSONReader) Next() (Event, error) {
 }
 
 // Buffered implements EventReader.
-func (n *NDJSONReader) Buffered() int { return n.r.Buffered() }
+func (n *nDJSONReader) Buffered() int { return n.r.Buffered() }
 
 var (
 	_ EventReader = (*SSEReader)(nil)
-	_ EventReader = (*NDJSONReader)(nil)
+	_ EventReader = (*nDJSONReader)(nil)
 )

@@ -42,7 +42,7 @@ func (o *Ollama) BuildEmbeddings(req *Request) (*Outgoing, error) {
 // as the request asked, with prompt_eval_count as usage.
 func (o *Ollama) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if err := CheckJSON(body); err != nil {
-		return nil, usage.Usage{}, BadUpstreamJSON(req.provider("ollama"), err)
+		return nil, usage.Usage{}, badUpstreamJSON(req.provider("ollama"), err)
 	}
 	root := gjson.ParseBytes(body)
 	embs := root.Get("embeddings")

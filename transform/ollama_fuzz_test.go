@@ -24,7 +24,7 @@ func FuzzOllamaStream(f *testing.F) {
 		o := NewOllama(OllamaOptions{})
 		tr := o.NewStream(&Request{ClientModel: "ollama/m", Stream: true})
 		sink := &recordingSink{}
-		r := NewNDJSONReader(bytes.NewReader(body), 1<<20)
+		r := newNDJSONReader(bytes.NewReader(body), 1<<20)
 		var streamErr error
 		for {
 			ev, err := r.Next()

@@ -7,9 +7,9 @@ import (
 	"io"
 )
 
-// DefaultMaxEventSize bounds one SSE line or NDJSON line. The official SDKs use 32 MiB: Gemini thought
+// defaultMaxEventSize bounds one SSE line or NDJSON line. The official SDKs use 32 MiB: Gemini thought
 // signatures, inline images and long tool arguments arrive on single lines far above bufio's 64 KiB default.
-const DefaultMaxEventSize = 32 << 20
+const defaultMaxEventSize = 32 << 20
 
 // ErrEventTooLarge is returned when one line exceeds the reader's limit.
 var ErrEventTooLarge = errors.New("upstream stream line exceeds the maximum event size")
@@ -35,10 +35,10 @@ type SSEReader struct {
 }
 
 // NewSSEReader returns a reader over r. maxEvent bounds a single line and a single event's data; zero means
-// DefaultMaxEventSize.
+// defaultMaxEventSize.
 func NewSSEReader(r io.Reader, maxEvent int) *SSEReader {
 	if maxEvent <= 0 {
-		maxEvent = DefaultMaxEventSize
+		maxEvent = defaultMaxEventSize
 	}
 	return &SSEReader{r: bufio.NewReaderSize(r, 4<<10), max: maxEvent}
 }

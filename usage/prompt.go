@@ -2,7 +2,7 @@ package usage
 
 import "github.com/tidwall/gjson"
 
-// Chat-format overhead (OpenAI cookbook formula, wire-formats.md §1.9): every message costs 3 tokens beyond
+// Chat-format overhead (the OpenAI cookbook's formula): every message costs 3 tokens beyond
 // its role and content, a name 1 more, and the reply is primed with 3 tokens (2 for reasoning models).
 const (
 	tokensPerMessage        = 3

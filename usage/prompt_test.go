@@ -10,8 +10,8 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// Real prompt_tokens recorded by tmc/langchaingo (gpt-3.5-turbo-0125, cl100k_base) and listed in
-// wire-formats.md §1.9; the formula reproduces them exactly.
+// Real prompt_tokens recorded by tmc/langchaingo (gpt-3.5-turbo-0125, cl100k_base); the formula reproduces
+// them exactly.
 func TestCountPromptExact_RecordedGPT35(t *testing.T) {
 	tk := NewTokenizer()
 	for body, want := range map[string]int{

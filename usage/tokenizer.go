@@ -49,8 +49,8 @@ type encodingRule struct {
 	cl100k bool
 }
 
-// encodingRules lists the OpenAI model families in match order (wire-formats.md §1.9 and §5): longer prefixes
-// first, so "gpt-4o" is not taken for "gpt-4".
+// encodingRules lists the OpenAI model families in match order: longer prefixes first, so "gpt-4o" is not
+// taken for "gpt-4".
 var encodingRules = [...]encodingRule{
 	{"gpt-4o", false},
 	{"chatgpt-4o", false},
