@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +68,14 @@ func TestQuickstartOpenAIGo(t *testing.T) {
 		}
 		if eps := endpoints["anthropic/claude-haiku-4-5"]; slices.Contains(eps, "embeddings") {
 			t.Errorf("anthropic/claude-haiku-4-5 lists embeddings: %v", eps)
+		}
+		// One model, its id holding a slash that the client escapes in the path.
+		m, err := client.Models.Get(ctx(t), "google/gemini-embedding-001")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw := m.JSON.ExtraFields["endpoints"].Raw(); m.ID != "google/gemini-embedding-001" || !strings.Contains(raw, `"embeddings"`) {
+			t.Errorf("GET /v1/models/google%%2Fgemini-embedding-001: %s", m.RawJSON())
 		}
 	})
 

@@ -41,6 +41,17 @@ function checkVector(where, v, dims) {
 }
 
 const scenarios = {
+  async models(client) {
+    const ids = [];
+    for await (const m of client.models.list()) {
+      ids.push(m.id);
+      check(Array.isArray(m.endpoints) && m.endpoints.length > 0, `model ${m.id}: endpoints ${show(m.endpoints)}`);
+    }
+    for (const id of [...chatModels, ...embeddingModels]) check(ids.includes(id), `GET /v1/models does not list ${id}: ${show(ids)}`);
+    const m = await client.models.retrieve('google/gemini-embedding-001');
+    check(m.id === 'google/gemini-embedding-001' && m.endpoints?.includes('embeddings'), `retrieve: ${show(m)}`);
+  },
+
   async chat(client) {
     for (const model of chatModels) {
       const res = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Say hello.' }] });
