@@ -70,7 +70,9 @@ func startQuickstart(t *testing.T) *quickstart {
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(p.stop)
-	p.waitListening(admin, gw, sim)
+	// Not the admin port: "localhost" may resolve to an address other than 127.0.0.1, and Caddy serves its
+	// sites only after the admin endpoint is up.
+	p.waitListening(gw, sim)
 	return &quickstart{caddyProc: p, simPort: sim}
 }
 
