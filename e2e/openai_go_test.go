@@ -245,6 +245,16 @@ func TestQuickstartOpenAIGo(t *testing.T) {
 		})
 	}
 
+	t.Run("unsupported endpoint", func(t *testing.T) {
+		t.Parallel()
+		_, err := client.Embeddings.New(ctx(t), openai.EmbeddingNewParams{Model: "anthropic/claude-haiku-4-5",
+			Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("Hello world")}})
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || apiErr.Code != "unsupported_endpoint" {
+			t.Errorf("embeddings from Anthropic: %v, want a 400 unsupported_endpoint", err)
+		}
+	})
+
 	t.Run("unknown path", func(t *testing.T) {
 		t.Parallel()
 		err := client.Post(ctx(t), "responses/compact", map[string]any{"model": "openai/gpt-4o-mini"}, nil)

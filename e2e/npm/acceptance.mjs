@@ -160,6 +160,23 @@ const scenarios = {
     }
   },
 
+  // Errors reach the client as OpenAI's typed errors.
+  async errors(client) {
+    try {
+      await client.embeddings.create({ model: 'anthropic/claude-haiku-4-5', input: 'Hello world' });
+      check(false, 'embeddings from Anthropic succeeded');
+    } catch (err) {
+      check(err instanceof OpenAI.BadRequestError && err.code === 'unsupported_endpoint',
+        `embeddings from Anthropic: ${err}, want a 400 unsupported_endpoint`);
+    }
+    try {
+      await client.post('/responses/compact', { body: { model: 'openai/gpt-4o-mini' } });
+      check(false, 'POST /v1/responses/compact succeeded');
+    } catch (err) {
+      check(err instanceof OpenAI.NotFoundError && err.code === 'unknown_url', `POST /v1/responses/compact: ${err}, want a 404 unknown_url`);
+    }
+  },
+
   // The Vercel AI SDK through its OpenAI-compatible provider.
   async 'ai-sdk'() {
     const gw = createOpenAICompatible({ name: 'gateway', baseURL, apiKey, includeUsage: true, supportsStructuredOutputs: true });
