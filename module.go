@@ -237,9 +237,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
-// publish sets the placeholders and writes the request's log line.
+// publish sets the placeholders, hands the gateway's fields to the access log and writes the handler's own
+// line when its level is on.
+//
+// The per-request record is the access log's: operators turn it on with the `log` directive, and the
+// gateway's fields go into its entry as one object, "ai_gateway". Nothing is built for it beyond one
+// ExtraLogFields entry, and not even that when the server has no access log: the object reads res when the
+// entry is written, after ServeHTTP returns (res is this request's own, never reused).
+//
+// The handler's own "ai gateway request" line is at debug level, and at error level for a failure the
+// operator must see: a 5xx sent to the client, or a stream the upstream cut after its 200 (res.Err with a 5xx).
+// A client that hangs up (499) is the client's doing, not a failure of the gateway or an upstream: debug.
 func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Duration) {
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+	ctx := r.Context()
+	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.ai_gateway.client_key", res.ClientKey)
 		repl.Set("http.ai_gateway.endpoint", res.Endpoint)
 		repl.Set("http.ai_gateway.provider", res.Provider)
@@ -255,55 +266,69 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 			repl.Set("http.ai_gateway.cost", strconv.FormatFloat(res.CostUSD, 'f', -1, 64))
 		}
 	}
-	lvl := zapcore.InfoLevel
+	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); !ok || srv == nil || srv.Logs != nil {
+		if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+			// Set, not Add: a request handled twice (an error route, a rehandle) keeps one object.
+			extra.Set(zap.Object("ai_gateway", (*logFields)(res)))
+		}
+	}
+	lvl := zapcore.DebugLevel
 	if res.Status >= 500 || res.Err != nil && res.Err.Status >= 500 {
 		lvl = zapcore.ErrorLevel
 	}
-	ce := h.logger.Check(lvl, "ai gateway request")
-	if ce == nil {
-		return
+	if ce := h.logger.Check(lvl, "ai gateway request"); ce != nil {
+		ce.Write(zap.Int("status", res.Status), zap.Duration("duration", took), zap.Inline((*logFields)(res)))
 	}
-	fields := []zap.Field{
-		zap.Int("status", res.Status),
-		zap.String("endpoint", res.Endpoint),
-		zap.String("client_key", res.ClientKey),
-		zap.String("model", res.ClientModel),
-		zap.String("provider", res.Provider),
-		zap.String("upstream_model", res.UpstreamModel),
-		zap.Bool("stream", res.Stream),
-		zap.Int("prompt_tokens", res.Usage.PromptTokens),
-		zap.Int("completion_tokens", res.Usage.CompletionTokens),
-		zap.Int("total_tokens", res.Usage.TotalTokens),
-		zap.String("usage_origin", res.Usage.Origin.String()),
-		zap.Float64("cost_usd", max(res.CostUSD, 0)),
-		zap.Duration("duration", took),
-		zap.Duration("time_to_first_byte", res.TimeToFirstByte),
-		zap.Array("attempts", attempts(res.Attempts)),
-	}
-	if res.Err != nil {
-		fields = append(fields, zap.String("error", res.Err.Error()))
-	}
-	ce.Write(fields...)
 }
 
-type attempts []gateway.Attempt
+// logFields is a Result as log fields: the access log's "ai_gateway" object, and the handler's own line.
+// Its methods encode straight from the Result, with no allocation.
+type logFields gateway.Result
 
-func (as attempts) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	for _, a := range as {
-		_ = enc.AppendObject(zapcore.ObjectMarshalerFunc(func(o zapcore.ObjectEncoder) error {
-			o.AddString("target", a.Target)
-			o.AddString("outcome", outcome(a))
-			if a.Err != "" {
-				o.AddString("failure", a.Kind.String()) // answer, not_sent or no_answer
-			}
-			o.AddDuration("duration", a.Duration)
-			return nil
-		}))
+func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("endpoint", f.Endpoint)
+	enc.AddString("client_key", f.ClientKey)
+	enc.AddString("model", f.ClientModel)
+	enc.AddString("provider", f.Provider)
+	enc.AddString("upstream_model", f.UpstreamModel)
+	enc.AddBool("stream", f.Stream)
+	enc.AddInt("prompt_tokens", f.Usage.PromptTokens)
+	enc.AddInt("completion_tokens", f.Usage.CompletionTokens)
+	enc.AddInt("total_tokens", f.Usage.TotalTokens)
+	enc.AddString("usage_origin", f.Usage.Origin.String())
+	enc.AddFloat64("cost_usd", max(f.CostUSD, 0))
+	enc.AddDuration("time_to_first_byte", f.TimeToFirstByte)
+	_ = enc.AddArray("attempts", (*logAttempts)(f))
+	if f.Err != nil {
+		enc.AddString("error", f.Err.Error())
 	}
 	return nil
 }
 
-func outcome(a gateway.Attempt) string {
+// logAttempts is a Result's attempts as a log array.
+type logAttempts gateway.Result
+
+func (as *logAttempts) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for i := range as.Attempts {
+		_ = enc.AppendObject((*logAttempt)(&as.Attempts[i]))
+	}
+	return nil
+}
+
+// logAttempt is one attempt as a log object.
+type logAttempt gateway.Attempt
+
+func (a *logAttempt) MarshalLogObject(o zapcore.ObjectEncoder) error {
+	o.AddString("target", a.Target)
+	o.AddString("outcome", outcome((*gateway.Attempt)(a)))
+	if a.Err != "" {
+		o.AddString("failure", a.Kind.String()) // answer, not_sent or no_answer
+	}
+	o.AddDuration("duration", a.Duration)
+	return nil
+}
+
+func outcome(a *gateway.Attempt) string {
 	if a.Err == "" {
 		return strconv.Itoa(a.Status)
 	}

@@ -242,7 +242,7 @@ func TestProviderKeysNeverEchoed(t *testing.T) {
 			}
 		}
 	}
-	gw.waitLog(gatewayLogMsg, 2*len(dialects), nil)
+	gw.waitLog(accessLogMsg, 2*len(dialects), nil)
 	if b, _ := os.ReadFile(gw.logPath); bytes.Contains(b, []byte(key)) {
 		t.Errorf("the provider key reached the log:\n%s", tail(gw.logPath, 3000))
 	}

@@ -158,7 +158,7 @@ func TestCooldown(t *testing.T) {
 	if tried != 0 {
 		t.Errorf("the cooled-down target was tried by %d of 10 requests; want 0", tried)
 	}
-	lines := gw.waitLog(gatewayLogMsg, 20, nil)
+	lines := gw.waitLog(accessLogMsg, 20, nil)
 	if !attemptedTarget(lines[:10], "bad/gpt-4o-mini") {
 		t.Errorf("no log line of the first 10 requests lists an attempt at bad/gpt-4o-mini")
 	}
@@ -182,10 +182,10 @@ func TestCooldown(t *testing.T) {
 	}
 }
 
-// attemptedTarget reports whether any log line lists an attempt at target.
+// attemptedTarget reports whether any access log entry lists an attempt at target.
 func attemptedTarget(lines []gjson.Result, target string) bool {
 	for _, l := range lines {
-		for _, a := range l.Get("attempts").Array() {
+		for _, a := range l.Get("ai_gateway.attempts").Array() {
 			if a.Get("target").Str == target {
 				return true
 			}

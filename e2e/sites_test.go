@@ -21,9 +21,10 @@ func simulatorConfig(knobs string) caddyConfig {
 	}
 }
 
-// gatewayConfig is a Caddy serving ai_gateway with body (Caddyfile lines) as the directive's block.
+// gatewayConfig is a Caddy serving ai_gateway with body (Caddyfile lines) as the directive's block, and an
+// access log (into the process's JSON log) whose entries carry the gateway's fields as ai_gateway.
 func gatewayConfig(body string) caddyConfig {
-	return caddyConfig{site: "\tai_gateway {\n" + indent(body, 2) + "\t}"}
+	return caddyConfig{site: "\tlog\n\tai_gateway {\n" + indent(body, 2) + "\t}"}
 }
 
 // simProvider is an OpenAI-compatible provider block for the simulator sim. fault, when not empty, is sent

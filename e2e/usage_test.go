@@ -11,7 +11,11 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// gatewayLogMsg is the message of the gateway's per-request log line.
+// accessLogMsg is the message of the access log's entry for a request: gatewayConfig turns the access log on
+// (the log directive), as an operator would, and the gateway's fields are its ai_gateway object.
+const accessLogMsg = "handled request"
+
+// gatewayLogMsg is the message of the handler's own line: debug level, or error for a 5xx.
 const gatewayLogMsg = "ai gateway request"
 
 // TestUsageForSilentUpstream checks issue 5 end to end: an OpenAI-compatible upstream that reports no usage
@@ -89,25 +93,32 @@ func TestUsageForSilentUpstream(t *testing.T) {
 		if words == 0 {
 			t.Fatalf("the client got no content before the cut; events %q", a.events)
 		}
-		line := gw.waitLog(gatewayLogMsg, 1, provider("cut"))[0]
-		if got := line.Get("completion_tokens").Int(); got != int64(words) {
+		line := gw.waitLog(accessLogMsg, 1, provider("cut"))[0]
+		if got := line.Get("ai_gateway.completion_tokens").Int(); got != int64(words) {
 			t.Errorf("log line completion_tokens = %d, want the %d tokens relayed before the cut; line %s", got, words, line.Raw)
 		}
-		if line.Get("prompt_tokens").Int() == 0 || line.Get("usage_origin").Str != "counted" {
+		if line.Get("ai_gateway.prompt_tokens").Int() == 0 || line.Get("ai_gateway.usage_origin").Str != "counted" {
 			t.Errorf("log line should carry the counted prompt; line %s", line.Raw)
 		}
+		// A stream the upstream cut is a failure the operator must see: the handler's own line, at error level.
+		gw.waitLog(gatewayLogMsg, 1, func(e gjson.Result) bool { return e.Get("provider").Str == "cut" && e.Get("level").Str == "error" })
 	})
 
 	t.Run("client disconnects mid-stream", func(t *testing.T) {
 		words := readThenDisconnect(t, c, gw, chatBody("slow/gpt-4o-mini", true), 5)
-		line := gw.waitLog(gatewayLogMsg, 1, provider("slow"))[0]
-		got := line.Get("completion_tokens").Int()
+		line := gw.waitLog(accessLogMsg, 1, provider("slow"))[0]
+		got := line.Get("ai_gateway.completion_tokens").Int()
 		if got < int64(words) || got >= 1000 {
 			t.Errorf("log line completion_tokens = %d, want the partial count: at least the %d tokens the client "+
 				"read and fewer than the 1000 of the whole answer; line %s", got, words, line.Raw)
 		}
-		if outcome := line.Get("attempts.0.outcome").Str; !strings.HasPrefix(outcome, "499") || line.Get("level").Str != "info" {
+		if outcome := line.Get("ai_gateway.attempts.0.outcome").Str; !strings.HasPrefix(outcome, "499") || line.Get("level").Str != "info" {
 			t.Errorf("a client that hangs up is a 499 at info level, not an upstream failure: %s", line.Raw)
+		}
+		for _, e := range gw.logEntries(gatewayLogMsg) {
+			if e.Get("provider").Str == "slow" && e.Get("level").Str == "error" {
+				t.Errorf("a client that hangs up is not a failure the operator must see, yet it is logged at error level: %s", e.Raw)
+			}
 		}
 	})
 }
@@ -170,5 +181,5 @@ func usageHeader(a *answer) string {
 
 // provider keeps the gateway log lines of requests answered by provider p.
 func provider(p string) func(gjson.Result) bool {
-	return func(e gjson.Result) bool { return e.Get("provider").Str == p }
+	return func(e gjson.Result) bool { return e.Get("ai_gateway.provider").Str == p }
 }

@@ -232,7 +232,8 @@ func (g *Gateway) Close() {
 	}
 }
 
-// Result describes one handled request, for logs, placeholders and metrics.
+// Result describes one handled request, for logs, placeholders and metrics. The caller owns it: the access
+// log reads it after the response is written, so it must never be pooled or reused.
 type Result struct {
 	// Endpoint is the fixed name of the endpoint asked for (Endpoint.String): "chat_completions",
 	// "embeddings", ...; empty for a path the gateway does not serve.

@@ -7,7 +7,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-func TestUsageReachesPlaceholdersAndLogLine(t *testing.T) {
+func TestUsageReachesPlaceholdersAndAccessLog(t *testing.T) {
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		if gjson.GetBytes(body, "stream").Bool() {
 			writeSSE(w, [][]byte{streamChunk("Hi", ""), streamChunk("", "stop"), []byte(usageChunk), []byte("data: [DONE]\n\n")})
@@ -27,29 +27,26 @@ func TestUsageReachesPlaceholdersAndLogLine(t *testing.T) {
 		{"streamed, usage hidden from the client", `{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`, 5, 2, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := len(s.gatewayLog(0))
+			before := len(s.accessLog(0))
 			if st, _, b := s.post("/v1/chat/completions", tc.body); st != http.StatusOK {
 				t.Fatalf("status %d: %s", st, b)
 			}
-			line := s.gatewayLog(before + 1)[before]
 			access := s.accessLog(before + 1)[before]
 			for _, f := range []struct {
 				log, field string
 				want       any
 			}{
-				{"gateway", "prompt_tokens", tc.prompt}, {"gateway", "completion_tokens", tc.completion},
-				{"gateway", "total_tokens", tc.total}, {"gateway", "status", int64(200)},
-				{"gateway", "model", "openai/gpt-4o-mini"}, {"gateway", "provider", "openai"},
-				{"gateway", "upstream_model", "gpt-4o-mini"},
+				{"access", "ai_gateway.prompt_tokens", tc.prompt}, {"access", "ai_gateway.completion_tokens", tc.completion},
+				{"access", "ai_gateway.total_tokens", tc.total}, {"access", "status", int64(200)},
+				{"access", "ai_gateway.model", "openai/gpt-4o-mini"}, {"access", "ai_gateway.provider", "openai"},
+				{"access", "ai_gateway.upstream_model", "gpt-4o-mini"}, {"access", "ai_gateway.endpoint", "chat_completions"},
+				{"access", "ai_gateway.usage_origin", "reported"}, {"access", "ai_gateway.attempts.0.outcome", "200"},
 				{"access", "ai_prompt_tokens", tc.prompt}, {"access", "ai_completion_tokens", tc.completion},
 				{"access", "ai_total_tokens", tc.total}, {"access", "ai_status", int64(200)},
 				{"access", "ai_model", "openai/gpt-4o-mini"}, {"access", "ai_provider", "openai"},
 				{"access", "ai_upstream_model", "gpt-4o-mini"},
 			} {
-				l := line
-				if f.log == "access" {
-					l = access
-				}
+				l := access
 				v := l.Get(f.field)
 				var got any = v.String()
 				if _, isInt := f.want.(int64); isInt {
@@ -60,5 +57,10 @@ func TestUsageReachesPlaceholdersAndLogLine(t *testing.T) {
 				}
 			}
 		})
+	}
+	for _, l := range s.gatewayLog(0) {
+		if l.Get("level").Str != "error" {
+			t.Errorf("at the default level, the handler writes its own line only for failures the operator must see, at error level: %s", l.Raw)
+		}
 	}
 }
