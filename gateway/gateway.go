@@ -145,6 +145,8 @@ type Gateway struct {
 	tokenizer *usage.Tokenizer
 	prices    *usage.PriceTable
 	redact    *redactor
+	// modelList is the answer to GET …/models.
+	modelList []byte
 }
 
 // New validates cfg and builds a Gateway.
@@ -208,6 +210,7 @@ func New(cfg Config) (*Gateway, error) {
 			return nil, fmt.Errorf("default model: %v", err)
 		}
 	}
+	g.modelList = g.appendModelList(nil)
 	for _, k := range cfg.ClientKeys {
 		if k != "" {
 			g.keyHashes = append(g.keyHashes, sha256.Sum256([]byte(k)))

@@ -11,8 +11,7 @@ import (
 // serveModels answers GET …/models with every name the gateway serves, in OpenAI's list format, and
 // GET …/models/{id} with one of them.
 func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoint, res *Result) {
-	models := g.router.Models()
-	b := make([]byte, 0, 128+96*len(models))
+	b := g.modelList
 	if ep == GetModel {
 		id := r.URL.Path[strings.Index(r.URL.Path, "/models/")+len("/models/"):]
 		if _, err := g.router.Resolve(id); err != nil {
@@ -20,21 +19,12 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoin
 			return
 		}
 		owner, _, _ := strings.Cut(id, "/")
-		for _, m := range models {
+		for _, m := range g.router.Models() {
 			if m.ID == id {
 				owner = m.OwnedBy
 			}
 		}
-		b = appendModel(b, id, owner, g.created, g.modelEndpoints(id))
-	} else {
-		b = append(b, `{"object":"list","data":[`...)
-		for i, m := range models {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendModel(b, m.ID, m.OwnedBy, g.created, g.modelEndpoints(m.ID))
-		}
-		b = append(b, "]}"...)
+		b = appendModel(make([]byte, 0, 128), id, owner, g.created, g.modelEndpoints(id))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -43,6 +33,19 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoin
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(b)
 	}
+}
+
+// appendModelList appends the answer to GET …/models. The configured names do not change once the Gateway
+// is built, so New builds it once.
+func (g *Gateway) appendModelList(b []byte) []byte {
+	b = append(b, `{"object":"list","data":[`...)
+	for i, m := range g.router.Models() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendModel(b, m.ID, m.OwnedBy, g.created, g.modelEndpoints(m.ID))
+	}
+	return append(b, "]}"...)
 }
 
 // modelEndpoints is the set of endpoints some target of model can serve, a bit per Endpoint.
