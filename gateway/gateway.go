@@ -190,7 +190,9 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		u, err := url.Parse(p.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("provider '%s': base URL '%s' is not an http(s) URL", p.Name, p.BaseURL)
+			// The URL is not quoted: it may hold credentials (user:password@, a key in its query).
+			return nil, fmt.Errorf("provider '%s': base URL is not an http(s) URL with a host, such as "+
+				"https://api.openai.com/v1", p.Name)
 		}
 		forward, err := forwardList(p)
 		if err != nil {

@@ -447,3 +447,19 @@ func TestFallbackToNextKeyOnRetryableFailure(t *testing.T) {
 		t.Fatalf("the retry must use the other key")
 	}
 }
+
+// A base URL may carry credentials (user:password@, a key in its query): New's error must not quote them, as
+// it goes to the server's log.
+func TestBadBaseURLErrorDoesNotQuoteItsCredentials(t *testing.T) {
+	for _, base := range []string{"ftp://user:s3cret-pass@example.com/v1", "https://user:s3cret-pass@exa mple.com/v1",
+		"example.com/v1?key=s3cret-pass"} {
+		_, err := New(Config{Providers: []Provider{{Name: "p", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}),
+			BaseURL: base}}})
+		if err == nil {
+			t.Fatalf("%s: no error", base)
+		}
+		if strings.Contains(err.Error(), "s3cret-pass") {
+			t.Errorf("the error quotes the credential: %v", err)
+		}
+	}
+}
