@@ -463,3 +463,15 @@ func TestBadBaseURLErrorDoesNotQuoteItsCredentials(t *testing.T) {
 		}
 	}
 }
+
+// The error for a bad role names every role the gateway accepts.
+func TestBadRoleErrorNamesEveryAcceptedRole(t *testing.T) {
+	g := newGateway(t, "http://127.0.0.1:1/v1")
+	rec := post(t, g, `{"model":"openai/x","messages":[{"role":"wizard","content":"x"}]}`)
+	msg := gjson.Get(rec.Body.String(), "error.message").Str
+	for role := range validRoles {
+		if !strings.Contains(msg, role) {
+			t.Errorf("the message does not name %q: %s", role, msg)
+		}
+	}
+}

@@ -294,7 +294,7 @@ func validateMessages(v gjson.Result) *transform.Error {
 		if role.Type != gjson.String || !validRoles[role.Str] {
 			param := "messages[" + strconv.Itoa(i) + "]"
 			bad = transform.InvalidRequest(param+".role",
-				param+".role must be one of system, developer, user, assistant, tool")
+				param+".role must be one of system, developer, user, assistant, tool or function")
 			return false
 		}
 		i++
