@@ -145,8 +145,9 @@ type Gateway struct {
 	tokenizer *usage.Tokenizer
 	prices    *usage.PriceTable
 	redact    *redactor
-	// modelList is the answer to GET …/models.
+	// modelList is the answer to GET …/models; owners maps each configured name to its owned_by.
 	modelList []byte
+	owners    map[string]string
 }
 
 // New validates cfg and builds a Gateway.

@@ -18,11 +18,9 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoin
 			g.fail(w, res, asError(err))
 			return
 		}
-		owner, _, _ := strings.Cut(id, "/")
-		for _, m := range g.router.Models() {
-			if m.ID == id {
-				owner = m.OwnedBy
-			}
+		owner, ok := g.owners[id]
+		if !ok {
+			owner, _, _ = strings.Cut(id, "/")
 		}
 		b = appendModel(make([]byte, 0, 128), id, owner, g.created, g.modelEndpoints(id))
 	}
@@ -35,11 +33,14 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoin
 	}
 }
 
-// appendModelList appends the answer to GET …/models. The configured names do not change once the Gateway
-// is built, so New builds it once.
+// appendModelList appends the answer to GET …/models and records each name's owner in g.owners. The
+// configured names do not change once the Gateway is built, so New calls it once.
 func (g *Gateway) appendModelList(b []byte) []byte {
 	b = append(b, `{"object":"list","data":[`...)
-	for i, m := range g.router.Models() {
+	models := g.router.Models()
+	g.owners = make(map[string]string, len(models))
+	for i, m := range models {
+		g.owners[m.ID] = m.OwnedBy
 		if i > 0 {
 			b = append(b, ',')
 		}
