@@ -18,7 +18,10 @@ func init() {
 
 // Preset is a known OpenAI-compatible service: its public base URL, and whether it is used without a key.
 type Preset struct {
+	// BaseURL is the service's API base URL, used when the provider sets no base_url.
 	BaseURL string
+	// Keyless marks a service normally run locally without a credential, so a provider of it needs no
+	// api_key.
 	Keyless bool
 }
 

@@ -229,19 +229,10 @@ func (g *Gateway) worstCost(x *exchange, target string) float64 {
 		return g.estimateCost(x, target)
 	}
 	worst := 0.0
-	for i := -1; i < len(x.req.fallbacks); i++ {
-		model := x.req.model
-		if i >= 0 {
-			model = x.req.fallbacks[i]
-		}
-		targets, err := g.router.Resolve(model)
-		if err != nil {
-			continue
-		}
-		for _, t := range targets {
-			worst = max(worst, g.estimateCost(x, t.String()))
-		}
-	}
+	g.eachTarget(x.req, func(t router.Target) bool {
+		worst = max(worst, g.estimateCost(x, t.String()))
+		return true
+	})
 	return worst
 }
 

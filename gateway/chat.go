@@ -239,22 +239,25 @@ type firstEventTimer struct {
 	fired atomic.Bool
 }
 
+// startFirstEventTimer arms a timer of d; nil, a timer that never fires, when d is not positive.
 func startFirstEventTimer(d time.Duration, cancel context.CancelFunc) *firstEventTimer {
-	ft := &firstEventTimer{}
-	if d > 0 {
-		ft.t = time.AfterFunc(d, func() {
-			ft.fired.Store(true)
-			cancel()
-		})
+	if d <= 0 {
+		return nil
 	}
+	ft := &firstEventTimer{}
+	ft.t = time.AfterFunc(d, func() {
+		ft.fired.Store(true)
+		cancel()
+	})
 	return ft
 }
 
 // stop disarms the timer and reports whether it had already fired.
 func (ft *firstEventTimer) stop() bool {
-	if ft.t != nil {
-		ft.t.Stop()
+	if ft == nil {
+		return false
 	}
+	ft.t.Stop()
 	return ft.fired.Load()
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
@@ -229,6 +230,28 @@ func countCompletionText(t *usage.Tokenizer, model string, body []byte) (int, in
 // and of its fallbacks) can serve ep, naming their providers; nil when one can.
 func (g *Gateway) unsupported(ep *endpoint, req *apiRequest) *transform.Error {
 	var names []string
+	served := false
+	g.eachTarget(req, func(t router.Target) bool {
+		if g.providers[t.Provider].ops[ep.id] != nil {
+			served = true
+			return false
+		}
+		if !slices.Contains(names, t.Provider) {
+			names = append(names, t.Provider)
+		}
+		return true
+	})
+	if served || len(names) == 0 {
+		return nil
+	}
+	return transform.NewError(http.StatusBadRequest, "invalid_request_error", "unsupported_endpoint",
+		"provider '"+strings.Join(names, "', '")+"' does not serve "+ep.suffix[1:]+
+			": route the model to a provider that does (GET /v1/models lists each model's endpoints)")
+}
+
+// eachTarget calls f with every target of the request's model and then of each of its fallbacks (names that
+// do not resolve are skipped) until f returns false.
+func (g *Gateway) eachTarget(req *apiRequest, f func(router.Target) bool) {
 	for i := -1; i < len(req.fallbacks); i++ {
 		model := req.model
 		if i >= 0 {
@@ -239,18 +262,9 @@ func (g *Gateway) unsupported(ep *endpoint, req *apiRequest) *transform.Error {
 			continue
 		}
 		for _, t := range targets {
-			if g.providers[t.Provider].ops[ep.id] != nil {
-				return nil
-			}
-			if !slices.Contains(names, t.Provider) {
-				names = append(names, t.Provider)
+			if !f(t) {
+				return
 			}
 		}
 	}
-	if len(names) == 0 {
-		return nil
-	}
-	return transform.NewError(http.StatusBadRequest, "invalid_request_error", "unsupported_endpoint",
-		"provider '"+strings.Join(names, "', '")+"' does not serve "+ep.suffix[1:]+
-			": route the model to a provider that does (GET /v1/models lists each model's endpoints)")
 }

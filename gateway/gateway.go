@@ -145,6 +145,9 @@ type Gateway struct {
 	tokenizer *usage.Tokenizer
 	prices    *usage.PriceTable
 	redact    *redactor
+	// modelList is the answer to GET …/models; owners maps each configured name to its owned_by.
+	modelList []byte
+	owners    map[string]string
 }
 
 // New validates cfg and builds a Gateway.
@@ -188,7 +191,9 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		u, err := url.Parse(p.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("provider '%s': base URL '%s' is not an http(s) URL", p.Name, p.BaseURL)
+			// The URL is not quoted: it may hold credentials (user:password@, a key in its query).
+			return nil, fmt.Errorf("provider '%s': base URL is not an http(s) URL with a host, such as "+
+				"https://api.openai.com/v1", p.Name)
 		}
 		forward, err := forwardList(p)
 		if err != nil {
@@ -208,6 +213,7 @@ func New(cfg Config) (*Gateway, error) {
 			return nil, fmt.Errorf("default model: %v", err)
 		}
 	}
+	g.modelList = g.appendModelList(nil)
 	for _, k := range cfg.ClientKeys {
 		if k != "" {
 			g.keyHashes = append(g.keyHashes, sha256.Sum256([]byte(k)))

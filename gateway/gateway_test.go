@@ -447,3 +447,31 @@ func TestFallbackToNextKeyOnRetryableFailure(t *testing.T) {
 		t.Fatalf("the retry must use the other key")
 	}
 }
+
+// A base URL may carry credentials (user:password@, a key in its query): New's error must not quote them, as
+// it goes to the server's log.
+func TestBadBaseURLErrorDoesNotQuoteItsCredentials(t *testing.T) {
+	for _, base := range []string{"ftp://user:s3cret-pass@example.com/v1", "https://user:s3cret-pass@exa mple.com/v1",
+		"example.com/v1?key=s3cret-pass"} {
+		_, err := New(Config{Providers: []Provider{{Name: "p", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}),
+			BaseURL: base}}})
+		if err == nil {
+			t.Fatalf("%s: no error", base)
+		}
+		if strings.Contains(err.Error(), "s3cret-pass") {
+			t.Errorf("the error quotes the credential: %v", err)
+		}
+	}
+}
+
+// The error for a bad role names every role the gateway accepts.
+func TestBadRoleErrorNamesEveryAcceptedRole(t *testing.T) {
+	g := newGateway(t, "http://127.0.0.1:1/v1")
+	rec := post(t, g, `{"model":"openai/x","messages":[{"role":"wizard","content":"x"}]}`)
+	msg := gjson.Get(rec.Body.String(), "error.message").Str
+	for role := range validRoles {
+		if !strings.Contains(msg, role) {
+			t.Errorf("the message does not name %q: %s", role, msg)
+		}
+	}
+}

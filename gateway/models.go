@@ -11,30 +11,18 @@ import (
 // serveModels answers GET …/models with every name the gateway serves, in OpenAI's list format, and
 // GET …/models/{id} with one of them.
 func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoint, res *Result) {
-	models := g.router.Models()
-	b := make([]byte, 0, 128+96*len(models))
+	b := g.modelList
 	if ep == GetModel {
 		id := r.URL.Path[strings.Index(r.URL.Path, "/models/")+len("/models/"):]
 		if _, err := g.router.Resolve(id); err != nil {
 			g.fail(w, res, asError(err))
 			return
 		}
-		owner, _, _ := strings.Cut(id, "/")
-		for _, m := range models {
-			if m.ID == id {
-				owner = m.OwnedBy
-			}
+		owner, ok := g.owners[id]
+		if !ok {
+			owner, _, _ = strings.Cut(id, "/")
 		}
-		b = appendModel(b, id, owner, g.created, g.modelEndpoints(id))
-	} else {
-		b = append(b, `{"object":"list","data":[`...)
-		for i, m := range models {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendModel(b, m.ID, m.OwnedBy, g.created, g.modelEndpoints(m.ID))
-		}
-		b = append(b, "]}"...)
+		b = appendModel(make([]byte, 0, 128), id, owner, g.created, g.modelEndpoints(id))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -43,6 +31,22 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoin
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(b)
 	}
+}
+
+// appendModelList appends the answer to GET …/models and records each name's owner in g.owners. The
+// configured names do not change once the Gateway is built, so New calls it once.
+func (g *Gateway) appendModelList(b []byte) []byte {
+	b = append(b, `{"object":"list","data":[`...)
+	models := g.router.Models()
+	g.owners = make(map[string]string, len(models))
+	for i, m := range models {
+		g.owners[m.ID] = m.OwnedBy
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendModel(b, m.ID, m.OwnedBy, g.created, g.modelEndpoints(m.ID))
+	}
+	return append(b, "]}"...)
 }
 
 // modelEndpoints is the set of endpoints some target of model can serve, a bit per Endpoint.

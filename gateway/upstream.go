@@ -207,28 +207,29 @@ func (e *authError) Error() string {
 }
 func (e *authError) Unwrap() error { return e.err }
 
-// DialError is a failure to connect to an upstream: the request was never sent, so it is always safe to
-// retry (as reverse_proxy's DialError).
-type DialError struct{ Err error }
+// dialError is a failure to connect to an upstream: the request was never sent, so it is always safe to
+// retry (as reverse_proxy's DialError). It never leaves the package: transportError turns it into the
+// client's error.
+type dialError struct{ err error }
 
-func (e DialError) Error() string { return "dial: " + e.Err.Error() }
-func (e DialError) Unwrap() error { return e.Err }
+func (e dialError) Error() string { return "dial: " + e.err.Error() }
+func (e dialError) Unwrap() error { return e.err }
 
-// dialContext wraps a dialer's errors in DialError.
+// dialContext wraps a dialer's errors in dialError.
 func dialContext(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
-			return nil, DialError{err}
+			return nil, dialError{err}
 		}
 		return c, nil
 	}
 }
 
-// notSent reports whether a failed round trip never reached the upstream: a DialError from the gateway's own
+// notSent reports whether a failed round trip never reached the upstream: a dialError from the gateway's own
 // transport, or a dial or DNS failure from any other.
 func notSent(err error) bool {
-	var de DialError
+	var de dialError
 	var oe *net.OpError
 	var dns *net.DNSError
 	return errors.As(err, &de) || errors.As(err, &oe) && oe.Op == "dial" || errors.As(err, &dns)

@@ -225,7 +225,7 @@ func validateInput(v gjson.Result) *transform.Error {
 		switch {
 		case e.Type == gjson.String && e.Str != "":
 		case e.Type == gjson.Number:
-		case e.IsArray() && len(e.Array()) > 0:
+		case e.IsArray() && hasElements(e):
 		default:
 			bad = transform.InvalidRequest("input", msg)
 		}
@@ -285,15 +285,16 @@ func validateMessages(v gjson.Result) *transform.Error {
 	var bad *transform.Error
 	i := 0
 	v.ForEach(func(_, m gjson.Result) bool {
-		param := "messages[" + strconv.Itoa(i) + "]"
 		if !m.IsObject() {
+			param := "messages[" + strconv.Itoa(i) + "]"
 			bad = transform.InvalidRequest(param, param+" must be an object with role and content")
 			return false
 		}
 		role := m.Get("role")
 		if role.Type != gjson.String || !validRoles[role.Str] {
+			param := "messages[" + strconv.Itoa(i) + "]"
 			bad = transform.InvalidRequest(param+".role",
-				param+".role must be one of system, developer, user, assistant, tool")
+				param+".role must be one of system, developer, user, assistant, tool or function")
 			return false
 		}
 		i++

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -37,10 +38,15 @@ type RedisOptions struct {
 	PoolSize int
 }
 
-// RedisOptionsFromURL parses redis://[user:password@]host:port/db (or rediss:// for TLS).
-func RedisOptionsFromURL(url string) (RedisOptions, error) {
-	o, err := redis.ParseURL(url)
+// RedisOptionsFromURL parses redis://[user:password@]host:port/db (or rediss:// for TLS). Its error never
+// quotes the URL, which may hold a password.
+func RedisOptionsFromURL(rawURL string) (RedisOptions, error) {
+	o, err := redis.ParseURL(rawURL)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message quotes the whole URL
+		}
 		return RedisOptions{}, fmt.Errorf("redis URL: %w", err)
 	}
 	return RedisOptions{Address: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLS: o.TLSConfig}, nil

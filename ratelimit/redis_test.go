@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -78,4 +79,18 @@ func TestSettleSurvivesClientDisconnect(t *testing.T) {
 			t.Fatalf("remaining %d, want 100: the usage of a disconnected client was not charged", h.Remaining)
 		}
 	})
+}
+
+// A Redis URL carries its password: an error about it must not quote it, as it goes to Caddy's log.
+func TestRedisURLErrorDoesNotQuoteThePassword(t *testing.T) {
+	for _, u := range []string{"redis://user:s3cret-pass@host:port/0", "redis://:s3cret-pass@ho st:6379/0",
+		"redis://:s3cret-pass@[::1/0"} {
+		_, err := RedisOptionsFromURL(u)
+		if err == nil {
+			t.Fatalf("%s: no error", u)
+		}
+		if strings.Contains(err.Error(), "s3cret-pass") {
+			t.Errorf("the error quotes the password: %v", err)
+		}
+	}
 }

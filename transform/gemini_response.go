@@ -65,12 +65,9 @@ func (g *Gemini) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 	return out, c.Usage, nil
 }
 
-// geminiCandidate fills c's content, reasoning, tool calls, finish reason and logprobs from a Gemini
-// candidate, read in one pass.
-func geminiCandidate(c *completion, cand gjson.Result) {
-	var text, thoughts strings.Builder
-	c.ToolCalls = c.ToolCalls[:0]
-	var parts, finish, logprobs gjson.Result
+// geminiCandidateFields reads, in one pass, the fields of a Gemini candidate the translators use: its
+// content's parts, its finishReason and its logprobsResult.
+func geminiCandidateFields(cand gjson.Result) (parts, finish, logprobs gjson.Result) {
 	cand.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "content":
@@ -82,6 +79,15 @@ func geminiCandidate(c *completion, cand gjson.Result) {
 		}
 		return true
 	})
+	return parts, finish, logprobs
+}
+
+// geminiCandidate fills c's content, reasoning, tool calls, finish reason and logprobs from a Gemini
+// candidate, read in one pass.
+func geminiCandidate(c *completion, cand gjson.Result) {
+	var text, thoughts strings.Builder
+	c.ToolCalls = c.ToolCalls[:0]
+	parts, finish, logprobs := geminiCandidateFields(cand)
 	parts.ForEach(func(_, p gjson.Result) bool {
 		if fc := p.Get("functionCall"); fc.IsObject() {
 			c.ToolCalls = append(c.ToolCalls, toolCall{

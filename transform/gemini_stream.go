@@ -91,18 +91,7 @@ func (s *geminiStream) Translate(ev Event, sink Sink) (bool, error) {
 		cand = c
 		return false
 	})
-	var parts, finish, logprobs gjson.Result
-	cand.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "content":
-			parts = v.Get("parts")
-		case "finishReason":
-			finish = v
-		case "logprobsResult":
-			logprobs = v
-		}
-		return true
-	})
+	parts, finish, logprobs := geminiCandidateFields(cand)
 	if logprobs.Exists() {
 		s.logprobs = appendGeminiLogprobs(s.logprobs[:0], &s.tops, logprobs)
 		s.lpPending = len(s.logprobs) > 0

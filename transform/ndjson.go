@@ -10,7 +10,8 @@ import (
 type EventReader interface {
 	// Next returns the next event; io.EOF at the end of the stream.
 	Next() (Event, error)
-	// Buffered reports how many bytes were read from the body but not yet returned as events.
+	// Buffered reports how many bytes were read from the body but not yet returned as events; zero when
+	// they hold no complete event, so that Next would wait for the upstream.
 	Buffered() int
 }
 
@@ -66,8 +67,14 @@ func (n *nDJSONReader) Next() (Event, error) {
 	}
 }
 
-// Buffered implements EventReader.
-func (n *nDJSONReader) Buffered() int { return n.r.Buffered() }
+// Buffered implements EventReader: zero unless a whole line is buffered.
+func (n *nDJSONReader) Buffered() int {
+	b, _ := n.r.Peek(n.r.Buffered()) // already buffered: never reads
+	if bytes.IndexByte(b, '\n') < 0 {
+		return 0
+	}
+	return len(b)
+}
 
 var (
 	_ EventReader = (*SSEReader)(nil)

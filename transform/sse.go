@@ -90,9 +90,28 @@ func (s *SSEReader) Next() (Event, error) {
 	}
 }
 
-// Buffered reports how many bytes of the upstream body have been read but not yet returned as events. A
-// relay flushes its client when it is zero: events that arrived together then leave together.
-func (s *SSEReader) Buffered() int { return s.r.Buffered() }
+// Buffered reports how many bytes of the upstream body have been read but not yet returned as events, or zero
+// when they hold no complete event (no blank line), as Next would then wait for the upstream. A relay flushes
+// its client when it is zero: events that arrived together then leave together, and none waits for the rest
+// of a later one.
+func (s *SSEReader) Buffered() int {
+	n := s.r.Buffered()
+	if n == 0 {
+		return 0
+	}
+	b, _ := s.r.Peek(n) // already buffered: never reads
+	// Next leaves the buffer at the start of a line, so a blank line is at its start or after a line break.
+	if b[0] == '\n' || bytes.HasPrefix(b, crlf) || bytes.Contains(b, lflf) || bytes.Contains(b, lfcrlf) {
+		return n
+	}
+	return 0
+}
+
+var (
+	crlf   = []byte("\r\n")
+	lflf   = []byte("\n\n")
+	lfcrlf = []byte("\n\r\n")
+)
 
 // readLine returns the next line without its terminator. The slice is valid until the next call.
 func (s *SSEReader) readLine() ([]byte, error) {
