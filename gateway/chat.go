@@ -208,12 +208,12 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 		return false, ttfb, asError(terr)
 	}
 	outBody = g.completeUsage(x, t, use, outBody)
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(outBody)))
-	g.setAnswerHeaders(h, x, u.Name, t.Model)
+	h := newHeaderValues(w.Header(), 7)
+	h.set("Content-Type", "application/json")
+	h.set("Content-Length", strconv.Itoa(len(outBody)))
+	g.setAnswerHeaders(&h, x, u.Name, t.Model)
 	if x.res.CostUSD >= 0 {
-		h.Set("X-AI-Gateway-Cost", formatCost(x.res.CostUSD))
+		h.set(hdrCost, formatCost(x.res.CostUSD))
 	}
 	w.WriteHeader(http.StatusOK)
 	x.res.Status = http.StatusOK
@@ -223,14 +223,43 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 }
 
 // setAnswerHeaders says who answered and how usage was obtained, and adds the rate-limit headers.
-func (g *Gateway) setAnswerHeaders(h http.Header, x *exchange, provider, model string) {
-	h.Set("X-AI-Gateway-Provider", provider)
-	h.Set("X-AI-Gateway-Upstream-Model", model)
-	h.Set("X-AI-Gateway-Attempts", strconv.Itoa(len(x.res.Attempts)+1))
+func (g *Gateway) setAnswerHeaders(h *headerValues, x *exchange, provider, model string) {
+	h.set(hdrProvider, provider)
+	h.set(hdrUpstreamModel, model)
+	h.set(hdrAttempts, strconv.Itoa(len(x.res.Attempts)+1))
 	if x.res.Usage.Known() {
-		h.Set("X-AI-Gateway-Usage", x.res.Usage.Origin.String())
+		h.set(hdrUsage, x.res.Usage.Origin.String())
 	}
-	x.limit.Headers().Each(h.Set)
+	x.limit.Headers().Each(h.h.Set)
+}
+
+// The gateway's response header names, in canonical form: headerValues.set stores them as they are.
+const (
+	hdrProvider      = "X-Ai-Gateway-Provider"
+	hdrUpstreamModel = "X-Ai-Gateway-Upstream-Model"
+	hdrAttempts      = "X-Ai-Gateway-Attempts"
+	hdrUsage         = "X-Ai-Gateway-Usage"
+	hdrCost          = "X-Ai-Gateway-Cost"
+)
+
+// headerValues sets the single-valued headers of one response. Their values share one array allocated for
+// this response only; each header's slice is capped at its own element, so a later append to it (or an edit
+// in place, as Caddy's header handler may make) never reaches another header's value.
+type headerValues struct {
+	h    http.Header
+	vals []string
+}
+
+// newHeaderValues sets headers of h, room for n values allocated at once.
+func newHeaderValues(h http.Header, n int) headerValues {
+	return headerValues{h: h, vals: make([]string, 0, n)}
+}
+
+// set sets the header k, which must be in canonical form, to the one value v.
+func (s *headerValues) set(k, v string) {
+	s.vals = append(s.vals, v)
+	n := len(s.vals)
+	s.h[k] = s.vals[n-1 : n : n]
 }
 
 // firstEventTimer cancels an attempt whose stream has not produced its first event in time.

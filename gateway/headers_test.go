@@ -144,3 +144,11 @@ func TestProviderPolicyBalancesKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestGatewayHeaderNamesAreCanonical(t *testing.T) {
+	for _, k := range []string{hdrProvider, hdrUpstreamModel, hdrAttempts, hdrUsage, hdrCost} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("%q is set as is, but its canonical form is %q", k, c)
+		}
+	}
+}

@@ -54,14 +54,14 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	if terr != nil {
 		return false, ttfb, asError(terr)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	hv := newHeaderValues(w.Header(), 10)
+	hv.set("Content-Type", "text/event-stream")
+	hv.set("Cache-Control", "no-cache")
+	hv.set("X-Accel-Buffering", "no")
 	// Usage is only known at the end of a stream: it follows as trailers. Both are declared; the cost is only
 	// sent when the model has a price (a declared trailer left unset is not sent).
-	h.Set("Trailer", "X-AI-Gateway-Usage, X-AI-Gateway-Cost")
-	g.setAnswerHeaders(h, x, u.Name, treq.Model)
+	hv.set("Trailer", "X-AI-Gateway-Usage, X-AI-Gateway-Cost")
+	g.setAnswerHeaders(&hv, x, u.Name, treq.Model)
 	w.WriteHeader(http.StatusOK)
 	x.res.Status = http.StatusOK
 	x.res.TimeToFirstByte = time.Since(x.start)
@@ -71,9 +71,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		streamErr = errClientGone
 	}
 	g.finishStreamUsage(x, target, sw, streamErr != nil)
-	h.Set("X-AI-Gateway-Usage", x.res.Usage.Origin.String())
+	hv.set(hdrUsage, x.res.Usage.Origin.String())
 	if x.res.CostUSD >= 0 {
-		h.Set("X-AI-Gateway-Cost", formatCost(x.res.CostUSD))
+		hv.set(hdrCost, formatCost(x.res.CostUSD))
 	}
 	if sw.writeErr != nil || errors.Is(streamErr, errClientGone) {
 		x.res.Err = transform.NewError(499, "invalid_request_error", "client_closed_request", "the client closed the request")
