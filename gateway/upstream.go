@@ -147,12 +147,13 @@ func upstreamHeader(client http.Header, forward []string, extra http.Header, str
 	for k, vs := range extra {
 		h[k] = vs
 	}
-	h.Set("Content-Type", "application/json")
+	// One array for both values, each slice capped at its own element.
+	vals := make([]string, 2)
+	vals[0], vals[1] = "application/json", "application/json"
 	if stream {
-		h.Set("Accept", "text/event-stream")
-	} else {
-		h.Set("Accept", "application/json")
+		vals[1] = "text/event-stream"
 	}
+	h["Content-Type"], h["Accept"] = vals[0:1:1], vals[1:2:2]
 	return h
 }
 
