@@ -45,7 +45,8 @@ type Outgoing struct {
 	Path string
 	// Body is the upstream request body.
 	Body []byte
-	// Header holds dialect-specific headers (e.g. anthropic-version). Auth is set by Dialect.Authorize.
+	// Header holds dialect-specific headers (e.g. anthropic-version); nil when there are none. The gateway
+	// sends a JSON Content-Type and an Accept for every request itself; auth is set by Dialect.Authorize.
 	Header http.Header
 }
 

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -42,9 +41,7 @@ func (g *Gemini) BuildEmbeddings(req *Request) (*Outgoing, error) {
 		out = append(out, '}')
 	}
 	out = append(out, "]}"...)
-	h := make(http.Header, 1)
-	h.Set("Content-Type", "application/json")
-	return &Outgoing{Path: "/models/" + seg + ":batchEmbedContents", Body: out, Header: h}, nil
+	return &Outgoing{Path: "/models/" + seg + ":batchEmbedContents", Body: out}, nil
 }
 
 // TranslateEmbeddings turns {"embeddings":[{"values":[…]},…]} into OpenAI's list, floats or base64 as the

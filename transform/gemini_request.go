@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"net/http"
 	"net/url"
 	"path"
 	"strconv"
@@ -60,9 +59,7 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 	} else {
 		p += ":generateContent"
 	}
-	h := make(http.Header, 1)
-	h.Set("Content-Type", "application/json")
-	return &Outgoing{Path: p, Body: out, Header: h}, nil
+	return &Outgoing{Path: p, Body: out}, nil
 }
 
 // geminiRequestBuilder accumulates the translated contents and systemInstruction of one request.

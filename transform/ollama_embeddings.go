@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -33,9 +32,7 @@ func (o *Ollama) BuildEmbeddings(req *Request) (*Outgoing, error) {
 		out = AppendJSONString(out, o.opts.KeepAlive)
 	}
 	out = append(out, '}')
-	h := make(http.Header, 1)
-	h.Set("Content-Type", "application/json")
-	return &Outgoing{Path: "/api/embed", Body: out, Header: h}, nil
+	return &Outgoing{Path: "/api/embed", Body: out}, nil
 }
 
 // TranslateEmbeddings turns {"embeddings":[[…]],"prompt_eval_count":N} into OpenAI's list, floats or base64

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -46,9 +45,7 @@ func (o *Ollama) BuildRequest(req *Request) (*Outgoing, error) {
 		out = AppendJSONString(out, o.opts.KeepAlive)
 	}
 	out = append(out, '}')
-	h := make(http.Header, 1)
-	h.Set("Content-Type", "application/json")
-	return &Outgoing{Path: "/api/chat", Body: out, Header: h}, nil
+	return &Outgoing{Path: "/api/chat", Body: out}, nil
 }
 
 // ollamaMessages appends the translated messages, comma-separated.

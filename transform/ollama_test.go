@@ -85,7 +85,7 @@ func TestOllamaRequestMatchesRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Path != "/api/chat" || out.Header.Get("Content-Type") != "application/json" {
+	if out.Path != "/api/chat" || out.Header != nil { // the gateway sets Content-Type for every dialect
 		t.Errorf("path %q, headers %v", out.Path, out.Header)
 	}
 	// The recorded client sent an empty format, which Ollama treats as none.
