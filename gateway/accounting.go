@@ -26,18 +26,15 @@ func (g *Gateway) promptTokens(x *exchange, model string) int {
 // completeUsage fills in usage for a non-streaming answer whose upstream reported none, prices it, and
 // returns the body with usage (and usage.cost when configured) in it. A reported usage is kept as the
 // upstream sent it.
-func (g *Gateway) completeUsage(x *exchange, t router.Target, reported usage.Usage, body []byte) []byte {
-	name := t.String()
+func (g *Gateway) completeUsage(x *exchange, reported usage.Usage, body []byte) []byte {
+	name := x.target
 	u := reported
 	if !u.Known() {
-		// The endpoint's counters are func values, through which a string escapes: they get their own copy of
-		// the name, so that name stays on the stack when usage was reported (the common case).
-		counted := t.String()
 		completion, reasoning := 0, 0
 		if x.ep.completion != nil {
-			completion, reasoning = x.ep.completion(g.tokenizer, counted, body)
+			completion, reasoning = x.ep.completion(g.tokenizer, name, body)
 		}
-		u = usage.Usage{PromptTokens: g.promptTokens(x, counted), CompletionTokens: completion, ReasoningTokens: reasoning,
+		u = usage.Usage{PromptTokens: g.promptTokens(x, name), CompletionTokens: completion, ReasoningTokens: reasoning,
 			Origin: g.tokenizer.Origin(name)}
 		u.TotalTokens = u.PromptTokens + u.CompletionTokens
 		switch x.ep.usage {
@@ -66,14 +63,14 @@ func appendPromptUsage(dst []byte, u usage.Usage) []byte {
 
 // finishStreamUsage decides a stream's usage: the upstream's when it reported one, else the gateway's own
 // count of what was relayed (also for streams cut short).
-func (g *Gateway) finishStreamUsage(x *exchange, t router.Target, sw *streamWriter, cut bool) {
-	name := t.String()
+func (g *Gateway) finishStreamUsage(x *exchange, sw *streamWriter, cut bool) {
+	name := x.target
 	u := sw.usage
 	if !u.Known() || (cut && u.CompletionTokens == 0) {
 		completion, reasoning := sw.counter.Completion()
 		prompt := u.PromptTokens
 		if prompt == 0 {
-			prompt = g.promptTokens(x, t.String()) // its own copy: see completeUsage
+			prompt = g.promptTokens(x, name)
 		}
 		u = usage.Usage{PromptTokens: prompt, CompletionTokens: completion, ReasoningTokens: reasoning,
 			CachedTokens: u.CachedTokens, Origin: g.tokenizer.Origin(name)}
@@ -144,15 +141,15 @@ type targetLimit struct {
 	refused *transform.Error
 }
 
-// reserveTarget charges the rules that apply to target t, and were not claimed at admission, before its
+// reserveTarget charges the rules that apply to the target about to be tried (x.target), and were not claimed at admission, before its
 // first attempt; later attempts of the same "provider/model" share that reservation (a target none of
 // whose rules remain is asked again, cheaply). It returns the refusal when a limit refuses the target,
 // which is then skipped.
-func (g *Gateway) reserveTarget(r *http.Request, x *exchange, t router.Target) *transform.Error {
+func (g *Gateway) reserveTarget(r *http.Request, x *exchange) *transform.Error {
 	if g.cfg.Limiter == nil || g.cfg.Claims == nil {
 		return nil
 	}
-	name := t.String()
+	name := x.target
 	for _, tl := range x.targetLimits {
 		if tl.target == name {
 			return tl.refused

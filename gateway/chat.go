@@ -28,6 +28,8 @@ type exchange struct {
 	targetLimits []*targetLimit
 	// prompt is the locally counted prompt, computed at most once.
 	prompt int
+	// target is the current attempt's "provider/model", computed once per attempt.
+	target string
 }
 
 // serveAPI serves one request to the JSON endpoint ep: validation, routes and fallbacks, limits, retries,
@@ -101,7 +103,8 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 		if g.providers[t.Provider].ops[x.ep.id] == nil {
 			continue // the target's dialect does not serve the endpoint
 		}
-		if e := g.reserveTarget(r, x, t); e != nil {
+		x.target = t.String()
+		if e := g.reserveTarget(r, x); e != nil {
 			last, limited = e, true
 			continue
 		}
@@ -158,7 +161,7 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 	began := time.Now()
 	answered, ttfb, e := g.attempt(w, r, x, u, ops, t, treq)
 	e = g.redact.error(e)
-	a := Attempt{Target: t.String(), Label: t.Label(), Status: http.StatusOK, Duration: time.Since(began)}
+	a := Attempt{Target: x.target, Label: t.Label(), Status: http.StatusOK, Duration: time.Since(began)}
 	out := router.Outcome{TTFB: ttfb}
 	if e != nil {
 		a.Status, a.Err = e.Status, e.Error()
@@ -207,7 +210,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if terr != nil {
 		return false, ttfb, asError(terr)
 	}
-	outBody = g.completeUsage(x, t, use, outBody)
+	outBody = g.completeUsage(x, use, outBody)
 	h := newHeaderValues(w.Header(), 7)
 	h.set("Content-Type", "application/json")
 	h.set("Content-Length", strconv.Itoa(len(outBody)))

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
@@ -45,9 +44,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		}
 		return false, ttfb, transportError(r.Context(), u.Name, err)
 	}
-	target := router.Target{Provider: u.Name, Model: treq.Model}
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel, object: x.ep.chunkObject,
-		counter: g.tokenizer.NewStreamCounter(target.String())}
+		counter: g.tokenizer.NewStreamCounter(x.target)}
 	tr := ops.stream(treq)
 	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
 	done, terr := tr.Translate(ev, sw)
@@ -70,7 +68,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	if sw.writeErr != nil && streamErr == nil {
 		streamErr = errClientGone
 	}
-	g.finishStreamUsage(x, target, sw, streamErr != nil)
+	g.finishStreamUsage(x, sw, streamErr != nil)
 	hv.set(hdrUsage, x.res.Usage.Origin.String())
 	if x.res.CostUSD >= 0 {
 		hv.set(hdrCost, formatCost(x.res.CostUSD))
