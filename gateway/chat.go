@@ -30,6 +30,10 @@ type exchange struct {
 	prompt int
 	// target is the current attempt's "provider/model", computed once per attempt.
 	target string
+	// reqv holds what req points to, and treq the current attempt's request to its dialect: parts of the
+	// exchange rather than allocations of their own.
+	reqv apiRequest
+	treq transform.Request
 }
 
 // serveAPI serves one request to the JSON endpoint ep: validation, routes and fallbacks, limits, retries,
@@ -47,11 +51,11 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint,
 		g.fail(w, res, transform.InvalidRequest("", "could not read the request body"))
 		return
 	}
-	req, verr := g.validate(ep, body)
-	if verr != nil {
+	if verr := g.validateInto(&x.reqv, ep, body); verr != nil {
 		g.fail(w, res, verr)
 		return
 	}
+	req := &x.reqv
 	x.req = req
 	res.ClientModel, res.Stream = req.model, req.stream
 	if err := g.router.PlanInto(&x.plan, req.model, req.fallbacks); err != nil {
@@ -154,8 +158,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *exchange, t router.Target) (bool, *transform.Error) {
 	u := g.providers[t.Provider]
 	ops := u.ops[x.ep.id]
-	treq := &transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
+	// Attempts run one after another and nothing keeps treq past its attempt: each attempt overwrites it.
+	x.treq = transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
 		IncludeUsage: x.req.includeUsage, Provider: t.Provider}
+	treq := &x.treq
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
 	health := g.router.Start(t)
 	began := time.Now()

@@ -34,15 +34,24 @@ var validRoles = map[string]bool{"system": true, "developer": true, "user": true
 // it: the fields every endpoint shares (model, models, stream, stream_options) here, the endpoint's own with
 // ep.field. Each failure names the offending field.
 func (g *Gateway) validate(ep *endpoint, body []byte) (*apiRequest, *transform.Error) {
+	req := &apiRequest{}
+	if e := g.validateInto(req, ep, body); e != nil {
+		return nil, e
+	}
+	return req, nil
+}
+
+// validateInto is validate filling in req, which it overwrites, so that the caller decides where req lives.
+func (g *Gateway) validateInto(req *apiRequest, ep *endpoint, body []byte) *transform.Error {
 	if err := transform.CheckJSON(body); err != nil {
-		return nil, transform.BadRequestJSON(err)
+		return transform.BadRequestJSON(err)
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
-		return nil, transform.InvalidRequest("", "the request body must be a JSON object with model and "+
+		return transform.InvalidRequest("", "the request body must be a JSON object with model and "+
 			strings.Join(ep.required, " and "))
 	}
-	req := &apiRequest{body: body, n: 1}
+	*req = apiRequest{body: body, n: 1}
 	var bad *transform.Error
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
@@ -95,24 +104,24 @@ func (g *Gateway) validate(ep *endpoint, body []byte) (*apiRequest, *transform.E
 		return bad == nil
 	})
 	if bad != nil {
-		return nil, bad
+		return bad
 	}
 	if req.required < len(ep.required) {
-		return nil, missingField(ep, root)
+		return missingField(ep, root)
 	}
 	if req.model == "" && len(req.fallbacks) > 0 {
 		req.model, req.fallbacks = req.fallbacks[0], req.fallbacks[1:]
 	}
 	if req.model == "" {
 		if g.cfg.DefaultModel == "" {
-			return nil, transform.InvalidRequest(ep.modelField, ep.modelField+" is required: name one such as 'openai/gpt-4o-mini'")
+			return transform.InvalidRequest(ep.modelField, ep.modelField+" is required: name one such as 'openai/gpt-4o-mini'")
 		}
 		req.model = g.cfg.DefaultModel
 	}
 	if !req.stream {
 		req.includeUsage = false
 	}
-	return req, nil
+	return nil
 }
 
 // missingField is the error for the first required field of ep that the request lacks.
