@@ -34,6 +34,9 @@ type exchange struct {
 	// exchange rather than allocations of their own.
 	reqv apiRequest
 	treq transform.Request
+	// firstAttempt backs res.Attempts for the common single attempt; a second one moves them to the heap.
+	// It is never reused: res.Attempts keeps it for as long as the access log holds the Result.
+	firstAttempt [1]Attempt
 }
 
 // serveAPI serves one request to the JSON endpoint ep: validation, routes and fallbacks, limits, retries,
@@ -178,6 +181,9 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 		}
 	}
 	health.Done(out)
+	if x.res.Attempts == nil {
+		x.res.Attempts = x.firstAttempt[:0]
+	}
 	x.res.Attempts = append(x.res.Attempts, a)
 	return answered, e
 }
