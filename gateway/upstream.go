@@ -138,6 +138,12 @@ func validHeaderName(s string) bool {
 // Accept.
 func upstreamHeader(client http.Header, forward []string, extra http.Header, stream bool) http.Header {
 	h := make(http.Header, len(forward)+len(extra)+2)
+	addUpstreamHeader(h, client, forward, extra, stream)
+	return h
+}
+
+// addUpstreamHeader adds upstreamHeader's headers to h, which has none of them yet.
+func addUpstreamHeader(h, client http.Header, forward []string, extra http.Header, stream bool) {
 	conn := client["Connection"]
 	for _, k := range forward {
 		if vs, ok := client[k]; ok && (len(conn) == 0 || !connectionNames(conn, k)) {
@@ -154,7 +160,6 @@ func upstreamHeader(client http.Header, forward []string, extra http.Header, str
 		vals[1] = "text/event-stream"
 	}
 	h["Content-Type"], h["Accept"] = vals[0:1:1], vals[1:2:2]
-	return h
 }
 
 // connectionNames reports whether the Connection header values conn name the header k (hop-by-hop).
@@ -177,7 +182,7 @@ func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform
 		cancel()
 		return nil, nil, err
 	}
-	req.Header = upstreamHeader(client, u.forward, u.Header, stream)
+	addUpstreamHeader(req.Header, client, u.forward, u.Header, stream) // into the request's own empty map
 	for k, vs := range out.Header {
 		req.Header[k] = vs
 	}
