@@ -15,14 +15,14 @@ func (o *OpenAI) TranslateResponse(req *Request, body []byte) ([]byte, usage.Usa
 		return nil, usage.Usage{}, e
 	}
 	out := spliceModel(nil, body, req.ClientModel)
-	u, _ := parseOpenAIUsage(gjson.GetBytes(body, "usage"))
+	u, _ := parseOpenAIUsage(gjson.Get(stringView(body), "usage")) // usage keeps no string of body
 	return out, u, nil
 }
 
 // spliceModel appends data to dst with the value of its top-level "model" replaced by model, without decoding
 // anything else.
 func spliceModel(dst, data []byte, model string) []byte {
-	m := gjson.GetBytes(data, "model")
+	m := gjson.Get(stringView(data), "model") // only its position is used
 	if !m.Exists() || m.Index <= 0 {
 		return append(dst, data...)
 	}
