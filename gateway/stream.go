@@ -184,18 +184,38 @@ func (s *streamWriter) ChunkChoices(data []byte, choices gjson.Result) error {
 // rememberIDs keeps the stream's id and created for the usage chunk the gateway writes. Chunks without them
 // (Azure's leading prompt-filter chunk has "id":"" and "created":0) are skipped.
 func (s *streamWriter) rememberIDs(data []byte) {
-	id := gjson.GetBytes(data, "id")
-	created := gjson.GetBytes(data, "created")
+	if len(data) == 0 {
+		return
+	}
+	view := unsafe.String(&data[0], len(data)) // read only, while data is; what is kept is copied below
+	id := gjson.Get(view, "id")
+	created := gjson.Get(view, "created")
 	if id.Str == "" || created.Int() == 0 {
 		return
 	}
-	s.id = append([]byte{}, id.Raw...)
-	s.created = append([]byte{}, created.Raw...)
-	if f := gjson.GetBytes(data, "system_fingerprint"); f.Type == gjson.String {
-		s.fingerprint = append([]byte{}, f.Raw...)
+	f := gjson.Get(view, "system_fingerprint")
+	t := gjson.Get(view, "service_tier")
+	n := len(id.Raw) + len(created.Raw)
+	if f.Type == gjson.String {
+		n += len(f.Raw)
 	}
-	if t := gjson.GetBytes(data, "service_tier"); t.Type == gjson.String {
-		s.tier = append([]byte{}, t.Raw...)
+	if t.Type == gjson.String {
+		n += len(t.Raw)
+	}
+	// One copy holds them all, each slice capped at its own bytes.
+	buf := make([]byte, 0, n)
+	part := func(raw string) []byte {
+		i := len(buf)
+		buf = append(buf, raw...)
+		return buf[i:len(buf):len(buf)]
+	}
+	s.id = part(id.Raw)
+	s.created = part(created.Raw)
+	if f.Type == gjson.String {
+		s.fingerprint = part(f.Raw)
+	}
+	if t.Type == gjson.String {
+		s.tier = part(t.Raw)
 	}
 }
 
