@@ -23,7 +23,9 @@ func (o *OpenAI) build(req *Request, suffix string) (*Outgoing, error) {
 	if err != nil {
 		return nil, InvalidRequest("model", "could not set the model: "+err.Error())
 	}
-	parsed := gjson.ParseBytes(body)
+	// parsed is only asked what exists, while this body is never written to (sjson builds a new one): a view
+	// of it, not a copy.
+	parsed := gjson.Parse(stringView(body))
 	if req.Stream {
 		if !parsed.Get("stream_options.include_usage").Bool() {
 			if body, err = sjson.SetBytes(body, "stream_options.include_usage", true); err != nil {
