@@ -19,7 +19,9 @@ func (o *OpenAI) BuildRequest(req *Request) (*Outgoing, error) {
 // build is BuildRequest for the endpoint at path suffix (e.g. "/embeddings"): the client's bytes with model
 // rewritten and the gateway's own fields dropped.
 func (o *OpenAI) build(req *Request, suffix string) (*Outgoing, error) {
-	body, err := sjson.SetBytes(req.Body, "model", req.Model)
+	// Optimistic: a model already at the top level (always, but for default_model) is replaced in one copy of
+	// the body, the same bytes as sjson's full rewrite, which parses its way to the key.
+	body, err := sjson.SetBytesOptions(req.Body, "model", req.Model, &sjson.Options{Optimistic: true})
 	if err != nil {
 		return nil, InvalidRequest("model", "could not set the model: "+err.Error())
 	}
