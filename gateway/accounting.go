@@ -308,3 +308,11 @@ func formatCost(usd float64) string {
 	}
 	return strconv.FormatFloat(usd, 'f', -1, 64)
 }
+
+// appendCost appends formatCost(usd) to dst.
+func appendCost(dst []byte, usd float64) []byte {
+	if usd < 0 {
+		return dst
+	}
+	return strconv.AppendFloat(dst, usd, 'f', -1, 64)
+}

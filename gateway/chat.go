@@ -223,12 +223,20 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 		return false, ttfb, asError(terr)
 	}
 	outBody = g.completeUsage(x, use, outBody)
+	// Content-Length and the cost are formatted into one string, which their values share.
+	var digits [64]byte
+	nums := strconv.AppendInt(digits[:0], int64(len(outBody)), 10)
+	lengthEnd := len(nums)
+	if x.res.CostUSD >= 0 {
+		nums = appendCost(nums, x.res.CostUSD)
+	}
+	numbers := string(nums)
 	h := newHeaderValues(w.Header(), 7)
 	h.set("Content-Type", "application/json")
-	h.set("Content-Length", strconv.Itoa(len(outBody)))
+	h.set("Content-Length", numbers[:lengthEnd])
 	g.setAnswerHeaders(&h, x, u.Name, t.Model)
 	if x.res.CostUSD >= 0 {
-		h.set(hdrCost, formatCost(x.res.CostUSD))
+		h.set(hdrCost, numbers[lengthEnd:])
 	}
 	w.WriteHeader(http.StatusOK)
 	x.res.Status = http.StatusOK

@@ -152,3 +152,11 @@ func TestGatewayHeaderNamesAreCanonical(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendCostIsFormatCost(t *testing.T) {
+	for _, usd := range []float64{-1, 0, 1e-9, 0.000123, 1.5, 12345.678} {
+		if got, want := string(appendCost([]byte("x"), usd)), "x"+formatCost(usd); got != want {
+			t.Errorf("appendCost(%v) = %q, want %q", usd, got, want)
+		}
+	}
+}
