@@ -95,10 +95,10 @@ func NewID(prefix string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	var raw [24]byte
 	_, _ = rand.Read(raw[:])
-	out := make([]byte, len(prefix)+len(raw))
-	copy(out, prefix)
-	for i, c := range raw {
-		out[len(prefix)+i] = alphabet[int(c)%len(alphabet)]
+	var buf [64]byte // on the stack for the usual short prefix: only the string is allocated
+	out := append(buf[:0], prefix...)
+	for _, c := range raw {
+		out = append(out, alphabet[int(c)%len(alphabet)])
 	}
 	return string(out)
 }
