@@ -172,7 +172,7 @@ func binaryVersion(ctx context.Context, bin string) string {
 // firstErrorLine returns the first line of a log file that mentions an error, shortened.
 func firstErrorLine(path string) string {
 	b, _ := os.ReadFile(path)
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range strings.FieldsFunc(string(b), func(r rune) bool { return r == '\n' || r == '\r' }) {
 		if strings.Contains(strings.ToLower(l), "error") {
 			l = strings.TrimSpace(l)
 			if len(l) > 160 {
