@@ -22,9 +22,10 @@ const (
 
 // target is what the load generator sends: one POST, the same body every time.
 type target struct {
-	url    string
-	body   []byte
-	stream bool
+	url     string
+	body    []byte
+	stream  bool
+	headers map[string]string // sent with every request, after the defaults
 }
 
 // loadResult is what one load run measured. Latencies count from when the request was due (open loop) or sent
@@ -37,6 +38,16 @@ type loadResult struct {
 	lat      []time.Duration
 	ttft     []time.Duration
 	peakRSS  int64
+	cpu      time.Duration // CPU time (user + system) of the server process while the measured requests ran
+	cpuOK    bool
+}
+
+// cpuPerRequest returns the server process's CPU time per completed request, and false if unknown.
+func (r *loadResult) cpuPerRequest() (time.Duration, bool) {
+	if !r.cpuOK || r.requests == 0 {
+		return 0, false
+	}
+	return r.cpu / time.Duration(r.requests), true
 }
 
 func (r *loadResult) rps() float64 {
@@ -85,6 +96,9 @@ func (w *worker) do(ctx context.Context, start time.Time) (lat, ttft time.Durati
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer bench-client-key")
+	for k, v := range w.t.headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return 0, 0, err
@@ -184,8 +198,13 @@ func closedLoop(ctx context.Context, t target, conc int, warm, dur time.Duration
 			}
 		}()
 	}
+	// CPU is read when the measured window opens and after the last measured request has ended, so that it
+	// covers the requests counted (those started in the window) and little else.
+	time.Sleep(time.Until(rec.measure))
+	cpu := startCPU(pid)
 	wg.Wait()
 	rec.res.elapsed = time.Since(rec.measure)
+	rec.res.cpu, rec.res.cpuOK = cpu.stop()
 	rec.res.peakRSS = rss.stop()
 	return rec.res
 }
@@ -200,6 +219,7 @@ func openLoop(ctx context.Context, t target, rate int, dur time.Duration, pid in
 	ctx, cancel := context.WithDeadline(ctx, start.Add(dur+requestTimeout))
 	defer cancel()
 	rss := sampleRSS(pid)
+	cpu := startCPU(pid)
 	workers := sync.Pool{New: func() any { return newWorker(client, t) }}
 	var wg sync.WaitGroup
 	var inFlight atomic.Int64
@@ -227,6 +247,7 @@ func openLoop(ctx context.Context, t target, rate int, dur time.Duration, pid in
 	}
 	wg.Wait()
 	rec.res.elapsed = time.Since(start)
+	rec.res.cpu, rec.res.cpuOK = cpu.stop()
 	rec.res.peakRSS = rss.stop()
 	return rec.res
 }
@@ -276,6 +297,9 @@ func holdStreams(ctx context.Context, t target, n int, p *caddyProcess) openStre
 				return
 			}
 			req.Header.Set("Content-Type", "application/json")
+			for k, v := range t.headers {
+				req.Header.Set(k, v)
+			}
 			resp, err := client.Do(req)
 			if err != nil {
 				fail(err)

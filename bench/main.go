@@ -8,6 +8,10 @@
 //	go run ./bench -duration 10s           # full run, table on stdout
 //	go run ./bench -duration 5s -write     # also write bench/RESULTS.md
 //	go run ./bench -smoke                  # every scenario ~1 s at low concurrency; exit 1 on any error (CI)
+//	go run ./bench -bifrost ~/bin/bifrost-http -portkey   # also measure the peers (skipped when absent)
+//
+// Per row it reports throughput, latency percentiles, the server process's CPU time per request (utime+stime
+// from /proc/<pid>/stat around the measured window, divided by the requests completed) and its peak RSS.
 //
 // Every process it starts is stopped when it exits, including on Ctrl-C or a panic.
 package main
@@ -37,6 +41,8 @@ type options struct {
 	smoke       bool
 	only        string
 	results     string
+	bifrost     string // bifrost-http binary ("" skips Bifrost)
+	portkey     bool   // install and run Portkey's gateway
 }
 
 func parseFlags() (options, error) {
@@ -53,6 +59,11 @@ func parseFlags() (options, error) {
 	flag.StringVar(&o.results, "results", "bench/RESULTS.md", "file written by -write")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every scenario ~1 s at low concurrency and exit non-zero on any error")
 	flag.StringVar(&o.only, "only", "", "run only scenarios whose name contains this text (direct and reverse_proxy always run)")
+	flag.StringVar(&o.bifrost, "bifrost", os.Getenv("AIGW_BENCH_BIFROST"),
+		"bifrost-http binary built out of tree, measured as a peer (default $AIGW_BENCH_BIFROST; empty: skipped)")
+	pk, _ := strconv.ParseBool(os.Getenv("AIGW_BENCH_PORTKEY"))
+	flag.BoolVar(&o.portkey, "portkey", pk,
+		"install Portkey's gateway with npm into a temporary directory and measure it as a peer (default $AIGW_BENCH_PORTKEY)")
 	flag.Parse()
 	for _, f := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))

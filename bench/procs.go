@@ -52,7 +52,7 @@ func (s *processSet) stopAll() {
 	}
 }
 
-// caddyProcess is one running Caddy.
+// caddyProcess is one running Caddy, or a peer gateway (which has no admin endpoint).
 type caddyProcess struct {
 	name  string
 	cmd   *exec.Cmd
@@ -159,28 +159,39 @@ func startCaddy(ctx context.Context, bin, dir, name, caddyfile string, adminPort
 		return nil, err
 	}
 	logPath := filepath.Join(pdir, "caddy.log")
+	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+pdir, "XDG_DATA_HOME="+pdir, "XDG_CONFIG_HOME="+pdir)
+	return startProcess(ctx, cmd, name, logPath, "127.0.0.1:"+strconv.Itoa(adminPort), ready, set)
+}
+
+// startProcess starts cmd with its output in logPath and waits until its admin address (if any) and every
+// port in ready accept connections.
+func startProcess(ctx context.Context, cmd *exec.Cmd, name, logPath, admin string, ready []int, set *processSet) (*caddyProcess, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "HOME="+pdir, "XDG_DATA_HOME="+pdir, "XDG_CONFIG_HOME="+pdir)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %v", bin, err)
+		return nil, fmt.Errorf("starting %s: %v", cmd.Path, err)
 	}
-	p := &caddyProcess{name: name, cmd: cmd, admin: "127.0.0.1:" + strconv.Itoa(adminPort), log: logPath,
-		done: make(chan struct{}), set: set}
+	p := &caddyProcess{name: name, cmd: cmd, admin: admin, log: logPath, done: make(chan struct{}), set: set}
 	set.add(p)
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	deadline := time.Now().Add(20 * time.Second)
-	for _, port := range append([]int{adminPort}, ready...) {
-		addr := "127.0.0.1:" + strconv.Itoa(port)
+	addrs := make([]string, 0, len(ready)+1)
+	if admin != "" {
+		addrs = append(addrs, admin)
+	}
+	for _, port := range ready {
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(port))
+	}
+	for _, addr := range addrs {
 		for {
 			if p.exited() {
-				return nil, fmt.Errorf("caddy for %s exited at start:\n%s", name, p.logTail())
+				return nil, fmt.Errorf("%s exited at start:\n%s", name, p.logTail())
 			}
 			if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 				c.Close()
@@ -188,7 +199,7 @@ func startCaddy(ctx context.Context, bin, dir, name, caddyfile string, adminPort
 			}
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				p.stop()
-				return nil, fmt.Errorf("caddy for %s did not listen on %s within 20s:\n%s", name, addr, p.logTail())
+				return nil, fmt.Errorf("%s did not listen on %s within 20s:\n%s", name, addr, p.logTail())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -221,6 +232,9 @@ func adapts(ctx context.Context, bin, dir, caddyfile string) (bool, string) {
 
 // adminGet fetches a path from a process's admin endpoint.
 func adminGet(ctx context.Context, p *caddyProcess, path string) ([]byte, error) {
+	if p.admin == "" {
+		return nil, fmt.Errorf("%s has no admin endpoint", p.name)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.admin+path, nil)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ type row struct {
 	name    string
 	stream  bool
 	direct  bool
+	peer    string // the peer gateway's name, for a peer's rows
 	skipped string
 	cells   []*cell
 	streams *openStreamsResult
@@ -78,12 +79,15 @@ func renderTable(rows []*row, o options) string {
 	fmt.Fprintf(&b, "Each figure is followed by its ratio to the reverse_proxy baseline at the same load "+
 		"(non-streamed rows: `reverse_proxy`; streamed rows: `reverse_proxy` with `flush_interval -1`). "+
 		"Added = scenario minus direct to simulator, same load. Streams carry %d content chunks. "+
-		"Closed loop, %v measured per load after a warm-up.\n\n", o.chunks, o.duration)
-	b.WriteString("| Scenario | Load | req/s | p50 | p90 | p99 | added p50 | added p99 | TTFT p50 | added TTFT p50 | errors | peak RSS |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		"Closed loop, %v measured per load after a warm-up. CPU/req = CPU time (user + system, from "+
+		"/proc/<pid>/stat) of the server process over the measured window, divided by the requests completed "+
+		"(direct rows: the simulator's; one clock tick is %v); peak RSS of the same process.\n\n",
+		o.chunks, o.duration, time.Second/time.Duration(clockTicks()))
+	b.WriteString("| Scenario | Load | req/s | p50 | p90 | p99 | CPU/req | added p50 | added p99 | TTFT p50 | added TTFT p50 | errors | peak RSS |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		if r.skipped != "" {
-			fmt.Fprintf(&b, "| %s | skipped: %s | | | | | | | | | | |\n", r.name, strings.ReplaceAll(r.skipped, "|", "/"))
+			fmt.Fprintf(&b, "| %s | skipped: %s | | | | | | | | | | | |\n", r.name, strings.ReplaceAll(r.skipped, "|", "/"))
 			continue
 		}
 		dr, pr := baselines(rows, r.stream)
@@ -94,6 +98,7 @@ func renderTable(rows []*row, o options) string {
 			cols = append(cols, durCol(c.p50, p, func(x *cell) time.Duration { return x.p50 }))
 			cols = append(cols, durCol(c.p90, p, func(x *cell) time.Duration { return x.p90 }))
 			cols = append(cols, durCol(c.p99, p, func(x *cell) time.Duration { return x.p99 }))
+			cols = append(cols, cpuCol(c, p))
 			cols = append(cols, addedCol(c, d, p, func(x *cell) time.Duration { return x.p50 }, r.direct))
 			cols = append(cols, addedCol(c, d, p, func(x *cell) time.Duration { return x.p99 }, r.direct))
 			if r.stream {
@@ -123,11 +128,83 @@ func renderTable(rows []*row, o options) string {
 				rss += "; heap+stacks " + withRatio(fmt.Sprintf("%.1f KiB/stream", float64(s.heapPerConn)/1024),
 					float64(s.heapPerConn), ratioBase(ps, func(x *openStreamsResult) int64 { return x.heapPerConn }), ps != nil)
 			}
-			fmt.Fprintf(&b, "| %s | %d open streams | | | | | | | | | %d | %s |\n", r.name, s.open+s.errors, s.errors, rss)
+			fmt.Fprintf(&b, "| %s | %d open streams | | | | | | | | | | %d | %s |\n", r.name, s.open+s.errors, s.errors, rss)
 		}
 	}
 	b.WriteString("\n")
+	b.WriteString(peerTables(rows))
 	b.WriteString(checkTargets(rows, o))
+	return b.String()
+}
+
+// cpuCol formats the server process's CPU time per request and its ratio to the baseline cell's.
+func cpuCol(c, p *cell) string {
+	v, ok := c.res.cpuPerRequest()
+	if !ok {
+		return ""
+	}
+	text := fmt.Sprintf("%.0f µs", float64(v)/1e3)
+	if p == nil {
+		return text
+	}
+	base, ok := p.res.cpuPerRequest()
+	return withRatio(text, float64(v), float64(base), ok)
+}
+
+// peerTables returns, for each peer that was measured, a table of the reverse_proxy, ai_gateway openai and
+// peer rows with every figure as a ratio to the peer's at the same load.
+func peerTables(rows []*row) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, pr := range rows {
+		if pr.peer == "" || pr.skipped != "" || seen[pr.peer] {
+			continue
+		}
+		seen[pr.peer] = true
+		fmt.Fprintf(&b, "Against %s: each figure followed by its ratio to %s's at the same load.\n\n", pr.peer, pr.peer)
+		b.WriteString("| Scenario | Load | req/s | p50 | p99 | CPU/req | peak RSS |\n|---|---|---|---|---|---|---|\n")
+		for _, stream := range []bool{false, true} {
+			var base *row
+			for _, r := range rows {
+				if r.peer == pr.peer && r.stream == stream && r.skipped == "" {
+					base = r
+				}
+			}
+			if base == nil {
+				continue
+			}
+			list := []*row{findRow(rows, rowProxy), findRow(rows, "ai_gateway openai")}
+			if stream {
+				list = []*row{findRow(rows, rowProxyStream), findRow(rows, "ai_gateway openai, stream")}
+			}
+			for _, r := range rows {
+				if r.peer != "" && r.stream == stream && r.skipped == "" {
+					list = append(list, r)
+				}
+			}
+			for _, r := range list {
+				if r == nil {
+					continue
+				}
+				for _, c := range r.cells {
+					p := base.cell(c.label)
+					if p == nil {
+						continue
+					}
+					rss := ""
+					if c.res.peakRSS > 0 {
+						rss = withRatio(mib(c.res.peakRSS), float64(c.res.peakRSS), float64(p.res.peakRSS), true)
+					}
+					fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.name, c.label,
+						withRatio(fmt.Sprintf("%.0f", c.res.rps()), c.res.rps(), p.res.rps(), true),
+						durCol(c.p50, p, func(x *cell) time.Duration { return x.p50 }),
+						durCol(c.p99, p, func(x *cell) time.Duration { return x.p99 }),
+						cpuCol(c, p), rss)
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }
 

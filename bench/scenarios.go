@@ -221,10 +221,20 @@ func (r *runner) runAll(ctx context.Context) ([]*row, []string) {
 		rows = append(rows, frows...)
 		problems = append(problems, fprobs...)
 	}
+	for _, pe := range peers() {
+		if ctx.Err() != nil {
+			break
+		}
+		prows, pprobs := r.runPeer(ctx, pe)
+		rows = append(rows, prows...)
+		problems = append(problems, pprobs...)
+	}
 	for _, rw := range rows {
 		for _, c := range rw.cells {
 			if c.res.errors > 0 {
 				problems = append(problems, fmt.Sprintf("%s, %s: %d errors, first: %s", rw.name, c.label, c.res.errors, c.res.firstErr))
+			} else if c.res.requests == 0 {
+				problems = append(problems, fmt.Sprintf("%s, %s: no request completed in the measured window", rw.name, c.label))
 			}
 		}
 		if rw.streams != nil && rw.streams.errors > 0 {
