@@ -15,12 +15,9 @@ const anthropicJSONObjectInstruction = "Respond with a single valid JSON object 
 // Messages API cannot express are refused with a 400 naming the field, or dropped as listed on Anthropic.
 func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	body := req.Body
-	if err := CheckJSON(body); err != nil {
-		return nil, BadRequestJSON(err)
-	}
-	root := gjson.ParseBytes(body)
-	if !root.IsObject() {
-		return nil, InvalidRequest("", "request body must be a JSON object")
+	root, err := requestObject(req.Body)
+	if err != nil {
+		return nil, err
 	}
 	if n := root.Get("n"); n.Exists() && n.Type != gjson.Null && n.Int() > 1 {
 		return nil, InvalidRequest("n", "n > 1 is not supported by Anthropic models: send n separate requests")

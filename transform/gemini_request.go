@@ -11,12 +11,9 @@ import (
 
 // BuildRequest translates an OpenAI chat completion request into a Gemini generateContent request.
 func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
-	if err := CheckJSON(req.Body); err != nil {
-		return nil, BadRequestJSON(err)
-	}
-	root := gjson.Parse(stringView(req.Body))
-	if !root.IsObject() {
-		return nil, InvalidRequest("", "the request body must be a JSON object")
+	root, err := requestObject(req.Body)
+	if err != nil {
+		return nil, err
 	}
 	b := geminiRequestBuilder{opts: &g.opts, stream: req.Stream, model: req.Model}
 	if mentionsKey(req.Body, `_effort"`) {
@@ -37,7 +34,6 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 		out = append(out, b.system...)
 		out = append(out, "]}"...)
 	}
-	var err error
 	if out, err = geminiTools(out, root.Get("tools")); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/tidwall/gjson"
 )
 
 // MaxJSONDepth is the deepest nesting of arrays and objects the gateway reads, in requests and in upstream
@@ -62,4 +64,17 @@ func BadRequestJSON(err error) *Error {
 // badUpstreamJSON is the 502 for an upstream answer that CheckJSON refused.
 func badUpstreamJSON(provider string, err error) *Error {
 	return badUpstream("provider '" + provider + "' answered with a body the gateway cannot read: " + err.Error())
+}
+
+// requestObject checks a client's request body as CheckJSON does and returns it parsed, as a view of body;
+// a body that is not a JSON object is a 400.
+func requestObject(body []byte) (gjson.Result, error) {
+	if err := CheckJSON(body); err != nil {
+		return gjson.Result{}, BadRequestJSON(err)
+	}
+	root := gjson.Parse(stringView(body))
+	if !root.IsObject() {
+		return gjson.Result{}, InvalidRequest("", "the request body must be a JSON object")
+	}
+	return root, nil
 }

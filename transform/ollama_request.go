@@ -9,12 +9,9 @@ import (
 
 // BuildRequest translates an OpenAI chat completion request into an Ollama /api/chat request.
 func (o *Ollama) BuildRequest(req *Request) (*Outgoing, error) {
-	if err := CheckJSON(req.Body); err != nil {
-		return nil, BadRequestJSON(err)
-	}
-	root := gjson.Parse(stringView(req.Body))
-	if !root.IsObject() {
-		return nil, InvalidRequest("", "the request body must be a JSON object")
+	root, err := requestObject(req.Body)
+	if err != nil {
+		return nil, err
 	}
 	if n := root.Get("n"); n.Exists() && n.Type != gjson.Null && n.Int() != 1 {
 		return nil, InvalidRequest("n", "Ollama returns one answer per request; send n: 1 or leave n out")
@@ -23,7 +20,6 @@ func (o *Ollama) BuildRequest(req *Request) (*Outgoing, error) {
 	out = append(out, `{"model":`...)
 	out = AppendJSONString(out, req.Model)
 	out = append(out, `,"messages":[`...)
-	var err error
 	if out, err = ollamaMessages(out, root.Get("messages")); err != nil {
 		return nil, err
 	}
