@@ -169,28 +169,44 @@ func (s *Simulator) embeddingInputs(model string, input gjson.Result) (texts []s
 	return texts, tokens, err
 }
 
+// embeddingRequest is what the OpenAI and Ollama embeddings requests have in common.
+type embeddingRequest struct {
+	req    gjson.Result
+	model  string
+	dims   int
+	texts  []string
+	tokens int
+}
+
+// parseEmbedding reads an embeddings request's model, dimensions and input; noModel is the error for a
+// request without a model, in the API's own words.
+func (s *Simulator) parseEmbedding(body []byte, noModel string) (embeddingRequest, error) {
+	var e embeddingRequest
+	var err error
+	if e.req, err = parseObject(body); err != nil {
+		return e, err
+	}
+	if e.model = e.req.Get("model").String(); e.model == "" {
+		return e, errors.New(noModel)
+	}
+	if e.dims, err = embeddingDimensions(e.model, e.req.Get("dimensions")); err != nil {
+		return e, err
+	}
+	e.texts, e.tokens, err = s.embeddingInputs(e.model, e.req.Get("input"))
+	return e, err
+}
+
 // serveEmbeddings answers POST */embeddings as OpenAI does.
 func serveEmbeddings(s *Simulator, b, body []byte, _ string) ([]byte, error) {
-	req, err := parseObject(body)
+	e, err := s.parseEmbedding(body, "you must provide a model parameter")
 	if err != nil {
 		return nil, err
 	}
-	model := req.Get("model").String()
-	if model == "" {
-		return nil, errors.New("you must provide a model parameter")
-	}
-	dims, err := embeddingDimensions(model, req.Get("dimensions"))
-	if err != nil {
-		return nil, err
-	}
-	format := req.Get("encoding_format").String()
+	format := e.req.Get("encoding_format").String()
 	if format != "" && format != "float" && format != "base64" {
 		return nil, fmt.Errorf("encoding_format must be \"float\" or \"base64\", got %q", format)
 	}
-	texts, tokens, err := s.embeddingInputs(model, req.Get("input"))
-	if err != nil {
-		return nil, err
-	}
+	model, dims, texts, tokens := e.model, e.dims, e.texts, e.tokens
 	b = append(b, `{"object":"list","data":[`...)
 	for i, text := range texts {
 		if i > 0 {
@@ -213,22 +229,11 @@ func serveEmbeddings(s *Simulator, b, body []byte, _ string) ([]byte, error) {
 
 // serveOllamaEmbed answers Ollama's POST /api/embed.
 func serveOllamaEmbed(s *Simulator, b, body []byte, _ string) ([]byte, error) {
-	req, err := parseObject(body)
+	e, err := s.parseEmbedding(body, "model is required")
 	if err != nil {
 		return nil, err
 	}
-	model := req.Get("model").String()
-	if model == "" {
-		return nil, errors.New("model is required")
-	}
-	dims, err := embeddingDimensions(model, req.Get("dimensions"))
-	if err != nil {
-		return nil, err
-	}
-	texts, tokens, err := s.embeddingInputs(model, req.Get("input"))
-	if err != nil {
-		return nil, err
-	}
+	model, dims, texts, tokens := e.model, e.dims, e.texts, e.tokens
 	b = append(b, `{"model":`...)
 	b = transform.AppendJSONString(b, model)
 	b = append(b, `,"embeddings":[`...)
