@@ -26,9 +26,9 @@ var operations = map[string][]operation{
 		details: "OpenAI's Chat Completions API, served for every configured provider: passed through to " +
 			"OpenAI-compatible servers with only `model` rewritten, translated for Anthropic, Gemini and Ollama. " +
 			"`usage` is always present, counted by the gateway when the upstream reports none.",
-		request: "ChatCompletionRequest", response: "ChatCompletion", stream: "ChatCompletionChunk"}},
+		request: "ChatCompletionRequest", response: "ChatCompletion", stream: "ChatCompletionStreamEvent"}},
 	"completions": {{path: "/completions", method: "POST", summary: "Create a (legacy) text completion",
-		request: "CompletionRequest", response: "Completion", stream: "Completion"}},
+		request: "CompletionRequest", response: "Completion", stream: "CompletionStreamEvent"}},
 	"embeddings": {{path: "/embeddings", method: "POST", summary: "Create embeddings",
 		details: "OpenAI's embeddings API; Gemini and Ollama are translated.",
 		request: "EmbeddingRequest", response: "EmbeddingList"}},
