@@ -146,7 +146,7 @@ func modelSchema(models, open []string) map[string]any {
 	desc := "The model to use: `provider/model`, an alias or a route. GET /models lists the configured names."
 	var alts []any
 	if len(models) > 0 {
-		alts = append(alts, map[string]any{"enum": slices.Clone(models)})
+		alts = append(alts, map[string]any{"type": "string", "enum": slices.Clone(models)})
 	}
 	if len(open) > 0 {
 		quoted := make([]string, len(open))
