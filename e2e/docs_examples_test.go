@@ -67,8 +67,9 @@ func TestDocsExamplesRun(t *testing.T) {
 	examples := docsExamples(t)
 	qs := startQuickstart(t)
 	addr := "127.0.0.1:" + strconv.Itoa(qs.port)
+	goBinaries := buildGoExamples(t, examples, addr)
 	counts := map[string]int{}
-	for _, ex := range examples {
+	for i, ex := range examples {
 		name := fmt.Sprintf("%s:%d/%s", ex.page, ex.line, ex.lang)
 		code := strings.ReplaceAll(ex.code, "localhost:8080", addr)
 		switch ex.lang {
@@ -102,7 +103,7 @@ func TestDocsExamplesRun(t *testing.T) {
 				f.Close()
 				out = runExample(t, "", nil, "node", f.Name())
 			case "go":
-				out = runGoExample(t, code)
+				out = runExample(t, "", nil, goBinaries[i])
 			case "python":
 				requireTool(t, "python3")
 				f := filepath.Join(t.TempDir(), "example.py")
@@ -147,7 +148,7 @@ func requireTool(t *testing.T, tool string) {
 // does not exit 0.
 func runExample(t *testing.T, dir string, env []string, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
@@ -159,9 +160,11 @@ func runExample(t *testing.T, dir string, env []string, name string, args ...str
 	return string(out)
 }
 
-// runGoExample runs a Go example as its own program: a module that requires the openai-go version of this
-// repository's go.mod, with this repository's go.sum, so nothing new is downloaded.
-func runGoExample(t *testing.T, code string) string {
+// buildGoExamples builds every Go example that has an expectation, in one `go build` of one module with a
+// package per example (the SDK compiles once), and returns each example's binary by its index. The module
+// requires the openai-go version of this repository's go.mod and has its go.sum, so nothing new is
+// downloaded.
+func buildGoExamples(t *testing.T, examples []example, addr string) map[int]string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -175,16 +178,33 @@ func runGoExample(t *testing.T, code string) string {
 	if m == nil {
 		t.Fatal("go.mod does not require github.com/openai/openai-go/v3")
 	}
-	dir := t.TempDir()
-	mod := "module docsexample\n\ngo 1.26\n\nrequire github.com/openai/openai-go/v3 " + string(m[1]) + "\n"
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sum, "main.go": []byte(code)} {
+	dir := t.TempDir()
+	files := map[string][]byte{"go.sum": sum,
+		"go.mod": []byte("module docsexamples\n\ngo 1.26\n\nrequire github.com/openai/openai-go/v3 " + string(m[1]) + "\n")}
+	bins := map[int]string{}
+	for i, ex := range examples {
+		if ex.lang != "go" || ex.expect == "" {
+			continue
+		}
+		name := fmt.Sprintf("example%02d", i)
+		files[filepath.Join(name, "main.go")] = []byte(strings.ReplaceAll(ex.code, "localhost:8080", addr))
+		bins[i] = filepath.Join(dir, "bin", name)
+	}
+	if len(bins) == 0 {
+		return bins
+	}
+	for name, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return runExample(t, dir, []string{"GOFLAGS=-mod=mod", "GOWORK=off"}, "go", "run", ".")
+	runExample(t, dir, []string{"GOFLAGS=-mod=mod", "GOWORK=off"}, "go", "build", "-o", filepath.Join(dir, "bin")+"/", "./...")
+	return bins
 }

@@ -93,7 +93,7 @@ func TestTryItPage(t *testing.T) {
 	answer := read("the answer", chromedp.Text("#answer-text"))
 	body := read("the body editor", chromedp.Evaluate[string](`document.getElementById("body").value`))
 	stored := read("the browser's storage", chromedp.Evaluate[string](`JSON.stringify([document.cookie, Object.keys(localStorage), Object.keys(sessionStorage), document.getElementById("key").value])`))
-	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@
     $("panel").hidden = false;
     $("op-title").textContent = e.op.summary || e.op.operationId;
     $("op-route").textContent = e.method.toUpperCase() + " " + doc.servers[0].url.replace(/\/$/, "") + e.path;
-    $("op-desc").textContent = e.op.description || "";
+    showText($("op-desc"), e.op.description || "");
     const params = $("params");
     params.innerHTML = "";
     for (const p of e.op.parameters || []) {
@@ -125,6 +125,20 @@
     $("answer").textContent = "";
     $("answer-text").hidden = true;
     $("status").textContent = "";
+  }
+
+  // showText writes text into el, `code` spans as <code> elements; nothing is parsed as HTML.
+  function showText(el, text) {
+    el.textContent = "";
+    text.split("`").forEach((part, i) => {
+      if (i % 2) {
+        const c = document.createElement("code");
+        c.textContent = part;
+        el.append(c);
+      } else {
+        el.append(part);
+      }
+    });
   }
 
   function editBody(fn) {
