@@ -86,7 +86,7 @@ func docsAsset(p string) string {
 }
 
 // docsPolicy keeps the page to its own files and this gateway's API: no inline script, no other origin.
-const docsPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+const docsPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: blob:; media-src blob:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // serveDocsPage serves the "Try it" page's files. A bare …/docs redirects to …/docs/ so that the page's

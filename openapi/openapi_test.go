@@ -103,8 +103,8 @@ func TestExamplesConformToTheirSchemas(t *testing.T) {
 		}
 	}
 	for _, op := range everyOperation() {
-		if op.request == "" {
-			continue
+		if op.request == "" || (op.multipart && !op.alsoJSON) {
+			continue // multipart bodies carry files: the page points to the docs' curl example instead
 		}
 		if s := doc.Components.Schemas[op.request].Value; len(s.Examples) == 0 {
 			t.Errorf("%s has no example: the Try it page prefills its editor with it", op.request)

@@ -14,8 +14,14 @@ type operation struct {
 	// response is the successful answer's JSON schema; stream the schema of each streamed event's data when
 	// the operation can stream (stream: true), sent as text/event-stream.
 	response, stream string
-	// params are path parameters, each a string.
-	params []string
+	// params are path parameters, each a string; query the optional query parameters, each a string.
+	params, query []string
+	// multipart: the request body is multipart/form-data (request is its schema), streamed upstream.
+	multipart bool
+	// alsoJSON: a multipart operation that also takes the same fields as JSON.
+	alsoJSON bool
+	// binary is the media type of a successful answer that is not JSON (audio, video), e.g. "audio/*".
+	binary string
 	// anthropic marks the Messages surface: Anthropic's error shape, x-api-key accepted.
 	anthropic bool
 }
@@ -37,6 +43,54 @@ var operations = map[string][]operation{
 	"rerank": {{path: "/rerank", method: "POST", summary: "Rerank documents against a query",
 		details: "The rerank API of vLLM, Jina and Cohere-compatible servers.",
 		request: "RerankRequest", response: "RerankResult"}},
+	"responses": {{path: "/responses", method: "POST", summary: "Create a response (OpenAI Responses API)",
+		details: "Passed through to OpenAI and Azure (and providers set to `responses native`); translated " +
+			"through Chat Completions for every other provider, streamed events included. The id names the " +
+			"provider that holds the response.",
+		request: "ResponseCreateRequest", response: "Response", stream: "ResponseStreamEvent"}},
+	"response": {
+		{path: "/responses/{response_id}", method: "GET", summary: "Retrieve a stored response",
+			params: []string{"response_id"}, response: "Response"},
+		{path: "/responses/{response_id}", method: "DELETE", summary: "Delete a stored response",
+			params: []string{"response_id"}, response: "ResponseDeleted"},
+		{path: "/responses/{response_id}/input_items", method: "GET", summary: "List a response's input items",
+			params: []string{"response_id"}, query: []string{"after", "limit", "order"}, response: "ResponseItemList"},
+		{path: "/responses/{response_id}/cancel", method: "POST", summary: "Cancel a background response",
+			params: []string{"response_id"}, response: "Response"},
+	},
+	"messages": {{path: "/messages", method: "POST", summary: "Create a message (Anthropic Messages API)",
+		details: "Anthropic's Messages API, as Claude Code and the Anthropic SDKs call it: passed through to " +
+			"Anthropic (anthropic-version and anthropic-beta forwarded), translated for every other provider.",
+		query: []string{"beta"}, anthropic: true, request: "MessagesRequest", response: "Message", stream: "MessageStreamEvent"}},
+	"messages_count_tokens": {{path: "/messages/count_tokens", method: "POST", summary: "Count a message's input tokens",
+		details: "Anthropic's own count when the provider is Anthropic, the gateway's local count otherwise.",
+		query: []string{"beta"}, anthropic: true, request: "MessagesCountTokensRequest", response: "MessagesTokenCount"}},
+	"images_generations": {{path: "/images/generations", method: "POST", summary: "Generate images",
+		request: "ImageGenerationRequest", response: "ImagesResponse", stream: "ImageStreamEvent"}},
+	"images_edits": {{path: "/images/edits", method: "POST", summary: "Edit images", multipart: true,
+		request: "ImageEditRequest", response: "ImagesResponse", stream: "ImageStreamEvent"}},
+	"audio_speech": {{path: "/audio/speech", method: "POST", summary: "Generate speech",
+		details: "The audio bytes are streamed to the client as they arrive.",
+		request: "SpeechRequest", binary: "audio/*", stream: "SpeechStreamEvent"}},
+	"audio_transcriptions": {{path: "/audio/transcriptions", method: "POST", summary: "Transcribe audio",
+		multipart: true, request: "TranscriptionRequest", response: "Transcription", stream: "TranscriptionStreamEvent"}},
+	"audio_translations": {{path: "/audio/translations", method: "POST", summary: "Translate audio into English text",
+		multipart: true, request: "TranscriptionRequest", response: "Transcription"}},
+	"videos": {
+		{path: "/videos", method: "POST", summary: "Create a video job", multipart: true, alsoJSON: true,
+			request: "VideoCreateRequest", response: "Video"},
+		{path: "/videos", method: "GET", summary: "List video jobs", query: []string{"after", "limit", "order"},
+			response: "VideoList"},
+	},
+	"video": {
+		{path: "/videos/{video_id}", method: "GET", summary: "Retrieve a video job", params: []string{"video_id"},
+			response: "Video"},
+		{path: "/videos/{video_id}", method: "DELETE", summary: "Delete a video job", params: []string{"video_id"},
+			response: "VideoDeleted"},
+	},
+	"video_content": {{path: "/videos/{video_id}/content", method: "GET", summary: "Download a finished video",
+		details: "Streamed through from the provider.", params: []string{"video_id"}, query: []string{"variant"},
+		binary: "video/mp4"}},
 	"models": {{path: "/models", method: "GET", summary: "List the models clients may use",
 		response: "ModelList"}},
 	"model": {{path: "/models/{model}", method: "GET", summary: "Describe one model", params: []string{"model"},
@@ -83,18 +137,33 @@ func (op operation) render(endpoint string, bearer bool) map[string]any {
 	if op.details != "" {
 		o["description"] = op.details
 	}
-	if len(op.params) > 0 {
-		var ps []any
-		for _, p := range op.params {
-			ps = append(ps, map[string]any{"name": p, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
-		}
+	var ps []any
+	for _, p := range op.params {
+		ps = append(ps, map[string]any{"name": p, "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+	}
+	for _, p := range op.query {
+		ps = append(ps, map[string]any{"name": p, "in": "query", "schema": map[string]any{"type": "string"}})
+	}
+	if len(ps) > 0 {
 		o["parameters"] = ps
 	}
 	if op.request != "" {
-		o["requestBody"] = map[string]any{"required": true,
-			"content": map[string]any{"application/json": map[string]any{"schema": ref(op.request)}}}
+		body := map[string]any{}
+		if op.multipart {
+			body["multipart/form-data"] = map[string]any{"schema": ref(op.request)}
+		}
+		if !op.multipart || op.alsoJSON {
+			body["application/json"] = map[string]any{"schema": ref(op.request)}
+		}
+		o["requestBody"] = map[string]any{"required": true, "content": body}
 	}
-	content := map[string]any{"application/json": map[string]any{"schema": ref(op.response)}}
+	content := map[string]any{}
+	if op.response != "" {
+		content["application/json"] = map[string]any{"schema": ref(op.response)}
+	}
+	if op.binary != "" {
+		content[op.binary] = map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}
+	}
 	if op.stream != "" {
 		content["text/event-stream"] = map[string]any{"schema": ref(op.stream)}
 	}

@@ -102,6 +102,7 @@
       row.append(l, i);
       params.append(row);
     }
+    const multipartOnly = !!(e.op.requestBody && !e.op.requestBody.content["application/json"]);
     const body = e.op.requestBody && e.op.requestBody.content["application/json"];
     const schema = body ? resolve(body.schema) : null;
     const sel = $("model");
@@ -124,7 +125,11 @@
     $("body").value = body ? JSON.stringify(example, null, 2) : "";
     $("answer").textContent = "";
     $("answer-text").hidden = true;
-    $("status").textContent = "";
+    $("send").disabled = multipartOnly;
+    $("status").textContent = multipartOnly
+      ? "This endpoint takes files (multipart/form-data): use the curl example of its docs page."
+      : "";
+    $("media").replaceChildren();
   }
 
   // showText writes text into el, `code` spans as <code> elements; nothing is parsed as HTML.
@@ -169,7 +174,19 @@
     try {
       const res = await fetch(url, opts);
       status.textContent = res.status + " " + res.statusText + " · first byte " + Math.round(performance.now() - started) + " ms";
-      const sse = (res.headers.get("Content-Type") || "").startsWith("text/event-stream");
+      const type = res.headers.get("Content-Type") || "";
+      if (res.ok && (type.startsWith("audio/") || type.startsWith("video/") || type.startsWith("image/"))) {
+        // Media answers play in the page: an element over a blob URL of the bytes.
+        const blob = await res.blob();
+        const el = document.createElement(type.startsWith("image/") ? "img" : type.split("/")[0]);
+        el.src = URL.createObjectURL(blob);
+        if (el.tagName !== "IMG") el.controls = true;
+        $("media").replaceChildren(el);
+        out.textContent = type + ", " + blob.size + " bytes";
+        status.textContent += " · done in " + Math.round(performance.now() - started) + " ms";
+        return;
+      }
+      const sse = type.startsWith("text/event-stream");
       const reader = res.body.getReader();
       const dec = new TextDecoder();
       let pending = "";
