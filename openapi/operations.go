@@ -64,7 +64,7 @@ var operations = map[string][]operation{
 		query: []string{"beta"}, anthropic: true, request: "MessagesRequest", response: "Message", stream: "MessageStreamEvent"}},
 	"messages_count_tokens": {{path: "/messages/count_tokens", method: "POST", summary: "Count a message's input tokens",
 		details: "Anthropic's own count when the provider is Anthropic, the gateway's local count otherwise.",
-		query: []string{"beta"}, anthropic: true, request: "MessagesCountTokensRequest", response: "MessagesTokenCount"}},
+		query:   []string{"beta"}, anthropic: true, request: "MessagesCountTokensRequest", response: "MessagesTokenCount"}},
 	"images_generations": {{path: "/images/generations", method: "POST", summary: "Generate images",
 		request: "ImageGenerationRequest", response: "ImagesResponse", stream: "ImageStreamEvent"}},
 	"images_edits": {{path: "/images/edits", method: "POST", summary: "Edit images", multipart: true,
