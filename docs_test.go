@@ -94,7 +94,8 @@ func optionNames(block string) []string {
 func TestSyntaxNamesEveryOption(t *testing.T) {
 	known := []string{"ai_gateway", "}"}
 	for _, names := range [][]string{handlerOptions.Names(), providerOptions.Names(), routeOptions.Names(),
-		retryOptions.Names(), cooldownOptions.Names(), rateLimitOptions.Names(), storeOptions.Names()} {
+		retryOptions.Names(), cooldownOptions.Names(), rateLimitOptions.Names(), storeOptions.Names(),
+		virtualKeysOptions.Names()} {
 		known = append(known, names...)
 	}
 	generic := slices.Clone(known)

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/aibackend/caddy-ai-gateway/gateway"
+	"github.com/aibackend/caddy-ai-gateway/keys"
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
@@ -91,6 +92,9 @@ type Handler struct {
 	RateLimits []*RateLimit `json:"rate_limits,omitempty"`
 	// RateLimitStore says where limit counters live. Default: memory.
 	RateLimitStore *RateLimitStore `json:"rate_limit_store,omitempty"`
+	// VirtualKeys, when set, accepts client keys issued and managed at run time (…/keys, …/console/) beside
+	// ClientKeys.
+	VirtualKeys *VirtualKeys `json:"virtual_keys,omitempty"`
 
 	// Fallthrough passes requests for paths the gateway does not serve to the next handler, instead of
 	// answering them with a 404 unknown_url.
@@ -100,6 +104,8 @@ type Handler struct {
 	logger        *zap.Logger
 	metrics       *metrics
 	storeKey      string
+	keyPoolKey    string
+	keys          *keys.Manager
 	tokenizerHeld bool
 }
 
@@ -157,6 +163,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(h.ClientKeys) > 0 && len(cfg.ClientKeys) == 0 {
 		return fmt.Errorf("client_keys resolved to no key: check that the environment variable is set, or remove client_keys to allow every client")
 	}
+	if h.keys, err = h.provisionKeys(repl, cfg.ClientKeys); err != nil {
+		return err
+	}
+	cfg.Keys = h.keys
+	cfg.OnKeyUsage = h.metrics.observeKey
 	warn := func(msg string) { h.logger.Warn(msg) }
 	for _, pc := range h.Providers {
 		p, err := pc.build(ctx, repl, warn)
@@ -193,11 +204,16 @@ func (h *Handler) Cleanup() error {
 	if h.tokenizerHeld {
 		_, _ = tokenizers.Delete(tokenizerKey)
 	}
-	if h.storeKey != "" {
-		_, err := stores.Delete(h.storeKey)
-		return err
+	var err error
+	if h.keyPoolKey != "" {
+		_, err = keyPools.Delete(h.keyPoolKey)
 	}
-	return nil
+	if h.storeKey != "" {
+		if _, e := stores.Delete(h.storeKey); err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // tokenizers keeps one tokenizer across config reloads: its encoders take ~50 MB and ~50 ms to build, and
@@ -226,6 +242,10 @@ func sharedTokenizer() (*usage.Tokenizer, error) {
 
 // ServeHTTP serves gateway endpoints; other paths get a 404 unknown_url, or go to next with fallthrough.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.keys != nil && h.keys.Serves(r.URL.Path) {
+		h.keys.ServeHTTP(w, r)
+		return nil
+	}
 	if h.Fallthrough && gateway.Route(r) == gateway.NotOurs {
 		return next.ServeHTTP(w, r)
 	}
@@ -288,6 +308,10 @@ type logFields gateway.Result
 func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("endpoint", f.Endpoint)
 	enc.AddString("client_key", f.ClientKey)
+	if f.KeyID != "" {
+		enc.AddString("key_id", f.KeyID)
+		enc.AddString("key_name", f.KeyName)
+	}
 	enc.AddString("model", f.ClientModel)
 	enc.AddString("provider", f.Provider)
 	enc.AddString("upstream_model", f.UpstreamModel)
