@@ -194,8 +194,9 @@
     }
     $("copied").hidden = false;
   });
-  $("secret-done").addEventListener("click", () => $("secret").close());
-  $("secret").addEventListener("close", () => { $("secret-value").textContent = ""; });
+  const forgetSecret = () => { $("secret-value").textContent = ""; $("copied").hidden = true; };
+  $("secret-done").addEventListener("click", () => { forgetSecret(); $("secret").close(); });
+  $("secret").addEventListener("close", forgetSecret); // Escape closes it too
 
   // Rotate and revoke, after a confirmation.
   function confirmThen(title, text, label, action) {
@@ -241,7 +242,7 @@
       for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
       return e;
     };
-    const W = 700, H = 240, L = 48, R = 56, T = 12, B = 28;
+    const W = 700, H = 240, L = 48, R = 72, T = 12, B = 28;
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Daily tokens and cost, last 30 days" });
     const tokens = days.map((d) => d.prompt_tokens + d.completion_tokens);
     const costs = days.map((d) => d.cost_usd);
@@ -267,7 +268,7 @@
     const label = (x, yy, text, anchor) => { const t = svg("text", { x, y: yy, "text-anchor": anchor }); t.textContent = text; root.append(t); };
     label(L - 6, T + 8, num(maxT) + " tok", "end");
     label(L - 6, H - B, "0", "end");
-    label(W - R + 6, T + 8, usd(maxC), "start");
+    label(W - 2, T + 8, usd(maxC), "end");
     return root;
   }
 })();
