@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -29,9 +30,10 @@ const adminKey = "admin-key-0123456789abcdef"
 
 // servers are the Redis server and cluster the tests share, started by TestMain.
 var (
-	server  *redistest.Server
-	cluster *redistest.Cluster
-	missing string
+	server   *redistest.Server
+	cluster  *redistest.Cluster
+	sentinel *redistest.Sentinel
+	missing  string
 )
 
 func TestMain(m *testing.M) {
@@ -40,11 +42,17 @@ func TestMain(m *testing.M) {
 		if server, err = redistest.NewServer(); err == nil {
 			cluster, err = redistest.NewCluster()
 		}
+		if err == nil {
+			sentinel, err = redistest.NewSentinel(server)
+		}
 		if err != nil {
 			missing = err.Error()
 		}
 	}
 	code := m.Run()
+	if sentinel != nil {
+		sentinel.Close()
+	}
 	if cluster != nil {
 		cluster.Close()
 	}
@@ -89,6 +97,12 @@ func storeKinds(t *testing.T) map[string]func() stores {
 	return map[string]func() stores{
 		"memory": func() stores { return mem },
 		"redis":  func() stores { return redisStores(server != nil, ratelimit.RedisOptions{Address: addr(server)}) },
+		"redis-sentinel": func() stores {
+			if sentinel == nil {
+				return redisStores(false, ratelimit.RedisOptions{})
+			}
+			return redisStores(true, ratelimit.RedisOptions{Address: sentinel.Addr, MasterName: sentinel.MasterName})
+		},
 		"redis-cluster": func() stores {
 			var addrs []string
 			if cluster != nil {
@@ -108,7 +122,7 @@ func addr(s *redistest.Server) string {
 
 // eachStore runs test with each kind of store.
 func eachStore(t *testing.T, test func(t *testing.T, open func() stores)) {
-	for _, name := range []string{"memory", "redis", "redis-cluster"} {
+	for _, name := range []string{"memory", "redis", "redis-sentinel", "redis-cluster"} {
 		t.Run(name, func(t *testing.T) { test(t, storeKinds(t)[name]) })
 	}
 }
@@ -456,6 +470,19 @@ func TestListPages(t *testing.T) {
 			t.Fatalf("pages gave %s", got)
 		}
 	})
+}
+
+// The key store and its logic stay free of Caddy, like the engine: Go programs can embed them.
+func TestNoCaddyDependency(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/caddyserver/") {
+			t.Fatalf("package keys depends on %s", dep)
+		}
+	}
 }
 
 func TestConsoleIsServedWithAStrictPolicy(t *testing.T) {

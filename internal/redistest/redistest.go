@@ -137,6 +137,59 @@ func NewCluster() (*Cluster, error) {
 	return c, nil
 }
 
+// Sentinel is a running Redis Sentinel watching one master.
+type Sentinel struct {
+	// Addr is the Sentinel's host:port; MasterName the name it knows the master by.
+	Addr, MasterName string
+	stop             func()
+}
+
+// Close stops the Sentinel (not its master).
+func (s *Sentinel) Close() { s.stop() }
+
+// NewSentinel starts a Sentinel (redis-server --sentinel) that monitors master as "mymaster" and waits until
+// it knows the master's address; Close stops it.
+func NewSentinel(master *Server) (*Sentinel, error) {
+	port, err := freePort(false)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "aigw-sentinel-")
+	if err != nil {
+		return nil, err
+	}
+	host, mport, _ := strings.Cut(master.Addr, ":")
+	conf := filepath.Join(dir, "sentinel.conf")
+	text := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\nsentinel monitor mymaster %s %s 1\n",
+		port, dir, filepath.Join(dir, "sentinel.log"), host, mport)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd := exec.Command("redis-server", conf, "--sentinel")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("starting redis-server --sentinel: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-done
+		os.RemoveAll(dir)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(10 * time.Second); command(addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster") != "*2"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "sentinel.log"))
+			stop()
+			return nil, fmt.Errorf("the Sentinel on %s did not know its master within 10s:\n%s", addr, log)
+		}
+	}
+	return &Sentinel{Addr: addr, MasterName: "mymaster", stop: stop}, nil
+}
+
 // usedPorts are the ports handed out in this process, so two servers never pick the same one.
 var usedPorts sync.Map
 
