@@ -26,7 +26,8 @@ func init() {
 // Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions, …/completions,
 // …/embeddings, …/moderations, …/rerank and GET …/models (and …/models/{id}) under whatever path its route
 // gives it, and answers any other path with an OpenAI-shaped 404 unknown_url (or, with fallthrough, passes it
-// to the next handler).
+// to the next handler). With virtual_keys it also serves the key management API (…/keys, …/keys/{id},
+// …/keys/{id}/rotate, …/key) and, with console, the management page (…/console/).
 // Clients name models "provider/model" (or an alias); the gateway picks the provider, injects its credential,
 // translates to its API and streams the answer back in OpenAI's format with usage.
 //
@@ -48,7 +49,7 @@ func init() {
 // `{http.ai_gateway.status}` | The HTTP status sent to the client
 // `{http.ai_gateway.attempts}` | How many upstream attempts were made
 // `{http.ai_gateway.cost}` | What the request cost in USD (empty when the model has no price)
-// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key); empty without client_keys. Set before rate-limit keys are expanded
+// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key), or "vk-" and a virtual key's id; empty without client_keys and virtual_keys. Set before rate-limit keys are expanded
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`

@@ -180,3 +180,34 @@ func grep(text, word string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestVirtualKeysKeptAcrossReload: the memory store keeps keys and their usage across a config reload.
+func TestVirtualKeysKeptAcrossReload(t *testing.T) {
+	requireE2E(t)
+	t.Setenv("AIGW_E2E_ADMIN_KEYS", e2eAdminKey)
+	sim := startSimulator(t, "simulator", "")
+	body := simProvider("sim", sim, "") + virtualKeys(nil)
+	gw := startCaddy(t, "gateway", gatewayConfig(body))
+	c := newClient(t)
+	code, out := manage(t, c, gw, http.MethodPost, "/v1/keys", e2eAdminKey, `{"name":"kept","requests":"3/1h"}`)
+	secret := gjson.Get(out, "key").Str
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, out)
+	}
+	for range 2 {
+		if a := chat(context.Background(), c, gw, chatBody("sim/gpt-4o-mini", false), "Authorization", "Bearer "+secret); !a.succeeded() {
+			t.Fatalf("before the reload: %s", a.describe())
+		}
+	}
+	gw.reload(gatewayConfig(body + "alias reloaded sim/gpt-4o-mini\n"))
+	c.CloseIdleConnections()
+	if a := chat(context.Background(), c, gw, chatBody("reloaded", false), "Authorization", "Bearer "+secret); !a.succeeded() {
+		t.Fatalf("the key after a reload: %s", a.describe())
+	}
+	if a := chat(context.Background(), c, gw, chatBody("reloaded", false), "Authorization", "Bearer "+secret); a.status != http.StatusTooManyRequests {
+		t.Fatalf("the fourth request of 3/1h after a reload: %s; want 429 (counters kept)", a.describe())
+	}
+	if _, self := manage(t, c, gw, http.MethodGet, "/v1/key", secret, ""); gjson.Get(self, "data.today.requests").Int() != 3 {
+		t.Fatalf("usage after a reload: %s", self)
+	}
+}
