@@ -274,6 +274,7 @@ func (g *Gateway) setAnswerHeaders(h *headerValues, x *exchange, provider, model
 	if x.res.Usage.Known() {
 		h.set(hdrUsage, x.res.Usage.Origin.String())
 	}
+	x.keyLimit.Headers().Each(h.h.Set) // a virtual key's own limits; configured rules' below take precedence
 	x.limit.Headers().Each(h.h.Set)
 }
 

@@ -416,7 +416,14 @@ func TestKeyRequestLimitAndExpiry(t *testing.T) {
 	n := newNode(t, stores{keys.NewMemoryStore(), ratelimit.NewMemoryStore()}, upstream(t, 1, 1))
 	id, secret := create(t, n, `{"name":"slow","requests":"2/1h"}`)
 	chat(t, n, secret, "openai/mini")
-	chat(t, n, secret, "openai/mini")
+	req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(`{"model":"openai/mini","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	rec := httptest.NewRecorder()
+	n.ServeHTTP(rec, req)
+	if h := rec.Header(); rec.Code != http.StatusOK || h.Get("X-Ratelimit-Limit-Requests") != "2" || h.Get("X-Ratelimit-Remaining-Requests") != "0" {
+		t.Fatalf("second request of 2/1h: %d, x-ratelimit-limit-requests %q, remaining %q; want the key's limit in OpenAI's headers",
+			rec.Code, h.Get("X-Ratelimit-Limit-Requests"), h.Get("X-Ratelimit-Remaining-Requests"))
+	}
 	if code, out := chat(t, n, secret, "openai/mini"); code != http.StatusTooManyRequests || gjson.Get(out, "error.code").Str != "rate_limit_exceeded" {
 		t.Fatalf("third request of 2/1h: %d %s", code, out)
 	}
