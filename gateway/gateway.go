@@ -330,7 +330,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 				"use GET for "+r.URL.Path))
 			return res
 		}
-		g.serveModels(w, r, ep, res)
+		g.serveModels(w, r, ep, res, vk)
 	default:
 		spec := endpointByID[ep]
 		if r.Method != spec.methods {

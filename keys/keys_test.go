@@ -358,6 +358,17 @@ func TestAllowedModelsAfterAliasResolution(t *testing.T) {
 			t.Errorf("model %s: %s", model, out)
 		}
 	}
+	// the model list shows only what the key may reach
+	_, list := call(t, n, http.MethodGet, "/v1/models", secret, "")
+	if ids := gjson.Get(list, "data.#.id").String(); ids != `["cheap"]` {
+		t.Errorf("GET /v1/models with the key lists %s, want only cheap", ids)
+	}
+	if code, _ := call(t, n, http.MethodGet, "/v1/models/dear", secret, ""); code != http.StatusForbidden {
+		t.Errorf("GET /v1/models/dear with the key: %d, want 403", code)
+	}
+	if code, _ := call(t, n, http.MethodGet, "/v1/models", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/models without a key: %d, want 401", code)
+	}
 	// a request-level fallback to a model the key may not use is skipped, not tried
 	code, out := call(t, n, http.MethodPost, "/v1/chat/completions", secret,
 		`{"model":"openai/mini","models":["openai/priced"],"messages":[{"role":"user","content":"hi"}]}`)
