@@ -26,9 +26,10 @@ type exchange struct {
 	// tried.
 	limit    ratelimit.Reservation
 	admitted []ratelimit.Claim
-	// vkey is the virtual key that authenticated the request, keyLimit the reservation of its limits.
+	// vkey is the virtual key that authenticated the request, keyLimit the reservation of its limits (nil
+	// when it has none: most requests do not pay for a second reservation's room).
 	vkey         *keys.Key
-	keyLimit     ratelimit.Reservation
+	keyLimit     *ratelimit.Reservation
 	targetLimits []*targetLimit
 	// prompt is the locally counted prompt, computed at most once.
 	prompt int
@@ -274,7 +275,9 @@ func (g *Gateway) setAnswerHeaders(h *headerValues, x *exchange, provider, model
 	if x.res.Usage.Known() {
 		h.set(hdrUsage, x.res.Usage.Origin.String())
 	}
-	x.keyLimit.Headers().Each(h.h.Set) // a virtual key's own limits; configured rules' below take precedence
+	if x.keyLimit != nil {
+		x.keyLimit.Headers().Each(h.h.Set) // a virtual key's own limits; configured rules' below take precedence
+	}
 	x.limit.Headers().Each(h.h.Set)
 }
 

@@ -52,8 +52,8 @@ func (g *Gateway) reserveKey(w http.ResponseWriter, r *http.Request, x *exchange
 	if spend {
 		claims[0].CostUSD = g.worstCost(x, "")
 	}
-	var err error
-	x.keyLimit, err = lim.Reserve(r.Context(), claims)
+	res, err := lim.Reserve(r.Context(), claims)
+	x.keyLimit = &res
 	g.storeError(err)
 	if x.keyLimit.Allowed() {
 		return nil
@@ -70,11 +70,15 @@ func (g *Gateway) settleKey(r *http.Request, x *exchange) {
 	}
 	ctx := r.Context()
 	if !sent(x.res.Attempts, "") {
-		g.storeError(x.keyLimit.Cancel(ctx))
+		if x.keyLimit != nil {
+			g.storeError(x.keyLimit.Cancel(ctx))
+		}
 		return
 	}
 	cost := max(x.res.CostUSD, 0)
-	g.storeError(x.keyLimit.Settle(ctx, x.res.Usage.TotalTokens, cost))
+	if x.keyLimit != nil {
+		g.storeError(x.keyLimit.Settle(ctx, x.res.Usage.TotalTokens, cost))
+	}
 	u := keys.Usage{Requests: 1, PromptTokens: int64(x.res.Usage.PromptTokens),
 		CompletionTokens: int64(x.res.Usage.CompletionTokens), CostUSD: cost}
 	g.storeError(g.cfg.Keys.Record(ctx, x.vkey, u))
