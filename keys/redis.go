@@ -52,25 +52,32 @@ func (s *RedisStore) index() string          { return s.prefix + "vk:index" }
 
 var errDuplicate = errors.New("a virtual key with this id exists")
 
-// Create implements Store.
+// Create implements Store. The id goes into the index first: a gateway that fails half-way leaves an index
+// entry without a key (List skips it), never a working key that no list shows.
 func (s *RedisStore) Create(ctx context.Context, k *Key) error {
 	b, err := json.Marshal(k)
 	if err != nil {
 		return err
 	}
-	ok, err := s.client.SetNX(ctx, s.keyOf(k.ID), b, 0).Result()
-	if err != nil {
+	if n, err := s.client.Exists(ctx, s.keyOf(k.ID)).Result(); err != nil || n > 0 {
+		if err == nil {
+			err = errDuplicate
+		}
 		return err
-	}
-	if !ok {
-		return errDuplicate
 	}
 	// Scores come from a counter, not the clock: keys created in the same instant keep their order.
 	seq, err := s.client.Incr(ctx, s.index()+":seq").Result()
 	if err != nil {
 		return err
 	}
-	return s.client.ZAdd(ctx, s.index(), redis.Z{Score: float64(seq), Member: k.ID}).Err()
+	if err := s.client.ZAdd(ctx, s.index(), redis.Z{Score: float64(seq), Member: k.ID}).Err(); err != nil {
+		return err
+	}
+	ok, err := s.client.SetNX(ctx, s.keyOf(k.ID), b, 0).Result()
+	if err == nil && !ok {
+		err = errDuplicate
+	}
+	return err
 }
 
 // Get implements Store.
