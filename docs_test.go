@@ -48,6 +48,7 @@ func asSite(block string) string {
 // TestDocsCaddyfilesAdapt adapts every Caddyfile block of README.md and docs/*.md and every examples/*/Caddyfile, and
 // provisions the handlers they adapt to, so that the documentation cannot drift from the syntax.
 func TestDocsCaddyfilesAdapt(t *testing.T) {
+	t.Setenv("GATEWAY_ADMIN_KEYS", "docs-admin-key-0123456789")
 	docs := map[string]string{}
 	for i, b := range caddyfileBlocks(t, "README.md") {
 		if !isSyntax(b) {
@@ -102,7 +103,8 @@ func optionNames(block string) []string {
 func TestSyntaxNamesEveryOption(t *testing.T) {
 	known := []string{"ai_gateway", "}"}
 	for _, names := range [][]string{handlerOptions.Names(), providerOptions.Names(), routeOptions.Names(),
-		retryOptions.Names(), cooldownOptions.Names(), rateLimitOptions.Names(), storeOptions.Names()} {
+		retryOptions.Names(), cooldownOptions.Names(), rateLimitOptions.Names(), storeOptions.Names(),
+		virtualKeysOptions.Names()} {
 		known = append(known, names...)
 	}
 	generic := slices.Clone(known)

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/aibackend/caddy-ai-gateway/gateway"
+	"github.com/aibackend/caddy-ai-gateway/keys"
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
@@ -26,7 +27,8 @@ func init() {
 // Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions, …/completions,
 // …/embeddings, …/moderations, …/rerank and GET …/models (and …/models/{id}) under whatever path its route
 // gives it, and answers any other path with an OpenAI-shaped 404 unknown_url (or, with fallthrough, passes it
-// to the next handler).
+// to the next handler). With virtual_keys it also serves the key management API (…/keys, …/keys/{id},
+// …/keys/{id}/rotate, …/key) and, with console, the management page (…/console/).
 // Clients name models "provider/model" (or an alias); the gateway picks the provider, injects its credential,
 // translates to its API and streams the answer back in OpenAI's format with usage.
 //
@@ -48,7 +50,7 @@ func init() {
 // `{http.ai_gateway.status}` | The HTTP status sent to the client
 // `{http.ai_gateway.attempts}` | How many upstream attempts were made
 // `{http.ai_gateway.cost}` | What the request cost in USD (empty when the model has no price)
-// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key); empty without client_keys. Set before rate-limit keys are expanded
+// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key), or "vk-" and a virtual key's id; empty without client_keys and virtual_keys. Set before rate-limit keys are expanded
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
@@ -92,6 +94,9 @@ type Handler struct {
 	RateLimits []*RateLimit `json:"rate_limits,omitempty"`
 	// RateLimitStore says where limit counters live. Default: memory.
 	RateLimitStore *RateLimitStore `json:"rate_limit_store,omitempty"`
+	// VirtualKeys, when set, accepts client keys issued and managed at run time (…/keys, …/console/) beside
+	// ClientKeys.
+	VirtualKeys *VirtualKeys `json:"virtual_keys,omitempty"`
 
 	// Fallthrough passes requests for paths the gateway does not serve to the next handler, instead of
 	// answering them with a 404 unknown_url.
@@ -107,6 +112,8 @@ type Handler struct {
 	logger        *zap.Logger
 	metrics       *metrics
 	storeKey      string
+	keyPoolKey    string
+	keys          *keys.Manager
 	tokenizerHeld bool
 }
 
@@ -167,6 +174,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(h.ClientKeys) > 0 && len(cfg.ClientKeys) == 0 {
 		return fmt.Errorf("client_keys resolved to no key: check that the environment variable is set, or remove client_keys to allow every client")
 	}
+	if h.keys, err = h.provisionKeys(repl, cfg.ClientKeys); err != nil {
+		return err
+	}
+	cfg.Keys = h.keys
+	cfg.OnKeyUsage = h.metrics.observeKey
 	warn := func(msg string) { h.logger.Warn(msg) }
 	for _, pc := range h.Providers {
 		p, err := pc.build(ctx, repl, warn)
@@ -203,11 +215,16 @@ func (h *Handler) Cleanup() error {
 	if h.tokenizerHeld {
 		_, _ = tokenizers.Delete(tokenizerKey)
 	}
-	if h.storeKey != "" {
-		_, err := stores.Delete(h.storeKey)
-		return err
+	var err error
+	if h.keyPoolKey != "" {
+		_, err = keyPools.Delete(h.keyPoolKey)
 	}
-	return nil
+	if h.storeKey != "" {
+		if _, e := stores.Delete(h.storeKey); err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // tokenizers keeps one tokenizer across config reloads: its encoders take ~50 MB and ~50 ms to build, and
@@ -236,6 +253,10 @@ func sharedTokenizer() (*usage.Tokenizer, error) {
 
 // ServeHTTP serves gateway endpoints; other paths get a 404 unknown_url, or go to next with fallthrough.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.keys != nil && h.keys.Serves(r.URL.Path) {
+		h.keys.ServeHTTP(w, r)
+		return nil
+	}
 	if h.Fallthrough && h.gw.Route(r) == gateway.NotOurs {
 		return next.ServeHTTP(w, r)
 	}
@@ -298,6 +319,10 @@ type logFields gateway.Result
 func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("endpoint", f.Endpoint)
 	enc.AddString("client_key", f.ClientKey)
+	if f.KeyID != "" {
+		enc.AddString("key_id", f.KeyID)
+		enc.AddString("key_name", f.KeyName)
+	}
 	enc.AddString("model", f.ClientModel)
 	enc.AddString("provider", f.Provider)
 	enc.AddString("upstream_model", f.UpstreamModel)

@@ -3,48 +3,12 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
-
-// artifactsDir is where browser tests save their screenshots: $AIGW_ARTIFACTS, or a temporary directory.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("AIGW_ARTIFACTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
-
-// headlessChromium starts Debian's chromium with the flags this closed network needs, in a fresh profile.
-// It skips without chromium, except under CI=true where .ci/run installs it.
-func headlessChromium(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not in PATH: .ci/run should have installed it")
-		}
-		t.Skip("chromium is not in PATH: apt-get install chromium to run the browser tests")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
 
 // TestTryItPage drives the quickstart's Try it page in headless Chromium as a first-time user would: sign in
 // with the key, pick the chat endpoint, ask for a streamed answer, send, and read the answer as it arrives.
@@ -53,7 +17,7 @@ func headlessChromium(t *testing.T) context.Context {
 func TestTryItPage(t *testing.T) {
 	requireE2E(t)
 	qs := startQuickstart(t)
-	ctx := headlessChromium(t)
+	ctx := browser(t)
 	step := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {

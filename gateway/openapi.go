@@ -45,7 +45,7 @@ func (g *Gateway) serveOpenAPI(w http.ResponseWriter, r *http.Request, res *Resu
 // openAPISpec describes the live configuration: the endpoints some provider serves, the names clients may
 // use as model, and the providers that take any model name. Provider base URLs and credentials stay out.
 func (g *Gateway) openAPISpec(mount string) openapi.Spec {
-	s := openapi.Spec{Title: "AI gateway", Version: g.cfg.Version, Server: mount, Bearer: len(g.keyHashes) > 0}
+	s := openapi.Spec{Title: "AI gateway", Version: g.cfg.Version, Server: mount, Bearer: len(g.keyHashes) > 0 || g.cfg.Keys != nil}
 	s.Endpoints = append(s.Endpoints, ListModels.String(), GetModel.String())
 	for i := range endpoints {
 		ep := &endpoints[i]
