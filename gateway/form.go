@@ -315,8 +315,8 @@ type formReader struct {
 	cur       io.Reader
 	// advance is set when the streamed part just copied is done and the next must be read.
 	advance bool
-	chunk     []byte
-	done      bool
+	chunk   []byte
+	done    bool
 }
 
 func (fr *formReader) Read(p []byte) (int, error) {
