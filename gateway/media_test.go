@@ -8,11 +8,14 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 )
 
 // formBody builds a multipart body: fields in order, each "name=value" or, for a file, "@name=filename" with
@@ -241,5 +244,68 @@ func TestImageStreamRelayedEventByEvent(t *testing.T) {
 	// gpt-image-1: text in $5, image out $40 per million tokens.
 	if c := resp.Trailer.Get("X-AI-Gateway-Cost"); c != "0.01093" {
 		t.Errorf("cost trailer %q", c)
+	}
+}
+
+func TestLimitsAndBudgetsStopImageAndAudioRequests(t *testing.T) {
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/images/generations"):
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"created":1,"data":[{"url":"https://example.com/a.png"},{"url":"https://example.com/b.png"}]}`)
+		case strings.HasSuffix(r.URL.Path, "/audio/speech"):
+			w.Header().Set("Content-Type", "audio/mpeg")
+			_, _ = io.WriteString(w, "ID3")
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"text":"hi","usage":{"type":"duration","seconds":90}}`)
+		}
+	})
+	g := newGateway(t, base, func(c *Config) {
+		c.Limiter = mustRateLimiter(t,
+			ratelimit.Rule{Name: "art", Images: ratelimit.Rate{Limit: 3, Window: time.Hour}},
+			ratelimit.Rule{Name: "speech", Budget: mustBudget(t, "0.0001usd/1d")},
+			ratelimit.Rule{Name: "listen", Budget: mustBudget(t, "0.01usd/1d")})
+		c.Claims = func(_ *http.Request, s LimitScope) []ratelimit.Claim {
+			switch s.Model {
+			case "openai/dall-e-2":
+				return []ratelimit.Claim{{Rule: "art", Key: "k"}}
+			case "openai/tts-1":
+				return []ratelimit.Claim{{Rule: "speech", Key: "k"}}
+			}
+			return []ratelimit.Claim{{Rule: "listen", Key: "k"}}
+		}
+	})
+	// Three images per hour: 2, then 2 more is refused, 1 fits.
+	for i, tc := range []struct {
+		n    int
+		want int
+	}{{2, 200}, {2, 429}, {1, 200}} {
+		rec, res := postTo(t, g, "/v1/images/generations", `{"model":"openai/dall-e-2","prompt":"a fox","size":"512x512","n":`+strconv.Itoa(tc.n)+`}`)
+		if rec.Code != tc.want {
+			t.Fatalf("images request %d: %d %s", i, rec.Code, rec.Body)
+		}
+		if tc.want == 429 && !strings.Contains(gjson.Get(rec.Body.String(), "error.message").Str, "3 images per 1h") {
+			t.Errorf("refusal %s", rec.Body)
+		}
+		// dall-e-2 512x512 is $0.018 an image; the answer had 2.
+		if tc.want == 200 && (res.Usage.Images != 2 || res.CostUSD != 0.036) {
+			t.Errorf("request %d: images %d cost %v, want 2 images for 0.036", i, res.Usage.Images, res.CostUSD)
+		}
+	}
+	// tts-1 is $15 per million characters: 5 characters cost $0.000075, two do not fit a $0.0001 budget.
+	for i, want := range []int{200, 429} {
+		rec, _ := postTo(t, g, "/v1/audio/speech", `{"model":"openai/tts-1","input":"hello","voice":"alloy"}`)
+		if rec.Code != want || (want == 429 && gjson.Get(rec.Body.String(), "error.code").Str != "insufficient_quota") {
+			t.Fatalf("speech %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	// 90 s of whisper-1 is $0.009: the third transcription finds the $0.01 budget spent.
+	for i, want := range []int{200, 200, 429} {
+		body, ct := formBody(t, []string{"model=openai/whisper-1", "@file=a.wav"}, map[string][]byte{"a.wav": noise(1000)})
+		rec, _ := postForm(g, "/v1/audio/transcriptions", body, ct)
+		if rec.Code != want {
+			t.Fatalf("transcription %d: %d %s", i, rec.Code, rec.Body)
+		}
 	}
 }
