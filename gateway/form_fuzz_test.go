@@ -14,7 +14,8 @@ import (
 
 // FuzzMultipartUpload sends arbitrary multipart bodies to the transcription endpoint of a gateway whose
 // upstream reads the whole body and answers: every request must get a status the gateway means (200 from
-// the upstream, 400 or 413 of its own, OpenAI-shaped), never a panic, a hang or a 5xx of its own.
+// the upstream; 400, 404 for a model it does not know, or 413 of its own, OpenAI-shaped), never a panic, a
+// hang or a 5xx of its own.
 func FuzzMultipartUpload(f *testing.F) {
 	const b = "--zzz"
 	f.Add(b + "\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nopenai/whisper-1\r\n" + b +
@@ -42,7 +43,7 @@ func FuzzMultipartUpload(f *testing.F) {
 		rec, _ := postForm(g, "/v1/audio/transcriptions", io.MultiReader(strings.NewReader(body)), "multipart/form-data; boundary=zzz")
 		switch rec.Code {
 		case http.StatusOK:
-		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		case http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge:
 			if gjson.Get(rec.Body.String(), "error.message").Str == "" {
 				t.Fatalf("%d without an OpenAI-shaped error: %s", rec.Code, rec.Body)
 			}
