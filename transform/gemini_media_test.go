@@ -104,3 +104,30 @@ func TestGeminiSpeechWrapsPCM(t *testing.T) {
 		t.Errorf("mp3: %v", err)
 	}
 }
+
+func TestGeminiImagesStreamedAsCompletedEvents(t *testing.T) {
+	g := NewGemini(GeminiOptions{})
+	answer := []byte(`{"candidates":[{"content":{"parts":[{"text":"Here you are."},{"inlineData":{"mimeType":"image/png","data":"iVBORw0K"}}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":1290,"totalTokenCount":1294}}`)
+	req := &Request{Body: []byte(`{"prompt":"a fox","stream":true}`), Model: "gemini-2.5-flash-image", Stream: true}
+	out, ct, u, err := g.TranslateImages(req, answer)
+	if err != nil || ct != "text/event-stream" || u.Images != 1 || u.CompletionTokens != 1290 {
+		t.Fatalf("%v %s %+v", err, ct, u)
+	}
+	name, data, _ := strings.Cut(strings.TrimSuffix(string(out), "\n\n"), "\n")
+	ev := gjson.Parse(strings.TrimPrefix(data, "data: "))
+	if name != "event: image_generation.completed" || ev.Get("type").Str != "image_generation.completed" ||
+		ev.Get("b64_json").Str != "iVBORw0K" || ev.Get("usage.output_tokens").Int() != 1290 {
+		t.Errorf("event %q", out)
+	}
+	req.Stream = false
+	out, _, _, _ = g.TranslateImages(req, answer)
+	if r := gjson.GetBytes(out, "data.0.revised_prompt").Str; r != "Here you are." {
+		t.Errorf("revised_prompt %q in %s", r, out)
+	}
+	if _, err := g.BuildImages(&Request{Body: []byte(`{"prompt":"x","n":2}`), Model: "gemini-2.5-flash-image"}); err == nil {
+		t.Error("n=2 on a Gemini image model was accepted")
+	}
+	if _, err := g.BuildImages(&Request{Body: []byte(`{"prompt":"x","response_format":"url"}`), Model: "gemini-2.5-flash-image"}); err == nil {
+		t.Error("response_format url was accepted")
+	}
+}
