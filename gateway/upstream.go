@@ -177,7 +177,11 @@ func connectionNames(conn []string, k string) bool {
 // send performs one upstream request. The returned cancel must be called once the body is done with.
 func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform.Outgoing, client http.Header, stream bool) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+out.Path, bytes.NewReader(out.Body))
+	var body io.Reader = bytes.NewReader(out.Body)
+	if out.BodyReader != nil {
+		body = out.BodyReader
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+out.Path, body)
 	if err != nil {
 		cancel()
 		return nil, nil, err
