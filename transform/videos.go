@@ -1,0 +1,102 @@
+package transform
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/usage"
+)
+
+// VideosDialect serves OpenAI's video jobs API: POST /videos creates a job (through the gateway's engine,
+// like any model request), and the calls of VideoOp read, list, download and delete jobs by id. Ids here are
+// the upstream's own; the gateway wraps the ids it hands out so that they name the provider holding the job.
+type VideosDialect interface {
+	// BuildVideoCreate builds the request creating a job from the client's create request: a JSON object with
+	// OpenAI's fields (prompt, model, seconds, size, input_reference).
+	BuildVideoCreate(req *Request) (*Outgoing, error)
+	// TranslateVideoCreate turns the upstream's answer to a create into OpenAI's video object, with the
+	// upstream's job id and model set to req.ClientModel. Video jobs report no token usage.
+	TranslateVideoCreate(req *Request, body []byte) ([]byte, usage.Usage, error)
+	// BuildVideoCall builds the upstream request of one call about existing jobs.
+	BuildVideoCall(c *VideoCall) (*Outgoing, error)
+	// TranslateVideoCall turns the upstream's successful JSON answer to c (every op but VideoContent) into
+	// OpenAI's shape: a video object, a list of them, or a video.deleted object, with the upstream's ids and
+	// model names.
+	TranslateVideoCall(c *VideoCall, body []byte) ([]byte, error)
+}
+
+// VideoContentLocator is implemented by a VideosDialect whose finished videos are not served at a path of its
+// own but at a URL the job's status names (Gemini's Files API). For VideoContent, BuildVideoCall then asks for
+// the status, and VideoContentURL reads the download URL from the answer; the gateway downloads it, with the
+// provider's credential only when the URL has the provider's own origin.
+type VideoContentLocator interface {
+	VideoContentURL(c *VideoCall, status []byte) (string, error)
+}
+
+// VideoOp is one call of the video jobs API other than create.
+type VideoOp uint8
+
+const (
+	// VideoGet is GET /videos/{id}: the job's status.
+	VideoGet VideoOp = iota
+	// VideoList is GET /videos: the jobs, newest first, paged by after and limit.
+	VideoList
+	// VideoDelete is DELETE /videos/{id}.
+	VideoDelete
+	// VideoContent is GET /videos/{id}/content: the finished video's bytes (variant video, thumbnail or
+	// spritesheet).
+	VideoContent
+)
+
+// VideoCall is one call of the video jobs API as the dialects see it.
+type VideoCall struct {
+	Op VideoOp
+	// ID is the upstream's job id; empty for VideoList.
+	ID string
+	// Query holds the client's query parameters the call takes, checked by the gateway: after (an upstream
+	// id), limit and order for VideoList, variant for VideoContent.
+	Query url.Values
+	// Provider is the configured provider's name, for error messages.
+	Provider string
+}
+
+// VideoSizes are the sizes OpenAI's video models take, width x height.
+var VideoSizes = []string{"720x1280", "1280x720", "1024x1792", "1792x1024"}
+
+// Video job statuses of OpenAI's video object.
+const (
+	VideoQueued     = "queued"
+	VideoInProgress = "in_progress"
+	VideoCompleted  = "completed"
+	VideoFailed     = "failed"
+)
+
+// VideoSeconds returns the length a create request asks for, in whole seconds (OpenAI sends it as a string,
+// "4"; a number is taken too), and false when it is absent. A value that is not a positive whole number is a
+// 400.
+func VideoSeconds(body []byte) (int, bool, error) {
+	v := gjson.GetBytes(body, "seconds")
+	if !v.Exists() || v.Type == gjson.Null {
+		return 0, false, nil
+	}
+	s := v.Raw
+	if v.Type == gjson.String {
+		s = v.Str
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n <= 0 || n > 600 {
+		return 0, false, InvalidRequest("seconds", "seconds must be a whole number of seconds from 1 to 600, "+
+			"such as \"4\" or \"8\"")
+	}
+	return n, true, nil
+}
+
+// videoNotFound is the 404 for a job id a provider does not know.
+func videoNotFound(id string) *Error {
+	return &Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "video_not_found", Param: "video_id",
+		Message: "no video job with id '" + id + "'"}
+}
