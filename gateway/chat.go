@@ -222,6 +222,9 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if terr != nil {
 		return false, ttfb, asError(terr)
 	}
+	if x.ep.own != nil {
+		outBody = x.ep.own(t, treq.ClientModel, outBody)
+	}
 	outBody = g.completeUsage(x, use, outBody)
 	// Content-Length and the cost are formatted into one string, which their values share.
 	var digits [64]byte

@@ -25,12 +25,15 @@ const (
 	Completions
 	Moderations
 	Rerank
+	Videos       // POST …/videos creates a job; GET …/videos lists them (video.go)
+	Video        // GET or DELETE …/videos/{id}
+	VideoContent // GET …/videos/{id}/content
 	endpointCount
 )
 
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
-	"moderations", "rerank"}
+	"moderations", "rerank", "videos", "video", "video_content"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -51,6 +54,9 @@ func route(p string) Endpoint {
 		if e.suffix != "" && strings.HasSuffix(p, e.suffix) {
 			return e.id
 		}
+	}
+	if ep := routeVideo(p); ep != NotOurs {
+		return ep
 	}
 	switch {
 	case strings.HasSuffix(p, "/models"):
@@ -110,6 +116,9 @@ type endpoint struct {
 	// ops returns the dialect's implementation of the endpoint, nil when it has none. It is asked once per
 	// provider, when the gateway is built.
 	ops func(d transform.Dialect) *dialectOps
+	// own rewrites a translated answer that is a resource held by the target t (a video job: its id names t,
+	// video.go); model is the client's model name. nil: answers are kept as translated.
+	own func(t router.Target, model string, body []byte) []byte
 }
 
 // dialectOps is one dialect's implementation of one endpoint.
@@ -167,6 +176,16 @@ var endpoints = [...]endpoint{
 		ops: func(d transform.Dialect) *dialectOps {
 			if rr, ok := d.(transform.RerankDialect); ok {
 				return &dialectOps{build: rr.BuildRerank, translate: rr.TranslateRerank}
+			}
+			return nil
+		},
+	},
+	{
+		id: Videos, suffix: "/videos", methods: "POST", modelField: "model", required: []string{"prompt"},
+		field: videoField, prompt: countField("prompt"), own: ownVideoJob,
+		ops: func(d transform.Dialect) *dialectOps {
+			if v, ok := d.(transform.VideosDialect); ok {
+				return &dialectOps{build: v.BuildVideoCreate, translate: v.TranslateVideoCreate}
 			}
 			return nil
 		},

@@ -401,7 +401,7 @@ func TestModelsListTheirEndpoints(t *testing.T) {
 		got[m.Get("id").Str] = m.Get("endpoints").Raw
 		return true
 	})
-	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","rerank"]` ||
+	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","rerank","videos"]` ||
 		got["anthropic/claude-x"] != `["chat/completions"]` {
 		t.Errorf("endpoints per model: %v", got)
 	}

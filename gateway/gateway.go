@@ -317,8 +317,14 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 			return res
 		}
 		g.serveModels(w, r, ep, res)
+	case Video, VideoContent:
+		g.serveVideoCall(w, r, ep, res)
 	default:
 		spec := endpointByID[ep]
+		if ep == Videos && r.Method != spec.methods {
+			g.serveVideoCall(w, r, ep, res)
+			return res
+		}
 		if r.Method != spec.methods {
 			w.Header().Set("Allow", spec.methods)
 			g.fail(w, res, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",

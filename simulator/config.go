@@ -133,6 +133,10 @@ type Config struct {
 	// x-goog-api-key or Gemini's ?key= query parameter. Other requests get 401 in the dialect's error shape.
 	RequireKey string `json:"require_key,omitempty"`
 
+	// VideoRenderTime is how long a video job takes: queued for its first fifth, then in_progress, then
+	// completed (or failed, for a prompt with the word "fail"). Default: 3s.
+	VideoRenderTime caddy.Duration `json:"video_render_time,omitempty"`
+
 	// Models are listed by GET /models. Default: ["simulator"]. Requests may name any model: it is echoed.
 	Models []string `json:"models,omitempty"`
 }
@@ -140,8 +144,8 @@ type Config struct {
 // Validate reports the first knob that is out of range.
 func (c Config) Validate() error {
 	switch {
-	case c.Latency < 0, c.TTFT < 0, c.RetryAfter < 0:
-		return fmt.Errorf("latency, ttft and retry_after must not be negative")
+	case c.Latency < 0, c.TTFT < 0, c.RetryAfter < 0, c.VideoRenderTime < 0:
+		return fmt.Errorf("latency, ttft, retry_after and video_render_time must not be negative")
 	case c.TokensPerSecond < 0:
 		return fmt.Errorf("tokens_per_second must not be negative (0 means as fast as possible), got %v", c.TokensPerSecond)
 	case c.CompletionTokens < 0:
