@@ -59,7 +59,7 @@ func appendMP4(dst []byte, pic videoPicture, seconds int, seed uint64) []byte {
 			b = binary.BigEndian.AppendUint16(b, 0x0100)     // volume 1.0
 			b = append(b, make([]byte, 10)...)
 			b = appendMatrix(b)
-			b = append(b, make([]byte, 24)...)    // pre_defined
+			b = append(b, make([]byte, 24)...)         // pre_defined
 			return binary.BigEndian.AppendUint32(b, 2) // next track id
 		})
 		return appendBox(b, "trak", func(b []byte) []byte {
@@ -258,14 +258,14 @@ func (p videoPicture) pps() []byte {
 // idrSample is frame i as an MP4 sample: one IDR slice NAL unit of I_PCM macroblocks, length-prefixed.
 func (p videoPicture) idrSample(i int, seed uint64) []byte {
 	var w bitWriter
-	w.ue(0)              // first_mb_in_slice
-	w.ue(7)              // slice_type: I, every slice of the picture
-	w.ue(0)              // pic_parameter_set_id
-	w.bits(0, 4)         // frame_num
-	w.ue(uint(i % 2))    // idr_pic_id: consecutive IDR pictures differ
-	w.bits(0, 1)         // no_output_of_prior_pics_flag
-	w.bits(0, 1)         // long_term_reference_flag
-	w.se(0)              // slice_qp_delta
+	w.ue(0)           // first_mb_in_slice
+	w.ue(7)           // slice_type: I, every slice of the picture
+	w.ue(0)           // pic_parameter_set_id
+	w.bits(0, 4)      // frame_num
+	w.ue(uint(i % 2)) // idr_pic_id: consecutive IDR pictures differ
+	w.bits(0, 1)      // no_output_of_prior_pics_flag
+	w.bits(0, 1)      // long_term_reference_flag
+	w.se(0)           // slice_qp_delta
 	cb, cr := byte(64+seed%128), byte(64+(seed>>8)%128)
 	for my := 0; my < p.mbH; my++ {
 		for mx := 0; mx < p.mbW; mx++ {
