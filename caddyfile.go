@@ -100,6 +100,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    on_store_error allow|deny              # default allow
 //	    max_request_body  <size>               # default 4MB
+//	    max_upload_body   <size>               # multipart uploads (audio files, image edits), streamed; default 26MiB
 //	    max_response_body <size>               # non-streamed upstream answers; default 16MiB
 //	    max_event_size    <size>               # one line of an upstream stream; default 1MiB
 //	    max_output_tokens <n>                  # default 8192
@@ -170,6 +171,10 @@ var handlerOptions = caddyopt.Table[*handlerBlock]{
 	}},
 	{Name: "max_request_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
 		b.h.MaxRequestBody, err = sizeArg(d, "4MB")
+		return err
+	}},
+	{Name: "max_upload_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.MaxUploadBody, err = sizeArg(d, "26MiB")
 		return err
 	}},
 	{Name: "max_response_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {

@@ -57,6 +57,9 @@ type Handler struct {
 	DefaultModel string `json:"default_model,omitempty"`
 	// MaxRequestBody bounds request bodies, in bytes. Default: 4 MiB.
 	MaxRequestBody int64 `json:"max_request_body,omitempty"`
+	// MaxUploadBody bounds the multipart bodies of image edits and audio transcriptions and translations, in
+	// bytes; their files are streamed upstream, not held in memory. Default: 26 MiB.
+	MaxUploadBody int64 `json:"max_upload_body,omitempty"`
 	// MaxResponseBody bounds a non-streamed upstream answer, in bytes; a larger one fails the attempt with a
 	// 502 upstream_response_too_large and the next target is tried. Default: 16 MiB.
 	MaxResponseBody int64 `json:"max_response_body,omitempty"`
@@ -135,6 +138,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Aliases:         h.Aliases,
 		DefaultModel:    h.DefaultModel,
 		MaxRequestBody:  h.MaxRequestBody,
+		MaxUploadBody:   h.MaxUploadBody,
 		MaxResponseBody: h.MaxResponseBody,
 		MaxEventSize:    h.MaxEventSize,
 		MaxOutputTokens: h.MaxOutputTokens,

@@ -182,11 +182,15 @@ func connectionNames(conn []string, k string) bool {
 // send performs one upstream request. The returned cancel must be called once the body is done with.
 func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform.Outgoing, client http.Header, stream bool) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
-	method, body := out.Method, io.Reader(bytes.NewReader(out.Body))
+	method := out.Method
 	if method == "" {
 		method = http.MethodPost
 	}
-	if len(out.Body) == 0 && method != http.MethodPost {
+	var body io.Reader = bytes.NewReader(out.Body)
+	switch {
+	case out.BodyReader != nil:
+		body = out.BodyReader
+	case len(out.Body) == 0 && method != http.MethodPost:
 		body = nil
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.base+out.Path, body)

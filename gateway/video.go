@@ -444,3 +444,18 @@ func positiveInt(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n > 0 && len(s) <= 5
 }
+
+// videoEndpoints are the video job endpoints served through the engine: the create (endpoints continues
+// with them). The calls about existing jobs are served by serveVideoCall.
+var videoEndpoints = [...]endpoint{
+	{
+		id: Videos, suffix: "/videos", methods: "POST", modelField: "model", required: []string{"prompt"},
+		field: videoField, prompt: countField("prompt"), own: ownVideoJob,
+		ops: func(d transform.Dialect) *dialectOps {
+			if v, ok := d.(transform.VideosDialect); ok {
+				return &dialectOps{build: v.BuildVideoCreate, translate: v.TranslateVideoCreate}
+			}
+			return nil
+		},
+	},
+}

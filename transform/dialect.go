@@ -8,6 +8,7 @@
 package transform
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/tidwall/gjson"
@@ -29,6 +30,8 @@ type Request struct {
 	IncludeUsage bool
 	// Provider is the configured provider's name, for error messages; empty means the dialect's own name.
 	Provider string
+	// Form is the client's multipart body, for the endpoints that take one (Body is then nil).
+	Form Form
 }
 
 // provider returns the name error messages give the upstream.
@@ -47,6 +50,9 @@ type Outgoing struct {
 	Path string
 	// Body is the upstream request body.
 	Body []byte
+	// BodyReader, when set, is the upstream request body instead of Body: one read as it is sent (a multipart
+	// body streamed from the client, a JSON body with a file inline). Header then sets its Content-Type.
+	BodyReader io.Reader
 	// Header holds dialect-specific headers (e.g. anthropic-version); nil when there are none. The gateway
 	// sends a JSON Content-Type and an Accept for every request itself; auth is set by Dialect.Authorize.
 	Header http.Header

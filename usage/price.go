@@ -17,6 +17,31 @@ type Price struct {
 	// CacheWrite is the price of prompt tokens written to the provider's prompt cache (Anthropic charges
 	// 1.25× Input for 5-minute cache writes); 0 means Input.
 	CacheWrite float64
+
+	// Media prices, for image and audio models (see mediaPrices). A model is priced per token, per unit or
+	// both; the costs add up.
+	//
+	// ImageInput and AudioInput are the prices of image and audio prompt tokens (Usage.ImagePromptTokens,
+	// AudioPromptTokens) per million; 0 means Input.
+	ImageInput float64
+	AudioInput float64
+	// Images prices each generated image by its size and quality, the first matching entry; PerImage prices
+	// an image none matches. (A pointer keeps Price comparable.)
+	Images   *ImagePriceList
+	PerImage float64
+	// PerMillionCharacters prices a speech request's input characters (Usage.Characters).
+	PerMillionCharacters float64
+	// PerMinute prices transcribed or translated audio (Usage.AudioSeconds), by the second.
+	PerMinute float64
+}
+
+// ImagePriceList is a model's per-image prices.
+type ImagePriceList []ImagePrice
+
+// ImagePrice is the USD price of one image of a size and quality; an empty Size or Quality matches any.
+type ImagePrice struct {
+	Size, Quality string
+	USD           float64
 }
 
 // PriceRule prices the models whose "provider/model" name matches Pattern, a glob with path.Match semantics:
@@ -49,9 +74,13 @@ func NewPriceTable(rules []PriceRule) (*PriceTable, error) {
 			return nil, fmt.Errorf("price pattern %q is not a valid glob (%v): use * ? [] as in path.Match, e.g. openai/gpt-4o*", r.Pattern, err)
 		}
 		p := r.Price
-		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 {
+		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.ImageInput < 0 ||
+			p.AudioInput < 0 || p.PerImage < 0 || p.PerMillionCharacters < 0 || p.PerMinute < 0 {
 			return nil, fmt.Errorf("price for %q is negative: prices are USD per million tokens, 0 or more", r.Pattern)
 		}
+		t.rules = append(t.rules, compile(r))
+	}
+	for _, r := range mediaPrices {
 		t.rules = append(t.rules, compile(r))
 	}
 	for _, r := range defaultPrices {
@@ -109,7 +138,38 @@ func (p Price) cost(u Usage) float64 {
 	}
 	cached, written := max(u.CachedTokens, 0), max(u.CacheWriteTokens, 0)
 	plain := max(u.PromptTokens-cached-written, 0)
+	image := min(max(u.ImagePromptTokens, 0), plain)
+	audio := min(max(u.AudioPromptTokens, 0), plain-image)
+	plain -= image + audio
+	imagePrice, audioPrice := p.ImageInput, p.AudioInput
+	if imagePrice == 0 {
+		imagePrice = p.Input
+	}
+	if audioPrice == 0 {
+		audioPrice = p.Input
+	}
 	micro := float64(plain)*p.Input + float64(cached)*cachedPrice + float64(written)*writePrice +
-		float64(max(u.CompletionTokens, 0))*p.Output
-	return micro / 1e6
+		float64(image)*imagePrice + float64(audio)*audioPrice + float64(max(u.CompletionTokens, 0))*p.Output +
+		float64(max(u.Characters, 0))*p.PerMillionCharacters
+	usd := micro / 1e6
+	if u.Images > 0 {
+		usd += float64(u.Images) * p.imagePrice(u.ImageSize, u.ImageQuality)
+	}
+	if u.AudioSeconds > 0 {
+		usd += u.AudioSeconds / 60 * p.PerMinute
+	}
+	return usd
+}
+
+// imagePrice is the price of one image of size and quality.
+func (p Price) imagePrice(size, quality string) float64 {
+	if p.Images == nil {
+		return p.PerImage
+	}
+	for _, ip := range *p.Images {
+		if (ip.Size == "" || ip.Size == size) && (ip.Quality == "" || ip.Quality == quality) {
+			return ip.USD
+		}
+	}
+	return p.PerImage
 }
