@@ -46,7 +46,7 @@ type exchange struct {
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint, res *Result) {
 	x := &exchange{ep: ep, res: res, start: time.Now(), prompt: -1}
 	res.CostUSD = -1
-	if ep.model == modelInMultipart {
+	if ep.model == modelInMultipart || ep.model == modelInJSONOrForm && isMultipart(r) {
 		if !g.readFormRequest(w, r, x) {
 			return
 		}

@@ -82,6 +82,10 @@ const (
 	// modelInMultipart: the "model" field of a multipart/form-data body, which is read only as far as the
 	// model and then streamed upstream (form.go). Its size limit is Config.MaxUploadBody, not MaxRequestBody.
 	modelInMultipart
+	// modelInJSONOrForm: modelInMultipart for a multipart/form-data request, modelInJSON for any other (video
+	// jobs: the SDKs send a form, curl users often JSON). The whole form is read before routing, its files
+	// spooled: the job's length and size, which price it, may follow its reference image.
+	modelInJSONOrForm
 	// Later: modelInPath (a path segment).
 )
 

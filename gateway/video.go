@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 // Video jobs (OpenAI's video API). POST …/videos creates a job through the engine like any model request
@@ -423,20 +425,62 @@ func videoField(_ *Gateway, req *apiRequest, key string, v gjson.Result) *transf
 		if v.Type != gjson.String || strings.TrimSpace(v.Str) == "" {
 			return transform.InvalidRequest("prompt", "prompt must be a non-empty string describing the video")
 		}
-	case "seconds":
-		if _, _, err := transform.VideoSeconds(req.body); err != nil {
-			return asError(err)
-		}
-	case "size":
+	case "seconds", "size":
 		if v.Type == gjson.Null {
 			return nil
 		}
-		w, h, ok := strings.Cut(v.Str, "x")
-		if v.Type != gjson.String || !ok || !positiveInt(w) || !positiveInt(h) {
-			return transform.InvalidRequest("size", "size must be a string WIDTHxHEIGHT such as \"1280x720\"")
+		if v.Type != gjson.String && (key == "size" || v.Type != gjson.Number) {
+			return transform.InvalidRequest(key, key+" must be a string, such as \"8\" or \"1280x720\"")
 		}
+		return videoFormField(req, key, v.String())
 	}
 	return nil
+}
+
+// videoFormField validates a video job form's text fields and records its length and size.
+func videoFormField(req *apiRequest, name, value string) *transform.Error {
+	switch name {
+	case "prompt":
+		if strings.TrimSpace(value) == "" {
+			return transform.InvalidRequest("prompt", "prompt must be a non-empty string describing the video")
+		}
+	case "seconds":
+		n, _, err := transform.ParseVideoSeconds(value)
+		if err != nil {
+			return asError(err)
+		}
+		req.videoSeconds = n
+	case "size":
+		w, h, ok := strings.Cut(value, "x")
+		if !ok || !positiveInt(w) || !positiveInt(h) {
+			return transform.InvalidRequest("size", "size must be WIDTHxHEIGHT, such as \"1280x720\"")
+		}
+		req.videoSize = value
+	}
+	return nil
+}
+
+// videoSecondsEstimate is the length limits reserve for a job that does not say its own: the longest that
+// OpenAI's video models make.
+const videoSecondsEstimate = 12
+
+// videoUnits are the seconds of video a job asks for, for limits before the answer says more.
+func videoUnits(req *apiRequest, u *usage.Usage) {
+	if u.VideoSeconds == 0 {
+		u.VideoSeconds = req.videoSeconds
+		if u.VideoSeconds == 0 {
+			u.VideoSeconds = videoSecondsEstimate
+		}
+	}
+	if u.VideoSize == "" {
+		u.VideoSize = req.videoSize
+	}
+}
+
+// isMultipart reports whether r's body is multipart/form-data.
+func isMultipart(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data"
 }
 
 // positiveInt reports whether s is a positive decimal integer of at most 5 digits.
@@ -449,8 +493,9 @@ func positiveInt(s string) bool {
 // with them). The calls about existing jobs are served by serveVideoCall.
 var videoEndpoints = [...]endpoint{
 	{
-		id: Videos, suffix: "/videos", methods: "POST", modelField: "model", required: []string{"prompt"},
-		field: videoField, prompt: countField("prompt"), own: ownVideoJob,
+		id: Videos, suffix: "/videos", methods: "POST", model: modelInJSONOrForm, modelField: "model",
+		required: []string{"prompt"}, field: videoField, formField: videoFormField, prompt: countVideoPrompt,
+		units: videoUnits, own: ownVideoJob,
 		ops: func(d transform.Dialect) *dialectOps {
 			if v, ok := d.(transform.VideosDialect); ok {
 				return &dialectOps{build: v.BuildVideoCreate, translate: v.TranslateVideoCreate}
@@ -458,4 +503,12 @@ var videoEndpoints = [...]endpoint{
 			return nil
 		},
 	},
+}
+
+// countVideoPrompt counts a JSON request's prompt (a form's body is not kept: its prompt is not counted).
+func countVideoPrompt(t *usage.Tokenizer, model string, body []byte) int {
+	if len(body) == 0 {
+		return 0
+	}
+	return countInput(t, model, gjson.GetBytes(body, "prompt"))
 }

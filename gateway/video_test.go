@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,8 +16,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/tidwall/gjson"
 
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/simulator"
 	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 // videoGateway is a gateway in front of one simulator serving OpenAI's video API (provider "openai") and Veo
@@ -356,5 +360,139 @@ func TestVideoContentIsStreamedThrough(t *testing.T) {
 	rest, _ := io.ReadAll(resp.Body)
 	if string(rest) != "END" {
 		t.Errorf("the rest: %q", rest)
+	}
+}
+
+func TestVideoCostChargedOnceAtCreate(t *testing.T) {
+	g := videoGateway(t, 50*time.Millisecond)
+	for _, c := range []struct {
+		body  string
+		cost  string
+		usage usage.Usage
+	}{
+		// sora-2-pro: $0.50 a second at 1792x1024
+		{`{"model":"openai/sora-2-pro","prompt":"p","seconds":"8","size":"1792x1024"}`, "4", usage.Usage{VideoSeconds: 8, VideoSize: "1792x1024"}},
+		// the upstream's answer says how long: the simulator's default is 4 s of 720x1280, at $0.10
+		{`{"model":"openai/sora-2","prompt":"p"}`, "0.4", usage.Usage{VideoSeconds: 4, VideoSize: "720x1280"}},
+		// Veo 3.1 at 4k: $0.60 a second, 8 s by default
+		{`{"model":"google/veo-3.1-generate-preview","prompt":"p","size":"3840x2160"}`, "4.8", usage.Usage{VideoSeconds: 8, VideoSize: "3840x2160"}},
+	} {
+		rec, res := call(t, g, "POST", "/v1/videos", c.body)
+		if rec.Code != http.StatusOK || rec.Header().Get("X-AI-Gateway-Cost") != c.cost ||
+			res.Usage.VideoSeconds != c.usage.VideoSeconds || res.Usage.VideoSize != c.usage.VideoSize {
+			t.Errorf("%s: %d cost %q usage %+v, want cost %s", c.body, rec.Code, rec.Header().Get("X-AI-Gateway-Cost"),
+				res.Usage, c.cost)
+		}
+		id := gjson.Get(rec.Body.String(), "id").Str
+		// polling, listing and downloading cost nothing: the job was charged once, when it was created
+		pollVideo(t, g, id)
+		for _, p := range []string{"/v1/videos/" + id, "/v1/videos/" + id + "/content"} {
+			_, res := call(t, g, "GET", p, "")
+			if res.CostUSD > 0 || res.Usage.VideoSeconds != 0 {
+				t.Errorf("GET %s was charged %v (%+v)", p, res.CostUSD, res.Usage)
+			}
+		}
+	}
+}
+
+func TestBudgetStopsVideoCreate(t *testing.T) {
+	budget, _ := ratelimit.ParseBudget("1usd/1d")
+	var hits atomic.Int32
+	sim := simulator.New(simulator.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g := newGateway(t, srv.URL+"/v1", func(c *Config) {
+		c.Limiter = mustRateLimiter(t, ratelimit.Rule{Name: "team", Budget: budget})
+		c.Claims = func(r *http.Request, s LimitScope) []ratelimit.Claim {
+			if s.Target != "" {
+				return nil
+			}
+			return []ratelimit.Claim{{Rule: "team", Key: "team"}}
+		}
+	})
+	// $0.30 a second: 3 s costs $0.90, within the budget; the next 3 s would overrun it
+	body := `{"model":"openai/sora-2-pro","prompt":"p","seconds":"3","size":"1280x720"}`
+	rec, res := call(t, g, "POST", "/v1/videos", body)
+	if rec.Code != http.StatusOK || res.CostUSD != 0.9 {
+		t.Fatalf("first job: %d %s cost %v", rec.Code, rec.Body, res.CostUSD)
+	}
+	rec, _ = call(t, g, "POST", "/v1/videos", body)
+	if rec.Code != http.StatusTooManyRequests || gjson.Get(rec.Body.String(), "error.code").Str != "insufficient_quota" {
+		t.Fatalf("second job: %d %s, want 429 insufficient_quota", rec.Code, rec.Body)
+	}
+	// a job that names no length reserves the longest (12 s, $3.60): refused before the upstream too
+	rec, _ = call(t, g, "POST", "/v1/videos", `{"model":"openai/sora-2-pro","prompt":"p"}`)
+	if rec.Code != http.StatusTooManyRequests || hits.Load() != 1 {
+		t.Fatalf("a job without seconds: %d, %d upstream requests, want 429 and 1", rec.Code, hits.Load())
+	}
+}
+
+func TestVideoCreateMultipartLikeTheSDKs(t *testing.T) {
+	var got atomic.Value
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		got.Store(r.Header.Get("Content-Type") + "\n" + string(body))
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"video_1","object":"video","model":"sora-2","status":"queued","progress":0,"seconds":"8","size":"1280x720"}`)
+	})
+	g := newGateway(t, base)
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("prompt", "a fox")
+	fw, _ := mw.CreateFormFile("input_reference", "ref.png")
+	fw.Write([]byte("PNGDATA"))
+	mw.WriteField("model", "openai/sora-2")
+	mw.WriteField("seconds", "8")
+	mw.WriteField("size", "1280x720")
+	mw.Close()
+	req := httptest.NewRequest("POST", "/v1/videos", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	rec := httptest.NewRecorder()
+	res := g.Serve(rec, req)
+	if rec.Code != http.StatusOK || gjson.Get(rec.Body.String(), "model").Str != "openai/sora-2" ||
+		!strings.HasPrefix(gjson.Get(rec.Body.String(), "id").Str, "video_aigw") || res.CostUSD != 0.8 {
+		t.Fatalf("%d %s cost %v", rec.Code, rec.Body, res.CostUSD)
+	}
+	up, _ := got.Load().(string)
+	if !strings.HasPrefix(up, "multipart/form-data") || !strings.Contains(up, "PNGDATA") ||
+		!strings.Contains(up, "name=\"model\"\r\n\r\nsora-2\r\n") || strings.Contains(up, "openai/sora-2") {
+		t.Errorf("the upstream got %q: want the form with model rewritten and the file", up)
+	}
+}
+
+func TestVeoCreateFromMultipart(t *testing.T) {
+	var got atomic.Value
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		got.Store(string(body))
+		io.WriteString(w, `{"name":"models/veo-3.1-generate-preview/operations/o1"}`)
+	})
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers = []Provider{{Name: "google", BaseURL: base, APIKeys: []string{"k"}, Dialect: transform.NewGemini(transform.GeminiOptions{})}}
+	})
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("model", "google/veo-3.1-generate-preview")
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="input_reference"; filename="ref.png"`)
+	h.Set("Content-Type", "image/png")
+	fw, _ := mw.CreatePart(h)
+	fw.Write([]byte("PNGDATA"))
+	mw.WriteField("prompt", "a fox") // after the file: the whole form is read before routing
+	mw.WriteField("seconds", "4")
+	mw.Close()
+	req := httptest.NewRequest("POST", "/v1/videos", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	rec := httptest.NewRecorder()
+	res := g.Serve(rec, req)
+	if rec.Code != http.StatusOK || gjson.Get(rec.Body.String(), "seconds").Str != "4" || res.CostUSD != 1.6 {
+		t.Fatalf("%d %s cost %v", rec.Code, rec.Body, res.CostUSD)
+	}
+	up, _ := got.Load().(string)
+	want := `{"instances":[{"prompt":"a fox","image":{"bytesBase64Encoded":"UE5HREFUQQ==","mimeType":"image/png"}}],` +
+		`"parameters":{"aspectRatio":"16:9","resolution":"720p","durationSeconds":4}}`
+	if up != want {
+		t.Errorf("Veo got %s\nwant %s", up, want)
 	}
 }

@@ -39,37 +39,35 @@ var geminiVideoSizes = map[string][2]string{
 	"2160x3840": {"9:16", "4k"},
 }
 
-// BuildVideoCreate translates a video job request into Veo's predictLongRunning: prompt into
-// instances[0].prompt, an input_reference image (a data: URL) into instances[0].image, seconds into
-// parameters.durationSeconds (8 when not asked: the job's length is then known, and so is its price) and size
-// into parameters.aspectRatio and resolution.
+// BuildVideoCreate translates a video job request (JSON, or multipart as the SDKs send it) into Veo's
+// predictLongRunning: prompt into instances[0].prompt, an input_reference image (a file, or a data: URL) into
+// instances[0].image, seconds into parameters.durationSeconds (8 when not asked: the job's length is then
+// known, and so is its price) and size into parameters.aspectRatio and resolution.
 func (g *Gemini) BuildVideoCreate(req *Request) (*Outgoing, error) {
-	root, err := requestObject(req.Body)
-	if err != nil {
-		return nil, err
-	}
 	seg, err := pathSegment("model", req.Model)
 	if err != nil {
 		return nil, err
 	}
-	seconds, size, err := geminiVideoParams(req.Body)
+	v, err := readVideoRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(v.prompt) == "" {
+		return nil, InvalidRequest("prompt", "prompt is required: describe the video")
+	}
+	seconds, size, err := geminiVideoParams(v)
 	if err != nil {
 		return nil, err
 	}
 	ar := geminiVideoSizes[size]
-	out := make([]byte, 0, len(req.Body)+128)
+	out := make([]byte, 0, len(v.prompt)+len(v.refData)+160)
 	out = append(out, `{"instances":[{"prompt":`...)
-	out = AppendJSONString(out, root.Get("prompt").String())
-	if ref := root.Get("input_reference"); ref.Exists() && ref.Type != gjson.Null {
-		mime, data, ok := dataURL(ref.Get("image_url").String())
-		if !ok {
-			return nil, InvalidRequest("input_reference", "provider '"+req.provider("gemini")+"' takes an "+
-				"input_reference as an image data URL ({\"image_url\":\"data:image/png;base64,...\"})")
-		}
+	out = AppendJSONString(out, v.prompt)
+	if v.refData != "" {
 		out = append(out, `,"image":{"bytesBase64Encoded":`...)
-		out = AppendJSONString(out, data)
+		out = AppendJSONString(out, v.refData)
 		out = append(out, `,"mimeType":`...)
-		out = AppendJSONString(out, mime)
+		out = AppendJSONString(out, v.refMime)
 		out = append(out, '}')
 	}
 	out = append(out, `}],"parameters":{"aspectRatio":`...)
@@ -83,15 +81,15 @@ func (g *Gemini) BuildVideoCreate(req *Request) (*Outgoing, error) {
 }
 
 // geminiVideoParams returns the length and size a create request asks for, with Veo's defaults.
-func geminiVideoParams(body []byte) (int, string, error) {
-	seconds, ok, err := VideoSeconds(body)
+func geminiVideoParams(v videoRequest) (int, string, error) {
+	seconds, ok, err := ParseVideoSeconds(v.seconds)
 	if err != nil {
 		return 0, "", err
 	}
 	if !ok {
 		seconds = geminiVideoSeconds
 	}
-	size := gjson.GetBytes(body, "size").String()
+	size := v.size
 	if size == "" {
 		size = geminiVideoSize
 	}
@@ -102,23 +100,10 @@ func geminiVideoParams(body []byte) (int, string, error) {
 	return seconds, size, nil
 }
 
-// dataURL splits "data:<mime>;base64,<data>".
-func dataURL(s string) (mime, data string, ok bool) {
-	rest, ok := strings.CutPrefix(s, "data:")
-	if !ok {
-		return "", "", false
-	}
-	head, data, ok := strings.Cut(rest, ",")
-	mime, isBase64 := strings.CutSuffix(head, ";base64")
-	if !ok || !isBase64 || mime == "" || data == "" {
-		return "", "", false
-	}
-	return mime, data, true
-}
-
 // TranslateVideoCreate answers Veo's operation ({"name":"models/…/operations/…"}) as a queued video object.
 // Veo's status carries neither the request's length and size nor when it began: the job id keeps them, as
-// geminiVideoJob describes, so later status answers can say them without state in the gateway.
+// geminiVideoJob describes, so later status answers can say them without state in the gateway. The usage is
+// the length and size asked for, which Veo renders.
 func (g *Gemini) TranslateVideoCreate(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	if err := CheckJSON(body); err != nil {
 		return nil, usage.Usage{}, badUpstreamJSON(req.provider("gemini"), err)
@@ -128,12 +113,24 @@ func (g *Gemini) TranslateVideoCreate(req *Request, body []byte) ([]byte, usage.
 	if _, _, ok := geminiOperationPath(job.name); !ok {
 		return nil, usage.Usage{}, badUpstream("provider '" + req.provider("gemini") + "' answered without an operation name")
 	}
+	v := videoRequest{}
+	if req.Form == nil {
+		root := gjson.Parse(stringView(req.Body))
+		v.prompt, v.size = root.Get("prompt").String(), root.Get("size").String()
+		if s := root.Get("seconds"); s.Exists() && s.Type != gjson.Null {
+			v.seconds = s.String()
+		}
+	} else {
+		// the fields the gateway read before the upload began streaming, which BuildVideoCreate read too
+		v.prompt, _ = req.Form.Value("prompt")
+		v.seconds, _ = req.Form.Value("seconds")
+		v.size, _ = req.Form.Value("size")
+	}
 	var err error
-	if job.seconds, job.size, err = geminiVideoParams(req.Body); err != nil {
+	if job.seconds, job.size, err = geminiVideoParams(v); err != nil {
 		return nil, usage.Usage{}, err
 	}
-	out := job.appendVideo(nil, req.ClientModel, gjson.GetBytes(req.Body, "prompt").String(), op)
-	return out, usage.Usage{}, nil
+	return job.appendVideo(nil, req.ClientModel, v.prompt, op), videoUsage(job.seconds, job.size), nil
 }
 
 // BuildVideoCall asks for the job's operation (VideoGet, and VideoContent, whose download URL the finished

@@ -12,8 +12,13 @@ import (
 
 var _ VideosDialect = (*OpenAI)(nil)
 
-// BuildVideoCreate passes a video job request through to POST /videos with model rewritten.
+// BuildVideoCreate passes a video job request (JSON, or multipart as the SDKs send it) through to POST
+// /videos with model rewritten.
 func (o *OpenAI) BuildVideoCreate(req *Request) (*Outgoing, error) {
+	if req.Form != nil {
+		body, ct := req.Form.Passthrough(req.Model)
+		return &Outgoing{Path: "/videos", BodyReader: body, Header: http.Header{"Content-Type": {ct}}}, nil
+	}
 	body, err := sjson.SetBytesOptions(req.Body, "model", req.Model, &sjson.Options{Optimistic: true})
 	if err != nil {
 		return nil, InvalidRequest("model", "could not set the model: "+err.Error())
@@ -21,14 +26,17 @@ func (o *OpenAI) BuildVideoCreate(req *Request) (*Outgoing, error) {
 	return &Outgoing{Path: "/videos", Body: body}, nil
 }
 
-// TranslateVideoCreate keeps the upstream's video object with model replaced.
+// TranslateVideoCreate keeps the upstream's video object with model replaced. Its seconds and size are the
+// usage, which prices the job.
 func (o *OpenAI) TranslateVideoCreate(req *Request, body []byte) ([]byte, usage.Usage, error) {
 	out, err := o.videoAnswer(req.provider(o.name()), body)
 	if err != nil {
 		return nil, usage.Usage{}, err
 	}
 	out, _ = sjson.SetBytes(out, "model", req.ClientModel)
-	return out, usage.Usage{}, nil
+	v := gjson.ParseBytes(out)
+	seconds, _, _ := ParseVideoSeconds(v.Get("seconds").String())
+	return out, videoUsage(seconds, v.Get("size").String()), nil
 }
 
 // BuildVideoCall builds the call at OpenAI's own path for it.

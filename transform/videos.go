@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"encoding/base64"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -76,8 +78,8 @@ const (
 )
 
 // VideoSeconds returns the length a create request asks for, in whole seconds (OpenAI sends it as a string,
-// "4"; a number is taken too), and false when it is absent. A value that is not a positive whole number is a
-// 400.
+// "4"; a number is taken too), and false when it is absent. A value that is not a whole number of seconds
+// from 1 to 600 is a 400.
 func VideoSeconds(body []byte) (int, bool, error) {
 	v := gjson.GetBytes(body, "seconds")
 	if !v.Exists() || v.Type == gjson.Null {
@@ -87,6 +89,14 @@ func VideoSeconds(body []byte) (int, bool, error) {
 	if v.Type == gjson.String {
 		s = v.Str
 	}
+	return ParseVideoSeconds(s)
+}
+
+// ParseVideoSeconds is VideoSeconds for a form field's value; "" is absent.
+func ParseVideoSeconds(s string) (int, bool, error) {
+	if s == "" {
+		return 0, false, nil
+	}
 	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n <= 0 || n > 600 {
 		return 0, false, InvalidRequest("seconds", "seconds must be a whole number of seconds from 1 to 600, "+
@@ -95,8 +105,91 @@ func VideoSeconds(body []byte) (int, bool, error) {
 	return n, true, nil
 }
 
-// videoNotFound is the 404 for a job id a provider does not know.
-func videoNotFound(id string) *Error {
-	return &Error{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "video_not_found", Param: "video_id",
-		Message: "no video job with id '" + id + "'"}
+// videoRequest is what a dialect that rebuilds a create request needs from it, JSON or multipart.
+type videoRequest struct {
+	prompt  string
+	seconds string
+	size    string
+	// refMime and refData are an input_reference image, base64-encoded; empty without one.
+	refMime, refData string
+}
+
+// maxVideoReference bounds an input_reference image read from a multipart request to be sent inline.
+const maxVideoReference = 20 << 20
+
+// readVideoRequest reads a create request's fields from its JSON body or its form. A JSON input_reference
+// must be an image data URL ({"image_url":"data:image/png;base64,..."}).
+func readVideoRequest(req *Request) (videoRequest, error) {
+	var v videoRequest
+	if req.Form == nil {
+		root, err := requestObject(req.Body)
+		if err != nil {
+			return v, err
+		}
+		v.prompt, v.size = root.Get("prompt").String(), root.Get("size").String()
+		if s := root.Get("seconds"); s.Exists() && s.Type != gjson.Null {
+			v.seconds = s.String()
+		}
+		if ref := root.Get("input_reference"); ref.Exists() && ref.Type != gjson.Null {
+			var ok bool
+			if v.refMime, v.refData, ok = dataURL(ref.Get("image_url").String()); !ok {
+				return v, InvalidRequest("input_reference", "provider '"+req.provider("")+"' takes an input_reference "+
+					"as an image file or an image data URL ({\"image_url\":\"data:image/png;base64,...\"})")
+			}
+		}
+		return v, nil
+	}
+	err := req.Form.Each(func(name, filename, contentType string, r io.Reader) error {
+		if name == "input_reference" {
+			b, err := io.ReadAll(io.LimitReader(r, maxVideoReference+1))
+			if err != nil {
+				return err
+			}
+			if len(b) > maxVideoReference {
+				return InvalidRequest("input_reference", "input_reference is larger than 20 MiB")
+			}
+			v.refMime = contentType
+			if v.refMime == "" || v.refMime == "application/octet-stream" {
+				v.refMime = http.DetectContentType(b)
+			}
+			v.refData = base64.StdEncoding.EncodeToString(b)
+			return nil
+		}
+		if filename != "" {
+			return nil
+		}
+		b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "prompt":
+			v.prompt = string(b)
+		case "seconds":
+			v.seconds = string(b)
+		case "size":
+			v.size = string(b)
+		}
+		return nil
+	})
+	return v, err
+}
+
+// dataURL splits "data:<mime>;base64,<data>".
+func dataURL(s string) (mime, data string, ok bool) {
+	rest, ok := strings.CutPrefix(s, "data:")
+	if !ok {
+		return "", "", false
+	}
+	head, data, ok := strings.Cut(rest, ",")
+	mime, isBase64 := strings.CutSuffix(head, ";base64")
+	if !ok || !isBase64 || mime == "" || data == "" {
+		return "", "", false
+	}
+	return mime, data, true
+}
+
+// videoUsage is the usage of a created job: its length and size, which price it.
+func videoUsage(seconds int, size string) usage.Usage {
+	return usage.Usage{VideoSeconds: seconds, VideoSize: size, Origin: usage.Reported}
 }
