@@ -243,37 +243,54 @@ func (f *form) Passthrough(model string) (io.Reader, string) {
 	return fr, fr.mw.FormDataContentType()
 }
 
-// Each implements transform.Form.
-func (f *form) Each(fn func(name, filename, contentType string, r io.Reader) error) error {
-	for i := range f.head {
-		p := &f.head[i]
+// Parts implements transform.Form.
+func (f *form) Parts() transform.FormParts { return &formParts{f: f} }
+
+// formParts iterates the head parts, then the client's remaining ones.
+type formParts struct {
+	f *form
+	i int
+	// advance is set once a streamed part was returned: the next call reads the one after it.
+	advance bool
+}
+
+func (fp *formParts) Next() (transform.FormPart, error) {
+	f := fp.f
+	if fp.i < len(f.head) {
+		p := &f.head[fp.i]
+		fp.i++
 		var r io.Reader = bytes.NewReader(p.value)
 		if p.file {
 			r = io.NewSectionReader(f.spool, p.off, p.n)
 		}
-		if err := fn(p.name, fileName(p.header), p.header.Get("Content-Type"), r); err != nil {
-			return err
-		}
+		return transform.FormPart{Name: p.name, Filename: fileName(p.header), ContentType: p.header.Get("Content-Type"), Body: r}, nil
 	}
-	for p := f.next; p != nil; {
+	for {
+		if fp.advance {
+			fp.advance = false
+			p, err := f.mr.NextRawPart()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return transform.FormPart{}, io.EOF
+				}
+				if f.clientErr == nil {
+					f.clientErr = err
+				}
+				return transform.FormPart{}, err
+			}
+			f.next = p
+		}
+		p := f.next
+		if p == nil {
+			return transform.FormPart{}, io.EOF
+		}
 		f.started = true
-		name := p.FormName()
-		if !gatewayFormField(name) && name != "model" {
-			if err := fn(name, p.FileName(), p.Header.Get("Content-Type"), f.watch(p)); err != nil {
-				return err
-			}
-		}
-		var err error
-		if p, err = f.mr.NextRawPart(); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			f.clientErr = err
-			return err
+		f.next = nil
+		fp.advance = true
+		if name := p.FormName(); name != "model" && !gatewayFormField(name) {
+			return transform.FormPart{Name: name, Filename: p.FileName(), ContentType: p.Header.Get("Content-Type"), Body: f.watch(p)}, nil
 		}
 	}
-	f.next = nil
-	return nil
 }
 
 func fileName(h textproto.MIMEHeader) string {

@@ -20,10 +20,23 @@ type Form interface {
 	// set to model and the gateway's own fields dropped, re-encoded part by part as it is read; and its
 	// Content-Type. It reads the client's body: an attempt that read any of it cannot be repeated.
 	Passthrough(model string) (body io.Reader, contentType string)
-	// Each calls fn with every part in order except model and the gateway's own fields, for a dialect that
-	// rebuilds the request from them (a JSON body with the files inline). r is valid during the call only;
-	// filename is empty for a text field.
-	Each(fn func(name, filename, contentType string, r io.Reader) error) error
+	// Parts returns the parts in order except model and the gateway's own fields, for a dialect that
+	// rebuilds the request from them (a JSON body with the files inline) as the upstream reads it. Like
+	// Passthrough, it reads the client's body.
+	Parts() FormParts
+}
+
+// FormParts iterates a Form's parts.
+type FormParts interface {
+	// Next returns the next part, io.EOF after the last. The part's Body is valid until the next call.
+	Next() (FormPart, error)
+}
+
+// FormPart is one part of a Form.
+type FormPart struct {
+	// Name is the field's name; Filename is empty for a text field.
+	Name, Filename, ContentType string
+	Body                        io.Reader
 }
 
 // Media answers: a dialect of an image or audio endpoint turns a complete, successful JSON answer of its

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -139,30 +140,38 @@ func readVideoRequest(req *Request) (videoRequest, error) {
 		}
 		return v, nil
 	}
-	err := req.Form.Each(func(name, filename, contentType string, r io.Reader) error {
-		if name == "input_reference" {
-			b, err := io.ReadAll(io.LimitReader(r, maxVideoReference+1))
+	parts := req.Form.Parts()
+	for {
+		p, err := parts.Next()
+		if errors.Is(err, io.EOF) {
+			return v, nil
+		}
+		if err != nil {
+			return v, err
+		}
+		if p.Name == "input_reference" {
+			b, err := io.ReadAll(io.LimitReader(p.Body, maxVideoReference+1))
 			if err != nil {
-				return err
+				return v, err
 			}
 			if len(b) > maxVideoReference {
-				return InvalidRequest("input_reference", "input_reference is larger than 20 MiB")
+				return v, InvalidRequest("input_reference", "input_reference is larger than 20 MiB")
 			}
-			v.refMime = contentType
+			v.refMime = p.ContentType
 			if v.refMime == "" || v.refMime == "application/octet-stream" {
 				v.refMime = http.DetectContentType(b)
 			}
 			v.refData = base64.StdEncoding.EncodeToString(b)
-			return nil
+			continue
 		}
-		if filename != "" {
-			return nil
+		if p.Filename != "" {
+			continue
 		}
-		b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		b, err := io.ReadAll(io.LimitReader(p.Body, 1<<20))
 		if err != nil {
-			return err
+			return v, err
 		}
-		switch name {
+		switch p.Name {
 		case "prompt":
 			v.prompt = string(b)
 		case "seconds":
@@ -170,9 +179,7 @@ func readVideoRequest(req *Request) (videoRequest, error) {
 		case "size":
 			v.size = string(b)
 		}
-		return nil
-	})
-	return v, err
+	}
 }
 
 // dataURL splits "data:<mime>;base64,<data>".
