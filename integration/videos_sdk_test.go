@@ -94,10 +94,11 @@ func TestSDKVideos(t *testing.T) {
 	for _, l := range s.accessLog(requests) {
 		ai := l.Get("ai_gateway")
 		if ai.Get("endpoint").Str == "videos" {
-			fields = append(fields, ai.Get("model").Str+" "+ai.Get("cost_usd").Raw)
+			fields = append(fields, ai.Get("model").Str+" "+ai.Get("cost_usd").Raw+" "+ai.Get("video_seconds").Raw+" "+
+				ai.Get("video_size").Str)
 		}
 	}
-	if strings.Join(fields, ", ") != "openai/sora-2 0.4, google/veo-3.1-generate-preview 1.6" {
+	if strings.Join(fields, ", ") != "openai/sora-2 0.4 4 1280x720, google/veo-3.1-generate-preview 1.6 4 720x1280" {
 		t.Errorf("the access log's video jobs: %v", fields)
 	}
 }
