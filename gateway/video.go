@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -30,8 +31,9 @@ import (
 //	                               cursor, else the default model's, else the only provider that serves videos
 //
 // An id the gateway did not hand out, or one naming a provider or key that is not configured, is a 404. These
-// calls are not retried and not charged (a job is charged when it is created); they are logged and counted
-// under the endpoint names "video", "video_content" and "videos".
+// calls are not retried and cost nothing (a job is charged when it is created); each counts as a request
+// against the rate limits that apply to every model, and they are logged and counted under the endpoint
+// names "video", "video_content" and "videos".
 
 // videoOwner is the provider and API key holding a job, as a wrapped id names them: "<provider>" for the
 // provider's first key, "<provider>/<key index>" for another (provider names have no "/").
@@ -142,6 +144,14 @@ func (g *Gateway) serveVideoCall(w http.ResponseWriter, r *http.Request, ep Endp
 	}
 	c.Query, c.Provider = query, u.Name
 	res.Provider = u.Name
+	lim, e := g.limitVideoCall(w, r, res)
+	if e != nil {
+		g.fail(w, res, e)
+		return
+	}
+	if lim != nil {
+		defer func() { g.storeError(lim.Settle(context.WithoutCancel(r.Context()), 0, 0)) }()
+	}
 	out, err := u.videos.BuildVideoCall(c)
 	if err != nil {
 		g.fail(w, res, g.videoError(asError(err), clientID))
@@ -192,6 +202,26 @@ func (g *Gateway) serveVideoCall(w http.ResponseWriter, r *http.Request, ep Endp
 	res.TimeToFirstByte = time.Since(start)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(outBody)
+}
+
+// limitVideoCall charges a call about video jobs against the rate-limit rules that apply to every model (those
+// without a model match): a request each, with no tokens and no spend, since the job was charged when it was
+// created. It returns the reservation to settle, nil without limits, or the refusal.
+func (g *Gateway) limitVideoCall(w http.ResponseWriter, r *http.Request, res *Result) (*ratelimit.Reservation, *transform.Error) {
+	if g.cfg.Limiter == nil || g.cfg.Claims == nil {
+		return nil, nil
+	}
+	claims := g.cfg.Claims(r, LimitScope{ClientKey: res.ClientKey})
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	lim, err := g.cfg.Limiter.Reserve(r.Context(), claims)
+	g.storeError(err)
+	if !lim.Allowed() {
+		lim.Headers().Each(w.Header().Set)
+		return nil, denialError(lim.Denial())
+	}
+	return &lim, nil
 }
 
 // videoError is the client's error for a failed call about the job clientID: an upstream's 404 says the job is

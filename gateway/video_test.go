@@ -496,3 +496,23 @@ func TestVeoCreateFromMultipart(t *testing.T) {
 		t.Errorf("Veo got %s\nwant %s", up, want)
 	}
 }
+
+func TestVideoCallsCountAgainstRequestLimits(t *testing.T) {
+	g := videoGateway(t, time.Hour, func(c *Config) {
+		c.Limiter = mustRateLimiter(t, ratelimit.Rule{Name: "rpm", Requests: ratelimit.Rate{Limit: 3, Window: time.Hour}})
+		c.Claims = func(r *http.Request, s LimitScope) []ratelimit.Claim {
+			if s.Target != "" {
+				return nil
+			}
+			return []ratelimit.Claim{{Rule: "rpm", Key: "k"}}
+		}
+	})
+	rec, _ := call(t, g, "POST", "/v1/videos", `{"model":"openai/sora-2","prompt":"p"}`)
+	id := gjson.Get(rec.Body.String(), "id").Str
+	for i, want := range []int{200, 200, 429} {
+		rec, _ := call(t, g, "GET", "/v1/videos/"+id, "")
+		if rec.Code != want {
+			t.Errorf("poll %d: %d %s, want %d", i+1, rec.Code, rec.Body, want)
+		}
+	}
+}
