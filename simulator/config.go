@@ -49,6 +49,12 @@
 //     violence/graphic). Flagged categories score above 0.9, the others below 0.002.
 //   - Rerank (*/rerank, the shape Cohere v2, Jina and vLLM share): results sorted by relevance_score, which
 //     grows with the share of the query's words a document holds, with top_n and return_documents.
+//   - Video jobs (video.go): OpenAI's */videos (create from JSON or multipart, status, list, delete, content)
+//     and Veo's :predictLongRunning, operations and file download. A job is queued for the first fifth of
+//     video_render_time, then in_progress with its progress, then completed; its content is a valid MP4 (one
+//     H.264 track written without an encoder, mp4.go) of the seconds and aspect ratio asked for, whose colours
+//     follow the prompt. A prompt with the word "fail" makes a job that fails. The simulator keeps the last
+//     1,024 jobs in memory.
 package simulator
 
 import (
