@@ -88,6 +88,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        key      <placeholders>            # e.g. {http.ai_gateway.client_key}
 //	        requests <n>/<window>              # e.g. 60/1m
 //	        tokens   <n>/<window>              # e.g. 200000/1m
+//	        images   <n>/<window>              # images generated, e.g. 100/1d
 //	        budget   <usd>usd/<period>         # e.g. 25usd/1mo (periods 1m 1h 1d 1mo, calendar UTC)
 //	        match    model <glob...>           # e.g. openai/*
 //	    }
@@ -658,6 +659,10 @@ var rateLimitOptions = caddyopt.Table[*RateLimit]{
 	}},
 	{Name: "tokens", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) (err error) {
 		rl.Tokens, err = rateArg(d, rl.Name)
+		return err
+	}},
+	{Name: "images", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) (err error) {
+		rl.Images, err = rateArg(d, rl.Name)
 		return err
 	}},
 	{Name: "budget", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) error {

@@ -189,8 +189,13 @@ func denialError(d ratelimit.Denial) *transform.Error {
 // may reach.
 func (g *Gateway) estimate(x *exchange, claims []ratelimit.Claim, target string) {
 	cost := -1.0
+	var units usage.Usage
+	if x.ep.units != nil {
+		x.ep.units(x.req, &units)
+	}
 	for i := range claims {
 		c := &claims[i]
+		c.Images = units.Images
 		if g.cfg.Limiter.CountsTokens(c.Rule) {
 			c.Tokens = g.tokenEstimate(x)
 		}
@@ -241,7 +246,7 @@ func (g *Gateway) worstCost(x *exchange, target string) float64 {
 func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
 	prompt := g.promptTokens(x, x.req.model)
 	u := usage.Usage{PromptTokens: prompt, CompletionTokens: x.req.n * g.completionEstimate(x)}
-	if x.ep.units != nil {
+	if x.ep.units != nil { // images, characters and video seconds asked for, priced per unit
 		x.ep.units(x.req, &u)
 	}
 	plain, ok := g.prices.Cost(providerModel, u)

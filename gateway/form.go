@@ -355,7 +355,14 @@ func (fr *formReader) fill() error {
 		if fr.chunk == nil {
 			fr.chunk = make([]byte, formCopyChunk)
 		}
-		n, err := fr.cur.Read(fr.chunk)
+		// Whole chunks: a part reads at most its reader's 4 KiB buffer at a time.
+		n := 0
+		var err error
+		for n < len(fr.chunk) && err == nil {
+			var m int
+			m, err = fr.cur.Read(fr.chunk[n:])
+			n += m
+		}
 		fr.buf.Write(fr.chunk[:n])
 		if errors.Is(err, io.EOF) {
 			fr.cur = nil

@@ -8,11 +8,14 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 )
 
 // formBody builds a multipart body: fields in order, each "name=value" or, for a file, "@name=filename" with
@@ -242,4 +245,148 @@ func TestImageStreamRelayedEventByEvent(t *testing.T) {
 	if c := resp.Trailer.Get("X-AI-Gateway-Cost"); c != "0.01093" {
 		t.Errorf("cost trailer %q", c)
 	}
+}
+
+func TestLimitsAndBudgetsStopImageAndAudioRequests(t *testing.T) {
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/images/generations"):
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"created":1,"data":[{"url":"https://example.com/a.png"},{"url":"https://example.com/b.png"}]}`)
+		case strings.HasSuffix(r.URL.Path, "/audio/speech"):
+			w.Header().Set("Content-Type", "audio/mpeg")
+			_, _ = io.WriteString(w, "ID3")
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"text":"hi","usage":{"type":"duration","seconds":90}}`)
+		}
+	})
+	g := newGateway(t, base, func(c *Config) {
+		c.Limiter = mustRateLimiter(t,
+			ratelimit.Rule{Name: "art", Images: ratelimit.Rate{Limit: 3, Window: time.Hour}},
+			ratelimit.Rule{Name: "speech", Budget: mustBudget(t, "0.0001usd/1d")},
+			ratelimit.Rule{Name: "listen", Budget: mustBudget(t, "0.01usd/1d")})
+		c.Claims = func(_ *http.Request, s LimitScope) []ratelimit.Claim {
+			switch s.Model {
+			case "openai/dall-e-2":
+				return []ratelimit.Claim{{Rule: "art", Key: "k"}}
+			case "openai/tts-1":
+				return []ratelimit.Claim{{Rule: "speech", Key: "k"}}
+			}
+			return []ratelimit.Claim{{Rule: "listen", Key: "k"}}
+		}
+	})
+	// Three images per hour: 2, then 2 more is refused, 1 fits.
+	for i, tc := range []struct {
+		n    int
+		want int
+	}{{2, 200}, {2, 429}, {1, 200}} {
+		rec, res := postTo(t, g, "/v1/images/generations", `{"model":"openai/dall-e-2","prompt":"a fox","size":"512x512","n":`+strconv.Itoa(tc.n)+`}`)
+		if rec.Code != tc.want {
+			t.Fatalf("images request %d: %d %s", i, rec.Code, rec.Body)
+		}
+		if tc.want == 429 && !strings.Contains(gjson.Get(rec.Body.String(), "error.message").Str, "3 images per 1h") {
+			t.Errorf("refusal %s", rec.Body)
+		}
+		// dall-e-2 512x512 is $0.018 an image; the answer had 2.
+		if tc.want == 200 && (res.Usage.Images != 2 || res.CostUSD != 0.036) {
+			t.Errorf("request %d: images %d cost %v, want 2 images for 0.036", i, res.Usage.Images, res.CostUSD)
+		}
+	}
+	// tts-1 is $15 per million characters: 5 characters cost $0.000075, two do not fit a $0.0001 budget.
+	for i, want := range []int{200, 429} {
+		rec, _ := postTo(t, g, "/v1/audio/speech", `{"model":"openai/tts-1","input":"hello","voice":"alloy"}`)
+		if rec.Code != want || (want == 429 && gjson.Get(rec.Body.String(), "error.code").Str != "insufficient_quota") {
+			t.Fatalf("speech %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	// 90 s of whisper-1 is $0.009: the third transcription finds the $0.01 budget spent.
+	for i, want := range []int{200, 200, 429} {
+		body, ct := formBody(t, []string{"model=openai/whisper-1", "@file=a.wav"}, map[string][]byte{"a.wav": noise(1000)})
+		rec, _ := postForm(g, "/v1/audio/transcriptions", body, ct)
+		if rec.Code != want {
+			t.Fatalf("transcription %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+}
+
+func TestRecordedImageAnswersReplayed(t *testing.T) {
+	t.Run("openai generations passed through", func(t *testing.T) {
+		base, seen := fakeUpstream(t, replay(t, "openai/images_generate_dalle3.json", "application/json"))
+		g := newGateway(t, base)
+		rec, res := postTo(t, g, "/v1/images/generations", `{"model":"openai/dall-e-3","prompt":"a baby sea otter","n":2,"size":"1024x1024","quality":"hd","response_format":"b64_json"}`)
+		if rec.Code != http.StatusOK || rec.Body.String() != string(fixture(t, "openai/images_generate_dalle3.json")) {
+			t.Fatalf("%d: the answer must be the upstream's bytes:\n%s", rec.Code, rec.Body)
+		}
+		if up := <-seen; gjson.GetBytes(up.body, "model").Str != "dall-e-3" || up.path != "/v1/images/generations" {
+			t.Errorf("upstream got %s %s", up.path, up.body)
+		}
+		// Two hd 1024² DALL·E 3 images at $0.08; no tokens reported.
+		if res.Usage.Images != 2 || res.CostUSD != 0.16 || rec.Header().Get("X-AI-Gateway-Cost") != "0.16" {
+			t.Errorf("usage %+v cost %v %q", res.Usage, res.CostUSD, rec.Header().Get("X-AI-Gateway-Cost"))
+		}
+	})
+	t.Run("openai edit's size and quality price it", func(t *testing.T) {
+		base, _ := fakeUpstream(t, replay(t, "openai/images_edit_gpt_image.json", "application/json"))
+		g := newGateway(t, base)
+		body, ct := formBody(t, []string{"model=openai/gpt-image-1-mini", "prompt=add a hat", "@image=cat.png"},
+			map[string][]byte{"cat.png": noise(500)})
+		rec, res := postForm(g, "/v1/images/edits", body, ct)
+		if rec.Code != http.StatusOK || gjson.Get(rec.Body.String(), "quality").Str != "high" {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		// The answer says high quality at 1024x1024: $0.036 on gpt-image-1-mini.
+		if res.Usage.ImageQuality != "high" || res.Usage.ImageSize != "1024x1024" || res.CostUSD != 0.036 {
+			t.Errorf("usage %+v cost %v", res.Usage, res.CostUSD)
+		}
+	})
+	t.Run("gemini image answer translated", func(t *testing.T) {
+		base, seen := fakeUpstream(t, replay(t, "gemini/image_generate_content.json", "application/json"))
+		g := geminiGateway(t, base)
+		rec, res := postTo(t, g, "/v1/images/generations", `{"model":"gemini/gemini-3.1-flash-image","prompt":"a fox","size":"1536x1024"}`)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		up := <-seen
+		if up.path != "/v1/models/gemini-3.1-flash-image:generateContent" ||
+			gjson.GetBytes(up.body, "generationConfig.responseModalities.0").Str != "IMAGE" ||
+			gjson.GetBytes(up.body, "generationConfig.imageConfig.aspectRatio").Str != "3:2" ||
+			gjson.GetBytes(up.body, "contents.0.parts.0.text").Str != "a fox" {
+			t.Errorf("upstream got %s %s", up.path, up.body)
+		}
+		out := gjson.Parse(rec.Body.String())
+		if out.Get("data.#").Int() != 1 || out.Get("data.0.b64_json").Str != "<redacted live image data; length=439196>" ||
+			out.Get("output_format").Str != "jpeg" {
+			t.Errorf("answer %s", rec.Body)
+		}
+		if out.Get("usage.input_tokens").Int() != 10 || out.Get("usage.output_tokens").Int() != 1392 ||
+			res.Usage.CompletionTokens != 1392 || res.Usage.Images != 1 {
+			t.Errorf("usage %s / %+v", out.Get("usage").Raw, res.Usage)
+		}
+	})
+	t.Run("gemini blocked prompt", func(t *testing.T) {
+		base, _ := fakeUpstream(t, replay(t, "gemini/image_prompt_blocked.json", "application/json"))
+		g := geminiGateway(t, base)
+		rec, _ := postTo(t, g, "/v1/images/generations", `{"model":"gemini/gemini-3.1-flash-image-preview","prompt":"x"}`)
+		if rec.Code != http.StatusBadRequest || gjson.Get(rec.Body.String(), "error.code").Str != "content_policy_violation" ||
+			!strings.Contains(rec.Body.String(), "PROHIBITED_CONTENT") {
+			t.Errorf("%d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("imagen predict translated", func(t *testing.T) {
+		base, seen := fakeUpstream(t, replay(t, "gemini/imagen_predict.json", "application/json"))
+		g := geminiGateway(t, base)
+		rec, res := postTo(t, g, "/v1/images/generations", `{"model":"gemini/imagen-4.0-generate-001","prompt":"a hamster in a hat","size":"1024x768"}`)
+		if rec.Code != http.StatusOK || gjson.Get(rec.Body.String(), "data.0.b64_json").Str != "<redacted 1949564 chars>" {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		// The recording's own request: sampleCount 1, aspectRatio 4:3.
+		if up := <-seen; up.path != "/v1/models/imagen-4.0-generate-001:predict" ||
+			string(up.body) != `{"instances":[{"prompt":"a hamster in a hat"}],"parameters":{"sampleCount":1,"aspectRatio":"4:3"}}` {
+			t.Errorf("upstream got %s %s", up.path, up.body)
+		}
+		if res.Usage.Images != 1 {
+			t.Errorf("usage %+v", res.Usage)
+		}
+	})
 }
