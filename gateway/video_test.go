@@ -211,7 +211,8 @@ func TestVideoJobLifecycleOpenAI(t *testing.T) {
 	}
 
 	rec, res = call(t, g, "DELETE", "/v1/videos/"+id, "")
-	if rec.Code != http.StatusOK || gjson.Get(rec.Body.String(), "id").Str != id || !gjson.Get(rec.Body.String(), "deleted").Bool() {
+	if rec.Code != http.StatusOK || gjson.Get(rec.Body.String(), "id").Str != id || !gjson.Get(rec.Body.String(), "deleted").Bool() ||
+		res.Endpoint != "video" {
 		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
 	}
 	rec, _ = call(t, g, "GET", "/v1/videos/"+id, "")

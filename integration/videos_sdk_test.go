@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 OpenAI deprecated its video API (Sora shut down 2026-09-24); the gateway serves its shape for compatible servers and Veo
+
 package integration
 
 import (

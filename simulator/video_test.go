@@ -87,6 +87,9 @@ func TestOpenAIVideoJobs(t *testing.T) {
 	fast := startServer(t, Config{VideoRenderTime: caddy.Duration(time.Nanosecond)})
 	resp, b = doVideo(t, fast, "POST", "/v1/videos", ct, body)
 	id := gjson.GetBytes(b, "id").Str
+	if resp.StatusCode != 200 || id == "" {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
 	_, b = doVideo(t, fast, "GET", "/v1/videos/"+id, "", nil)
 	if gjson.GetBytes(b, "status").Str != "completed" || gjson.GetBytes(b, "progress").Int() != 100 ||
 		gjson.GetBytes(b, "completed_at").Int() == 0 || gjson.GetBytes(b, "expires_at").Int() == 0 {
