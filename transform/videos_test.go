@@ -84,3 +84,27 @@ func TestOpenAIVideoAnswers(t *testing.T) {
 		t.Error("an id with a slash reached the upstream's path")
 	}
 }
+
+// FuzzGeminiVideoCall: whatever id a client sends, the upstream path built from it is the operation path of
+// one model and one operation, plain segments, or the call is refused.
+func FuzzGeminiVideoCall(f *testing.F) {
+	f.Add("video_" + base64.RawURLEncoding.EncodeToString([]byte("models/veo/operations/a|1|8|1280x720")))
+	f.Add("video_" + base64.RawURLEncoding.EncodeToString([]byte("models/../operations/a|1|8|1280x720")))
+	f.Add("video_bW9kZWxz")
+	g := NewGemini(GeminiOptions{})
+	f.Fuzz(func(t *testing.T, id string) {
+		out, err := g.BuildVideoCall(&VideoCall{Op: VideoContent, ID: id, Provider: "google"})
+		if err != nil {
+			return
+		}
+		parts := strings.Split(out.Path, "/")
+		if len(parts) != 5 || parts[1] != "models" || parts[3] != "operations" {
+			t.Fatalf("id %q built path %q", id, out.Path)
+		}
+		for _, p := range []string{parts[2], parts[4]} {
+			if p == "" || p == "." || p == ".." || strings.ContainsAny(p, `\?#%`) {
+				t.Fatalf("id %q built path %q", id, out.Path)
+			}
+		}
+	})
+}
