@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -158,7 +159,7 @@ func (g *Gateway) serveVideoCall(w http.ResponseWriter, r *http.Request, ep Endp
 		return
 	}
 	label := u.Name + "/other"
-	resp, cancel, e := g.sendVideo(r, u, key, out, label, res, start)
+	resp, cancel, e := g.sendVideo(r, u, key, out, label, res)
 	if e != nil {
 		g.fail(w, res, g.videoError(e, clientID))
 		return
@@ -181,7 +182,7 @@ func (g *Gateway) serveVideoCall(w http.ResponseWriter, r *http.Request, ep Endp
 	body, rerr := readResponse(resp, g.cfg.MaxResponseBody)
 	if rerr != nil {
 		e := transportError(r.Context(), u.Name, rerr)
-		if rerr == errTooLarge {
+		if errors.Is(rerr, errTooLarge) {
 			e = tooLarge(u.Name, "max_response_body", g.cfg.MaxResponseBody)
 		}
 		g.fail(w, res, e)
@@ -192,8 +193,8 @@ func (g *Gateway) serveVideoCall(w http.ResponseWriter, r *http.Request, ep Endp
 		g.fail(w, res, g.videoError(asError(terr), clientID))
 		return
 	}
+	res.UpstreamModel = gjson.GetBytes(outBody, "model").Str
 	outBody = ownVideoAnswer(outBody, u.Name, key, "")
-	res.UpstreamModel = gjson.GetBytes(body, "model").Str
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(outBody)))
@@ -282,7 +283,7 @@ func (g *Gateway) videoListProvider(query url.Values) (*upstream, int, *transfor
 
 // sendVideo sends one call upstream with the key's credential and records it as the request's attempt. An
 // upstream error answer is returned translated.
-func (g *Gateway) sendVideo(r *http.Request, u *upstream, key int, out *transform.Outgoing, label string, res *Result, start time.Time) (*http.Response, func(), *transform.Error) {
+func (g *Gateway) sendVideo(r *http.Request, u *upstream, key int, out *transform.Outgoing, label string, res *Result) (*http.Response, func(), *transform.Error) {
 	began := time.Now()
 	resp, cancel, err := g.send(r.Context(), u, key, out, r.Header, false)
 	a := Attempt{Target: label, Label: label, Status: http.StatusOK}
