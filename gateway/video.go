@@ -159,6 +159,16 @@ func (g *Gateway) serveVideoCall(w http.ResponseWriter, r *http.Request, ep Endp
 		return
 	}
 	label := u.Name + "/other"
+	rng := r.Header.Get("Range")
+	if c.Op == transform.VideoContent && rng != "" {
+		if _, ok := u.videos.(transform.VideoContentLocator); !ok {
+			out.Header = out.Header.Clone()
+			if out.Header == nil {
+				out.Header = http.Header{}
+			}
+			out.Header.Set("Range", rng)
+		}
+	}
 	resp, cancel, e := g.sendVideo(r, u, key, out, label, res)
 	if e != nil {
 		g.fail(w, res, g.videoError(e, clientID))
@@ -338,6 +348,9 @@ func (g *Gateway) locateVideo(r *http.Request, u *upstream, key int, c *transfor
 			req.Header[k] = vs
 		}
 	}
+	if rng := r.Header.Get("Range"); rng != "" {
+		req.Header.Set("Range", rng)
+	}
 	if target.Scheme == base.Scheme && target.Host == base.Host {
 		apiKey := ""
 		if key < len(u.APIKeys) {
@@ -373,10 +386,12 @@ func (g *Gateway) locateVideo(r *http.Request, u *upstream, key int, c *transfor
 }
 
 // relayVideo streams a download to the client as it arrives: its bytes are copied a buffer at a time and
-// flushed, never held whole.
+// flushed, never held whole. A client's Range is sent upstream, and a partial answer relayed as one (206,
+// Content-Range), so players can seek.
 func (g *Gateway) relayVideo(w http.ResponseWriter, resp *http.Response, res *Result, start time.Time) {
 	h := w.Header()
-	for _, k := range []string{"Content-Type", "Content-Length", "Content-Disposition", "Etag", "Last-Modified"} {
+	for _, k := range []string{"Content-Type", "Content-Length", "Content-Disposition", "Etag", "Last-Modified",
+		"Accept-Ranges", "Content-Range"} {
 		if v := resp.Header.Get(k); v != "" {
 			h.Set(k, v)
 		}
@@ -385,8 +400,12 @@ func (g *Gateway) relayVideo(w http.ResponseWriter, resp *http.Response, res *Re
 		h.Set("Content-Type", "application/octet-stream")
 	}
 	h.Set(hdrProvider, res.Provider)
-	res.Status = http.StatusOK
-	w.WriteHeader(http.StatusOK)
+	status := http.StatusOK
+	if resp.StatusCode == http.StatusPartialContent {
+		status = http.StatusPartialContent
+	}
+	res.Status = status
+	w.WriteHeader(status)
 	res.TimeToFirstByte = time.Since(start)
 	rc := http.NewResponseController(w)
 	buf := make([]byte, 32<<10)

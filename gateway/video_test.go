@@ -517,3 +517,21 @@ func TestVideoCallsCountAgainstRequestLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestVideoContentRangeForPlayers(t *testing.T) {
+	g := videoGateway(t, time.Nanosecond)
+	for _, model := range []string{"openai/sora-2", "google/veo-3.1-generate-preview"} {
+		rec, _ := call(t, g, "POST", "/v1/videos", `{"model":"`+model+`","prompt":"p"}`)
+		id := gjson.Get(rec.Body.String(), "id").Str
+		pollVideo(t, g, id)
+		whole, _ := call(t, g, "GET", "/v1/videos/"+id+"/content", "")
+		req := httptest.NewRequest("GET", "/v1/videos/"+id+"/content", nil)
+		req.Header.Set("Range", "bytes=4-11")
+		part := httptest.NewRecorder()
+		g.Serve(part, req)
+		if part.Code != http.StatusPartialContent || part.Body.String() != whole.Body.String()[4:12] ||
+			!strings.HasPrefix(part.Header().Get("Content-Range"), "bytes 4-11/") {
+			t.Errorf("%s: Range bytes=4-11: %d %q, %d bytes", model, part.Code, part.Header().Get("Content-Range"), part.Body.Len())
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -290,7 +291,7 @@ func (s *Simulator) serveOpenAIVideo(w http.ResponseWriter, r *http.Request) {
 			writeError(w, openAI{}, http.StatusConflict, "video '"+id+"' is "+status+": its content is not ready", 0)
 			return
 		}
-		writeMP4(w, j.mp4())
+		writeMP4(w, r, j.mp4())
 	case rest == "" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, j.appendOpenAI(nil, now))
 	case rest == "" && r.Method == http.MethodDelete:
@@ -479,7 +480,7 @@ func (s *Simulator) serveVeoDownload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, gemini{}, http.StatusNotFound, "file "+id+" not found", 0)
 		return
 	}
-	writeMP4(w, j.mp4())
+	writeMP4(w, r, j.mp4())
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) {
@@ -490,9 +491,8 @@ func writeJSON(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(b)
 }
 
-func writeMP4(w http.ResponseWriter, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "video/mp4")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	_, _ = w.Write(b)
+// writeMP4 answers with a video, or the byte range the request asks for (players seek with Range).
+func writeMP4(w http.ResponseWriter, r *http.Request, b []byte) {
+	w.Header().Set("Content-Type", "video/mp4")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 }
