@@ -185,6 +185,15 @@ func (g *Gateway) serveVideoCall(w http.ResponseWriter, r *http.Request, ep Endp
 			}
 			defer cancel()
 			defer resp.Body.Close()
+		} else if next, ok := videoRedirect(resp, resp.Request.URL); ok {
+			// the upstream serves its content from elsewhere (a signed URL): the gateway fetches it
+			resp, cancel, e = g.fetchVideo(r, u, key, next, 1, label, res)
+			if e != nil {
+				g.fail(w, res, g.videoError(e, clientID))
+				return
+			}
+			defer cancel()
+			defer resp.Body.Close()
 		}
 		g.relayVideo(w, resp, res, start)
 		return
@@ -318,9 +327,7 @@ func (g *Gateway) sendVideo(r *http.Request, u *upstream, key int, out *transfor
 	return resp, cancel, nil
 }
 
-// locateVideo reads the finished job's status (resp) and starts the download of the video it names. The
-// provider's credential goes only to a URL of the provider's own origin (its base URL's scheme and host);
-// any other URL is fetched without it.
+// locateVideo reads the finished job's status (resp) and starts the download of the video it names.
 func (g *Gateway) locateVideo(r *http.Request, u *upstream, key int, c *transform.VideoCall, loc transform.VideoContentLocator, resp *http.Response, label string, res *Result) (*http.Response, func(), *transform.Error) {
 	status, err := readResponse(resp, g.cfg.MaxResponseBody)
 	if err != nil {
@@ -330,59 +337,96 @@ func (g *Gateway) locateVideo(r *http.Request, u *upstream, key int, c *transfor
 	if err != nil {
 		return nil, nil, asError(err)
 	}
-	target, perr := url.Parse(raw)
+	return g.fetchVideo(r, u, key, raw, 0, label, res)
+}
+
+// maxVideoRedirects bounds the redirects a download follows (an upstream that answers with a signed URL).
+const maxVideoRedirects = 3
+
+// fetchVideo starts the download of a video at raw, an absolute URL a provider named (Veo's file, or where an
+// upstream redirected its content), following its redirects. The provider's credential goes only to a URL of
+// the provider's own origin (its base URL's scheme and host); any other URL is fetched without it. followed is
+// the number of redirects that led to raw.
+func (g *Gateway) fetchVideo(r *http.Request, u *upstream, key int, raw string, followed int, label string, res *Result) (*http.Response, func(), *transform.Error) {
+	bad := transform.NewError(http.StatusBadGateway, "server_error", "upstream_bad_response",
+		"provider '"+u.Name+"' named a video location the gateway cannot download")
 	base, _ := url.Parse(u.base)
-	if perr != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-		return nil, nil, transform.NewError(http.StatusBadGateway, "server_error", "upstream_bad_response",
-			"provider '"+u.Name+"' named a video location the gateway cannot download")
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), u.Timeout)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
-	if err != nil {
-		cancel()
-		return nil, nil, transform.NewError(http.StatusBadGateway, "server_error", "upstream_bad_response",
-			"provider '"+u.Name+"' named a video location the gateway cannot download")
-	}
-	for _, k := range u.forward {
-		if vs, ok := r.Header[k]; ok {
-			req.Header[k] = vs
+	for redirects := followed; ; redirects++ {
+		target, perr := url.Parse(raw)
+		if perr != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+			return nil, nil, bad
 		}
-	}
-	if rng := r.Header.Get("Range"); rng != "" {
-		req.Header.Set("Range", rng)
-	}
-	if target.Scheme == base.Scheme && target.Host == base.Host {
-		apiKey := ""
-		if key < len(u.APIKeys) {
-			apiKey = u.APIKeys[key]
-		}
-		if err := u.Dialect.Authorize(req, apiKey); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), u.Timeout)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+		if err != nil {
 			cancel()
-			return nil, nil, transportError(r.Context(), u.Name, &authError{provider: u.Name, err: err})
+			return nil, nil, bad
 		}
-	}
-	began := time.Now()
-	dl, err := u.transport.RoundTrip(req)
-	a := Attempt{Target: label, Label: label, Status: http.StatusOK}
-	var e *transform.Error
-	switch {
-	case err != nil:
-		e = g.redact.error(transportError(r.Context(), u.Name, err))
-	case dl.StatusCode >= 400:
-		b, _ := readLimited(dl.Body, maxErrorBody)
-		dl.Body.Close()
-		e = g.redact.error(u.Dialect.TranslateError(dl.StatusCode, dl.Header, b))
-		e.Status = http.StatusBadGateway // the download failed, not the client's request
-	}
-	a.Duration = time.Since(began)
-	if e != nil {
-		cancel()
-		a.Status, a.Err, a.Kind = e.Status, e.Error(), e.Kind
+		for _, k := range u.forward {
+			if vs, ok := r.Header[k]; ok {
+				req.Header[k] = vs
+			}
+		}
+		if rng := r.Header.Get("Range"); rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		if target.Scheme == base.Scheme && target.Host == base.Host {
+			apiKey := ""
+			if key < len(u.APIKeys) {
+				apiKey = u.APIKeys[key]
+			}
+			if err := u.Dialect.Authorize(req, apiKey); err != nil {
+				cancel()
+				return nil, nil, transportError(r.Context(), u.Name, &authError{provider: u.Name, err: err})
+			}
+		}
+		began := time.Now()
+		dl, err := u.transport.RoundTrip(req)
+		a := Attempt{Target: label, Label: label, Status: http.StatusOK, Duration: time.Since(began)}
+		var e *transform.Error
+		switch {
+		case err != nil:
+			e = g.redact.error(transportError(r.Context(), u.Name, err))
+		case dl.StatusCode >= 400:
+			b, _ := readLimited(dl.Body, maxErrorBody)
+			dl.Body.Close()
+			e = g.redact.error(u.Dialect.TranslateError(dl.StatusCode, dl.Header, b))
+			e.Status = http.StatusBadGateway // the download failed, not the client's request
+		}
+		if e != nil {
+			cancel()
+			a.Status, a.Err, a.Kind = e.Status, e.Error(), e.Kind
+			res.Attempts = append(res.Attempts, a)
+			return nil, nil, e
+		}
 		res.Attempts = append(res.Attempts, a)
-		return nil, nil, e
+		next, redirected := videoRedirect(dl, target)
+		if !redirected {
+			return dl, cancel, nil
+		}
+		dl.Body.Close()
+		cancel()
+		if redirects == maxVideoRedirects {
+			return nil, nil, transform.NewError(http.StatusBadGateway, "server_error", "upstream_bad_response",
+				"provider '"+u.Name+"' redirected the video download more than 3 times")
+		}
+		raw = next
 	}
-	res.Attempts = append(res.Attempts, a)
-	return dl, cancel, nil
+}
+
+// videoRedirect returns where a redirect answer to a download (at target) points.
+func videoRedirect(resp *http.Response, target *url.URL) (string, bool) {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect,
+		http.StatusPermanentRedirect:
+	default:
+		return "", false
+	}
+	loc, err := target.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.Header.Get("Location") == "" {
+		return "", false
+	}
+	return loc.String(), true
 }
 
 // relayVideo streams a download to the client as it arrives: its bytes are copied a buffer at a time and

@@ -535,3 +535,38 @@ func TestVideoContentRangeForPlayers(t *testing.T) {
 		}
 	}
 }
+
+func TestVideoContentFollowsRedirectsWithoutLeakingTheKey(t *testing.T) {
+	var cdnAuth atomic.Value
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cdnAuth.Store(r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "video/mp4")
+		io.WriteString(w, "SIGNED")
+	}))
+	t.Cleanup(cdn.Close)
+	hops := 0
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		switch r.URL.Path {
+		case "/v1/videos/video_9/content":
+			http.Redirect(w, r, "/v1/files/video_9", http.StatusFound) // same origin: the key goes along
+		case "/v1/files/video_9":
+			if r.Header.Get("Authorization") != "Bearer sk-upstream-secret" {
+				http.Error(w, "no key", http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, cdn.URL+"/signed?sig=x", http.StatusTemporaryRedirect)
+		case "/v1/videos/video_loop/content":
+			hops++
+			http.Redirect(w, r, r.URL.Path, http.StatusFound)
+		}
+	})
+	g := newGateway(t, base)
+	rec, _ := call(t, g, "GET", "/v1/videos/"+wrapVideoID("openai", 0, "video_9")+"/content", "")
+	if rec.Code != http.StatusOK || rec.Body.String() != "SIGNED" || cdnAuth.Load() != "" {
+		t.Errorf("redirected download: %d %q, the CDN got Authorization %q", rec.Code, rec.Body, cdnAuth.Load())
+	}
+	rec, _ = call(t, g, "GET", "/v1/videos/"+wrapVideoID("openai", 0, "video_loop")+"/content", "")
+	if rec.Code != http.StatusBadGateway || hops != 4 {
+		t.Errorf("a redirect loop: %d after %d hops, want 502 after 4", rec.Code, hops)
+	}
+}
