@@ -304,6 +304,16 @@ func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddInt("total_tokens", f.Usage.TotalTokens)
 	enc.AddString("usage_origin", f.Usage.Origin.String())
 	enc.AddFloat64("cost_usd", max(f.CostUSD, 0))
+	// Media units, on the image, audio and video endpoints' lines only.
+	if f.Usage.Images > 0 {
+		enc.AddInt("images", f.Usage.Images)
+	}
+	if f.Usage.Characters > 0 {
+		enc.AddInt("characters", f.Usage.Characters)
+	}
+	if f.Usage.AudioSeconds > 0 {
+		enc.AddFloat64("audio_seconds", f.Usage.AudioSeconds)
+	}
 	if f.Usage.VideoSeconds > 0 {
 		enc.AddInt("video_seconds", f.Usage.VideoSeconds)
 		enc.AddString("video_size", f.Usage.VideoSize)

@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
@@ -62,6 +63,23 @@ type form struct {
 	started bool
 	// clientErr is the error of reading the client's body while it streamed upstream.
 	clientErr error
+	// mu guards the client's body once it streams: an upstream transport may go on reading the body it was
+	// given after its attempt ended (http.RoundTripper may close it in a goroutine of its own), and nothing
+	// may read the client's body once the handler returns. close sets closed under mu; reads after it fail.
+	mu     sync.Mutex
+	closed bool
+}
+
+var errFormClosed = errors.New("the request has ended")
+
+// nextPart reads the client's next part, unless the form was closed.
+func (f *form) nextPart() (*multipart.Part, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, errFormClosed
+	}
+	return f.mr.NextRawPart()
 }
 
 var errNotMultipart = errors.New("not multipart/form-data")
@@ -215,11 +233,13 @@ func formatBytes(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-// close releases the spool.
+// close releases the spool and ends every read of the client's body.
 func (f *form) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
 	if f.spool != nil {
 		_ = f.spool.Close()
-		f.spool = nil
 	}
 }
 
@@ -268,7 +288,7 @@ func (fp *formParts) Next() (transform.FormPart, error) {
 	for {
 		if fp.advance {
 			fp.advance = false
-			p, err := f.mr.NextRawPart()
+			p, err := f.nextPart()
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					return transform.FormPart{}, io.EOF
@@ -312,6 +332,11 @@ type clientReader struct {
 }
 
 func (c *clientReader) Read(p []byte) (int, error) {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	if c.f.closed {
+		return 0, errFormClosed
+	}
 	n, err := c.r.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) && c.f.clientErr == nil {
 		c.f.clientErr = err
@@ -394,7 +419,7 @@ func (fr *formReader) fill() error {
 	}
 	if fr.advance {
 		fr.advance = false
-		p, err := f.mr.NextRawPart()
+		p, err := f.nextPart()
 		if err != nil && !errors.Is(err, io.EOF) {
 			if f.clientErr == nil {
 				f.clientErr = err

@@ -16,6 +16,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
+	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
 // formBody builds a multipart body: fields in order, each "name=value" or, for a file, "@name=filename" with
@@ -389,4 +390,43 @@ func TestRecordedImageAnswersReplayed(t *testing.T) {
 			t.Errorf("usage %+v", res.Usage)
 		}
 	})
+}
+
+func TestAzureMediaDeploymentPaths(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if strings.Contains(r.URL.Path, "/audio/speech") {
+			w.Header().Set("Content-Type", "audio/wav")
+			_, _ = io.WriteString(w, "RIFF")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"text":"hi"}`)
+	})
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers[0].Name = "azure"
+		c.Providers[0].Dialect = transform.NewOpenAI(transform.OpenAIOptions{Azure: &transform.AzureOptions{
+			APIVersion: "2025-04-01-preview", Deployments: map[string]string{"whisper": "whisper-eu"}}})
+	})
+	body, ct := formBody(t, []string{"model=azure/whisper", "@file=a.wav"}, map[string][]byte{"a.wav": noise(100)})
+	if rec, _ := postForm(g, "/v1/audio/transcriptions", body, ct); rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	up := <-seen
+	if up.path != "/v1/openai/deployments/whisper-eu/audio/transcriptions?api-version=2025-04-01-preview" ||
+		up.header.Get("Api-Key") != "sk-upstream-secret" {
+		t.Errorf("upstream got %s, api-key %q", up.path, up.header.Get("Api-Key"))
+	}
+	if _, fields, _ := upstreamForm(t, up); fields["model"] != "whisper" {
+		t.Errorf("model field %q", fields["model"])
+	}
+	if rec, _ := postTo(t, g, "/v1/audio/speech", `{"model":"azure/tts","input":"hi","voice":"alloy"}`); rec.Code != http.StatusOK ||
+		rec.Body.String() != "RIFF" {
+		t.Fatalf("speech %d %s", rec.Code, rec.Body)
+	}
+	if up := <-seen; up.path != "/v1/openai/deployments/tts/audio/speech?api-version=2025-04-01-preview" {
+		t.Errorf("speech went to %s", up.path)
+	}
+	if rec, _ := postTo(t, g, "/v1/rerank", `{"model":"azure/x","query":"q","documents":["a"]}`); rec.Code != http.StatusBadRequest {
+		t.Errorf("rerank on Azure: %d", rec.Code)
+	}
 }

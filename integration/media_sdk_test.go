@@ -19,6 +19,7 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/tidwall/gjson"
 
 	"github.com/aibackend/caddy-ai-gateway/simulator"
 )
@@ -196,10 +197,22 @@ func TestMediaWithOpenAIGo(t *testing.T) {
 		}
 	})
 
-	t.Run("access log", func(t *testing.T) {
-		lines := s.accessLog(1)
-		if len(lines) == 0 {
-			t.Fatal("no access log")
+	t.Run("logs", func(t *testing.T) {
+		seen := map[string]gjson.Result{}
+		for _, l := range s.accessLog(8) {
+			l = l.Get("ai_gateway")
+			seen[l.Get("endpoint").Str+" "+l.Get("model").Str] = l
+		}
+		img := seen["images_generations openai/gpt-image-1"]
+		if img.Get("provider").Str != "openai" || img.Get("images").Int() != 1 || img.Get("total_tokens").Int() == 0 ||
+			img.Get("cost_usd").Float() <= 0 || img.Get("usage_origin").Str != "reported" {
+			t.Errorf("image request's log line: %s", img.Raw)
+		}
+		if sp := seen["audio_speech openai/tts-1"]; sp.Get("characters").Int() != 120 || sp.Get("cost_usd").Float() != 0.0018 {
+			t.Errorf("speech's log line (120 characters of tts-1 at $15 per million): %s", sp.Raw)
+		}
+		if tr := seen["audio_transcriptions openai/whisper-1"]; tr.Get("audio_seconds").Float() <= 0 || tr.Get("cost_usd").Float() <= 0 {
+			t.Errorf("transcription's log line: %s", tr.Raw)
 		}
 	})
 }

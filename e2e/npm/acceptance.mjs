@@ -4,7 +4,7 @@
 //   AIGW_BASE_URL=http://127.0.0.1:8080/v1 AIGW_API_KEY=quickstart-key node acceptance.mjs chat
 //
 // A scenario prints "ok <name>" and exits 0, or prints what did not match and exits 1.
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
@@ -233,6 +233,58 @@ const scenarios = {
       });
       checkVector(`${model} embed`, embedding, 20);
     }
+  },
+
+  // Images from an OpenAI-compatible provider and from Gemini: real PNGs (the simulator inverts an edited one).
+  async images(client) {
+    const size = (png) => [png.readUInt32BE(16), png.readUInt32BE(20)];
+    for (const model of ['openai/gpt-image-1', 'google/gemini-2.5-flash-image']) {
+      const res = await client.images.generate({ model, prompt: 'a lighthouse at dusk', size: '1024x1024' });
+      const png = Buffer.from(res.data?.[0]?.b64_json ?? '', 'base64');
+      check(png.subarray(1, 4).toString() === 'PNG', `${model} generate: not a PNG: ${show(res).slice(0, 200)}`);
+      check(size(png).join('x') === '1024x1024', `${model} generate: ${size(png).join('x')}`);
+      const small = Buffer.from(
+        (await client.images.generate({ model: 'openai/gpt-image-1', prompt: 'a small square', size: '64x64' })).data[0].b64_json, 'base64');
+      const edit = await client.images.edit({ model, prompt: 'the opposite colours', image: await toFile(small, 'in.png', { type: 'image/png' }) });
+      const out = Buffer.from(edit.data?.[0]?.b64_json ?? '', 'base64');
+      check(out.subarray(1, 4).toString() === 'PNG' && size(out).join('x') === '64x64', `${model} edit: ${size(out)}`);
+      check(!out.equals(small), `${model} edit: the image came back unchanged`);
+    }
+  },
+
+  // Speech (bytes as they arrive, a WAV of the input's length) and a multi-megabyte transcription.
+  async audio(client) {
+    const input = 'Hello from the gateway. '.repeat(10);
+    for (const model of ['openai/tts-1', 'google/gemini-2.5-flash-preview-tts']) {
+      const res = await client.audio.speech.create({ model, voice: 'alloy', input, response_format: 'wav' });
+      const reader = res.body.getReader();
+      const chunks = [];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(Buffer.from(value));
+      }
+      const wav = Buffer.concat(chunks);
+      check(wav.subarray(0, 4).toString() === 'RIFF' && wav.subarray(8, 12).toString() === 'WAVE', `${model}: not a WAV file`);
+      const seconds = wav.readUInt32LE(40) / wav.readUInt32LE(28);
+      check(Math.abs(seconds - input.length * 0.06) < 0.1, `${model}: ${seconds} s for ${input.length} characters`);
+      if (model === 'openai/tts-1') {
+        check(chunks.length > 1 && chunks[0].length < wav.length / 2, `${model}: the audio arrived in ${chunks.length} piece(s): it was held back`);
+      }
+    }
+    const big = Buffer.alloc(3 << 20, 'not really audio ');
+    const tr = await client.audio.transcriptions.create({ model: 'openai/whisper-1', file: await toFile(big, 'big.mp3', { type: 'audio/mpeg' }) });
+    check(tr.text?.startsWith(`The file big.mp3 has ${big.length} bytes`), `transcription: ${show(tr)}`);
+    const stream = await client.audio.transcriptions.create({
+      model: 'openai/gpt-4o-mini-transcribe', stream: true, file: await toFile(big.subarray(0, 1000), 'a.wav', { type: 'audio/wav' }),
+    });
+    let deltas = 0;
+    let text = '';
+    for await (const ev of stream) {
+      if (ev.type === 'transcript.text.delta') deltas++;
+      if (ev.type === 'transcript.text.done') text = ev.text;
+    }
+    check(deltas > 3 && text.startsWith('The file a.wav has 1000 bytes'), `transcription stream: ${deltas} deltas, ${show(text)}`);
   },
 };
 
