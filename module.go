@@ -300,6 +300,9 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 		if res.CostUSD >= 0 {
 			repl.Set("http.ai_gateway.cost", strconv.FormatFloat(res.CostUSD, 'f', -1, 64))
 		}
+		if res.Usage.VideoSeconds > 0 {
+			repl.Set("http.ai_gateway.video_seconds", res.Usage.VideoSeconds)
+		}
 	}
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); !ok || srv == nil || srv.Logs != nil {
 		if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
@@ -336,7 +339,7 @@ func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddInt("total_tokens", f.Usage.TotalTokens)
 	enc.AddString("usage_origin", f.Usage.Origin.String())
 	enc.AddFloat64("cost_usd", max(f.CostUSD, 0))
-	// Media units, on the image and audio endpoints' lines only.
+	// Media units, on the image, audio and video endpoints' lines only.
 	if f.Usage.Images > 0 {
 		enc.AddInt("images", f.Usage.Images)
 	}
@@ -345,6 +348,10 @@ func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	}
 	if f.Usage.AudioSeconds > 0 {
 		enc.AddFloat64("audio_seconds", f.Usage.AudioSeconds)
+	}
+	if f.Usage.VideoSeconds > 0 {
+		enc.AddInt("video_seconds", f.Usage.VideoSeconds)
+		enc.AddString("video_size", f.Usage.VideoSize)
 	}
 	enc.AddDuration("time_to_first_byte", f.TimeToFirstByte)
 	_ = enc.AddArray("attempts", (*logAttempts)(f))

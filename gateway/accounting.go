@@ -44,6 +44,9 @@ func (g *Gateway) completeUsage(x *exchange, reported usage.Usage, body []byte) 
 			body, _ = sjson.SetRawBytes(body, "usage", appendPromptUsage(nil, u))
 		}
 	}
+	if x.ep.units != nil {
+		x.ep.units(x.req, &u)
+	}
 	x.res.Usage = u
 	x.res.CostUSD = g.cost(name, u)
 	if g.cfg.ReportCost && x.res.CostUSD >= 0 && x.ep.usage != usageNone {
@@ -244,7 +247,7 @@ func (g *Gateway) worstCost(x *exchange, target string) float64 {
 func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
 	prompt := g.promptTokens(x, x.req.model)
 	u := usage.Usage{PromptTokens: prompt, CompletionTokens: x.req.n * g.completionEstimate(x)}
-	if x.ep.units != nil { // images and characters asked for, priced per unit
+	if x.ep.units != nil { // images, characters and video seconds asked for, priced per unit
 		x.ep.units(x.req, &u)
 	}
 	plain, ok := g.prices.Cost(providerModel, u)

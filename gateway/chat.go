@@ -51,7 +51,7 @@ type exchange struct {
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint, res *Result, vk *keys.Key) {
 	x := &exchange{ep: ep, res: res, start: time.Now(), prompt: -1, vkey: vk}
 	res.CostUSD = -1
-	if ep.model == modelInMultipart {
+	if ep.model == modelInMultipart || ep.model == modelInJSONOrForm && isMultipart(r) {
 		if !g.readFormRequest(w, r, x) {
 			return
 		}
@@ -270,6 +270,9 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	outBody, use, terr := ops.translate(treq, b)
 	if terr != nil {
 		return false, ttfb, asError(terr)
+	}
+	if x.ep.own != nil {
+		outBody = x.ep.own(t, treq.ClientModel, outBody)
 	}
 	outBody = g.completeUsage(x, use, outBody)
 	// Content-Length and the cost are formatted into one string, which their values share.

@@ -30,6 +30,9 @@ const (
 	Speech
 	Transcriptions
 	Translations
+	Videos       // POST …/videos creates a job; GET …/videos lists them (video.go)
+	Video        // GET or DELETE …/videos/{id}
+	VideoContent // GET …/videos/{id}/content
 	OpenAPIDocument
 	DocsPage
 	endpointCount
@@ -38,7 +41,7 @@ const (
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
 	"moderations", "rerank", "images_generations", "images_edits", "audio_speech", "audio_transcriptions",
-	"audio_translations", "openapi", "docs"}
+	"audio_translations", "videos", "video", "video_content", "openapi", "docs"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -59,6 +62,9 @@ func route(p string) Endpoint {
 		if e.suffix != "" && strings.HasSuffix(p, e.suffix) {
 			return e.id
 		}
+	}
+	if ep := routeVideo(p); ep != NotOurs {
+		return ep
 	}
 	switch {
 	case strings.HasSuffix(p, "/models"):
@@ -92,6 +98,10 @@ const (
 	// modelInMultipart: the "model" field of a multipart/form-data body, which is read only as far as the
 	// model and then streamed upstream (form.go). Its size limit is Config.MaxUploadBody, not MaxRequestBody.
 	modelInMultipart
+	// modelInJSONOrForm: modelInMultipart for a multipart/form-data request, modelInJSON for any other (video
+	// jobs: the SDKs send a form, curl users often JSON). The whole form is read before routing, its files
+	// spooled: the job's length and size, which price it, may follow its reference image.
+	modelInJSONOrForm
 	// Later: modelInPath (a path segment).
 )
 
@@ -148,6 +158,9 @@ type endpoint struct {
 	// ops returns the dialect's implementation of the endpoint, nil when it has none. It is asked once per
 	// provider, when the gateway is built.
 	ops func(d transform.Dialect) *dialectOps
+	// own rewrites a translated answer that is a resource held by the target t (a video job: its id names t,
+	// video.go); model is the client's model name. nil: answers are kept as translated.
+	own func(t router.Target, model string, body []byte) []byte
 	// answers is what a successful answer may be (answerJSON unless set).
 	answers answerKind
 	// formField validates one text field of a multipart request (model, models and stream are the
@@ -169,8 +182,9 @@ type dialectOps struct {
 }
 
 // endpoints are the endpoints served through the engine, in the order Route tries their suffixes: the JSON
-// ones, then the media ones.
-var endpoints = append(jsonEndpoints[:len(jsonEndpoints):len(jsonEndpoints)], mediaEndpoints[:]...)
+// ones, then the media ones, then video jobs.
+var endpoints = append(append(jsonEndpoints[:len(jsonEndpoints):len(jsonEndpoints)], mediaEndpoints[:]...),
+	videoEndpoints[:]...)
 
 // jsonEndpoints are the endpoints whose requests and answers are JSON.
 var jsonEndpoints = [...]endpoint{

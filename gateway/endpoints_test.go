@@ -402,7 +402,7 @@ func TestModelsListTheirEndpoints(t *testing.T) {
 		return true
 	})
 	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","rerank",`+
-		`"images/generations","images/edits","audio/speech","audio/transcriptions","audio/translations"]` ||
+		`"images/generations","images/edits","audio/speech","audio/transcriptions","audio/translations","videos"]` ||
 		got["anthropic/claude-x"] != `["chat/completions"]` {
 		t.Errorf("endpoints per model: %v", got)
 	}

@@ -109,7 +109,7 @@ func (g *Gateway) readForm(w http.ResponseWriter, r *http.Request, ep *endpoint,
 		}
 		name, filename := p.FormName(), p.FileName()
 		if filename != "" || isFileField(name) {
-			if f.model != "" && len(f.fallbacks) == 0 {
+			if f.model != "" && len(f.fallbacks) == 0 && ep.model != modelInJSONOrForm {
 				f.next = p
 				break
 			}

@@ -1,6 +1,7 @@
 // Package gateway is the AI gateway's request engine: it validates OpenAI API requests (chat completions,
 // completions, embeddings, moderations, rerank, images, audio; see endpoint.go, one description per
-// endpoint, form.go for multipart uploads and media.go for answers that are not JSON), picks an
+// endpoint, form.go for multipart uploads, media.go for answers that are not JSON and video.go for video
+// jobs), picks an
 // upstream whose dialect serves the endpoint, translates to the provider's dialect, and relays the answer
 // (streamed event by event) back in OpenAI's format with usage. It has no Caddy dependency, so Go programs can embed it as an http.Handler; the
 // Caddy module in the repository root is a thin layer of configuration, placeholders and logging around it.
@@ -356,8 +357,14 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 			return res
 		}
 		g.serveModels(w, r, ep, res, vk)
+	case Video, VideoContent:
+		g.serveVideoCall(w, r, ep, res)
 	default:
 		spec := endpointByID[ep]
+		if ep == Videos && r.Method != spec.methods {
+			g.serveVideoCall(w, r, ep, res)
+			return res
+		}
 		if r.Method != spec.methods {
 			w.Header().Set("Allow", spec.methods)
 			g.fail(w, res, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",

@@ -28,6 +28,9 @@ type Simulator struct {
 	requireKey string
 	models     []string
 	bufs       sync.Pool
+	// videos are the video jobs (video.go), each rendered in videoRender.
+	videos      videoJobs
+	videoRender time.Duration
 }
 
 // New returns a handler that serves, by path:
@@ -50,6 +53,9 @@ type Simulator struct {
 //	POST */images/generations, */images/edits      OpenAI images (media.go: real PNGs)
 //	POST */audio/speech                            OpenAI speech (a tone: wav, pcm; silent mp3)
 //	POST */audio/transcriptions, */translations    OpenAI transcription (text from the uploaded file)
+//	POST, GET */videos; GET, DELETE */videos/{id}; GET */videos/{id}/content   OpenAI video jobs
+//	POST */models/{model}:predictLongRunning; GET */models/{model}/operations/{id};
+//	GET */files/{id}:download                      Gemini Veo video jobs (video.go)
 //
 // Anything else gets 404. Out-of-range knobs are clamped or replaced by their defaults; call
 // Config.Validate first to report them. The package documentation says what each endpoint answers.
@@ -59,11 +65,18 @@ func New(cfg Config) *Simulator {
 		s.models = []string{DefaultModel}
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
+	s.videoRender = time.Duration(cfg.VideoRenderTime)
+	if s.videoRender <= 0 {
+		s.videoRender = DefaultVideoRenderTime
+	}
 	return s
 }
 
 // ServeHTTP answers one request as the provider its path names would.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveVideo(w, r) {
+		return
+	}
 	if h := mediaRoute(r); h != nil {
 		s.serveMedia(w, r, h)
 		return

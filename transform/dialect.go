@@ -44,6 +44,8 @@ func (r *Request) provider(dialect string) string {
 
 // Outgoing is the upstream request a dialect built.
 type Outgoing struct {
+	// Method is the HTTP method; empty means POST.
+	Method string
 	// Path is appended to the provider's base URL; it may carry a query string.
 	Path string
 	// Body is the upstream request body.

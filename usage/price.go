@@ -33,6 +33,19 @@ type Price struct {
 	PerMillionCharacters float64
 	// PerMinute prices transcribed or translated audio (Usage.AudioSeconds), by the second.
 	PerMinute float64
+	// Videos prices each second of generated video by its size, the first matching entry; PerVideoSecond
+	// prices a second of a size none matches (see videoPrices).
+	Videos         *VideoPriceList
+	PerVideoSecond float64
+}
+
+// VideoPriceList is a video model's prices per second.
+type VideoPriceList []VideoPrice
+
+// VideoPrice is the USD price of one second of video of a size (width x height).
+type VideoPrice struct {
+	Size string
+	USD  float64
 }
 
 // ImagePriceList is a model's per-image prices.
@@ -75,12 +88,15 @@ func NewPriceTable(rules []PriceRule) (*PriceTable, error) {
 		}
 		p := r.Price
 		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.ImageInput < 0 ||
-			p.AudioInput < 0 || p.PerImage < 0 || p.PerMillionCharacters < 0 || p.PerMinute < 0 {
+			p.AudioInput < 0 || p.PerImage < 0 || p.PerMillionCharacters < 0 || p.PerMinute < 0 || p.PerVideoSecond < 0 {
 			return nil, fmt.Errorf("price for %q is negative: prices are USD per million tokens, 0 or more", r.Pattern)
 		}
 		t.rules = append(t.rules, compile(r))
 	}
 	for _, r := range mediaPrices {
+		t.rules = append(t.rules, compile(r))
+	}
+	for _, r := range videoPrices {
 		t.rules = append(t.rules, compile(r))
 	}
 	for _, r := range defaultPrices {
@@ -158,7 +174,22 @@ func (p Price) cost(u Usage) float64 {
 	if u.AudioSeconds > 0 {
 		usd += u.AudioSeconds / 60 * p.PerMinute
 	}
+	if u.VideoSeconds > 0 {
+		usd += float64(u.VideoSeconds) * p.videoSecondPrice(u.VideoSize)
+	}
 	return usd
+}
+
+// videoSecondPrice is the price of one second of video of size.
+func (p Price) videoSecondPrice(size string) float64 {
+	if p.Videos != nil {
+		for _, vp := range *p.Videos {
+			if vp.Size == size {
+				return vp.USD
+			}
+		}
+	}
+	return p.PerVideoSecond
 }
 
 // imagePrice is the price of one image of size and quality.

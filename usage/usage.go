@@ -57,6 +57,10 @@ type Usage struct {
 	Characters int
 	// AudioSeconds is the length of the audio transcribed or translated.
 	AudioSeconds float64
+	// VideoSeconds is the length of the video a job makes, and VideoSize its width x height ("1280x720"),
+	// which picks its price.
+	VideoSeconds int
+	VideoSize    string
 }
 
 // Known reports whether u holds any usage.

@@ -139,6 +139,35 @@ const scenarios = {
     check(!res.results[1].flagged, `second input flagged: ${show(res.results[1])}`);
   },
 
+  // A video job on each provider that makes them: create (multipart, with a reference image), poll until it
+  // completes, download the MP4 and read its movie header for the length asked for.
+  async videos(client) {
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
+      '1f15c4890000000d49444154789c63f80f00000101000518d84e0000000049454e44ae426082', 'hex');
+    for (const model of ['openai/sora-2', 'google/veo-3.1-generate-preview']) {
+      let video = await client.videos.create({
+        model, prompt: 'A paper boat on a pond', seconds: '4', size: '1280x720',
+        input_reference: await OpenAI.toFile(png, 'ref.png', { type: 'image/png' }),
+      });
+      check(video.id?.startsWith('video_') && video.model === model && video.status === 'queued', `${model}: created ${show(video)}`);
+      const seen = new Set([video.status]);
+      for (const deadline = Date.now() + 20_000; video.status === 'queued' || video.status === 'in_progress';) {
+        check(Date.now() < deadline, `${model}: still ${video.status} after 20 s`);
+        await new Promise((r) => setTimeout(r, 200));
+        video = await client.videos.retrieve(video.id);
+        seen.add(video.status);
+      }
+      check(video.status === 'completed' && video.progress === 100 && video.seconds === '4',
+        `${model}: finished ${show(video)} (statuses ${[...seen]})`);
+      const res = await client.videos.downloadContent(video.id);
+      const mp4 = Buffer.from(await res.arrayBuffer());
+      check(res.headers.get('content-type') === 'video/mp4' && mp4.subarray(4, 8).toString() === 'ftyp',
+        `${model}: downloaded ${mp4.length} bytes of ${res.headers.get('content-type')}`);
+      const mvhd = mp4.indexOf('mvhd');
+      check(mvhd > 0 && mp4.readUInt32BE(mvhd + 20) === 4 * mp4.readUInt32BE(mvhd + 16), `${model}: the video does not last 4 s`);
+    }
+  },
+
   async parse(client) {
     for (const model of chatModels) {
       const res = await client.chat.completions.parse({
