@@ -8,9 +8,11 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
-// EventSink receives named server-sent events (event: <name>, data: <data>). data is valid during the call
-// only.
+// EventSink is the Sink of a surface whose streams are named server-sent events (event: name, data: JSON).
+// (Declared identically on the Responses branch; this copy goes at the merge.)
 type EventSink interface {
+	Sink
+	// Event queues one event; data is only valid during the call.
 	Event(name string, data []byte) error
 }
 
@@ -47,9 +49,9 @@ type messagesToolBlock struct {
 	open             bool
 }
 
-// NewMessagesStream returns the translator for one stream; model is the client-facing model name,
+// NewMessagesSurfaceStream returns the translator for one stream; model is the client-facing model name,
 // inputTokens the prompt's local count for message_start and stopSequences the request's stop_sequences.
-func NewMessagesStream(model string, inputTokens int, stopSequences []string) *MessagesStream {
+func NewMessagesSurfaceStream(model string, inputTokens int, stopSequences []string) *MessagesStream {
 	return &MessagesStream{model: model, inputTokens: inputTokens, stops: stopSequences, text: -1, thinking: -1,
 		buf: make([]byte, 0, 256)}
 }
@@ -242,8 +244,9 @@ func (s *MessagesStream) closeAll(sink EventSink) error {
 }
 
 // Finish ends the message: closes the open blocks, sends message_delta with the stop reason and u (the
-// final usage; input_tokens from the local count when u has no prompt tokens) and message_stop.
-func (s *MessagesStream) Finish(u usage.Usage, sink EventSink) error {
+// final usage; input_tokens from the local count when u has no prompt tokens) and message_stop. The
+// Messages API has no cost field: cost is not sent.
+func (s *MessagesStream) Finish(u usage.Usage, _ float64, sink EventSink) error {
 	if err := s.Start(sink); err != nil {
 		return err
 	}
@@ -281,7 +284,10 @@ func (s *MessagesStream) Finish(u usage.Usage, sink EventSink) error {
 
 // Fail ends the stream with an error event ({"type":"error","error":{…}}) and no message_stop, so a client
 // sees a failure rather than a truncated answer that looks complete.
-func (s *MessagesStream) Fail(e *Error, sink EventSink) error {
+func (s *MessagesStream) Fail(e *Error, sink EventSink) {
 	s.buf = AppendMessagesError(s.buf[:0], e)
-	return sink.Event("error", s.buf)
+	_ = sink.Event("error", s.buf)
 }
+
+// Result implements SurfaceStream: the gateway keeps no Messages answers.
+func (s *MessagesStream) Result() []byte { return nil }

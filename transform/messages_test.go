@@ -101,7 +101,10 @@ func asTestError(t *testing.T, err error) *Error {
 }
 
 // eventRecorder is an EventSink that keeps the events as SSE text.
-type eventRecorder struct{ sse bytes.Buffer }
+type eventRecorder struct {
+	recordingSink
+	sse bytes.Buffer
+}
 
 func (r *eventRecorder) Event(name string, data []byte) error {
 	if !json.Valid(data) {
@@ -153,7 +156,7 @@ func feedChunks(t *testing.T, ms *MessagesStream, chunks [][]byte, u usage.Usage
 	if !ms.Finished() {
 		t.Fatal("the stream has no finish_reason")
 	}
-	if err := ms.Finish(u, rec); err != nil {
+	if err := ms.Finish(u, -1, rec); err != nil {
 		t.Fatal(err)
 	}
 	return rec
@@ -165,7 +168,7 @@ func TestMessagesStreamGolden(t *testing.T) {
 	dir := "testdata/messages/stream"
 	goldenCases(t, dir, ".chunks", func(t *testing.T, name string, body []byte) {
 		chunks := bytes.Split(bytes.TrimSpace(body), []byte("\n"))
-		rec := feedChunks(t, NewMessagesStream("claude-haiku-4-5", 321, goldenStopSequences), chunks, usage.Usage{})
+		rec := feedChunks(t, NewMessagesSurfaceStream("claude-haiku-4-5", 321, goldenStopSequences), chunks, usage.Usage{})
 		golden(t, filepath.Join(dir, name+".events"), stableIDs(rec.sse.Bytes()))
 		m := rec.accumulate(t)
 		if m.Usage.InputTokens == 0 {
@@ -257,7 +260,7 @@ func TestMessagesStreamFromRecordedStreams(t *testing.T) {
 			if len(sink.usages) > 0 {
 				u = sink.usages[len(sink.usages)-1]
 			}
-			rec := feedChunks(t, NewMessagesStream("claude-x", 99, nil), sink.chunks, u)
+			rec := feedChunks(t, NewMessagesSurfaceStream("claude-x", 99, nil), sink.chunks, u)
 			golden(t, filepath.Join("testdata/messages/replay", strings.ReplaceAll(c.file, "/", "_")+".events"), stableIDs(rec.sse.Bytes()))
 			c.check(t, rec.accumulate(t))
 		})
@@ -266,14 +269,12 @@ func TestMessagesStreamFromRecordedStreams(t *testing.T) {
 
 // TestMessagesStreamFail sends an error event in Anthropic's shape after the started message.
 func TestMessagesStreamFail(t *testing.T) {
-	ms := NewMessagesStream("m", 5, nil)
+	ms := NewMessagesSurfaceStream("m", 5, nil)
 	rec := &eventRecorder{}
 	if err := ms.Chunk([]byte(`{"choices":[{"index":0,"delta":{"content":"Hel"}}]}`), rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms.Fail(StreamCut("provider 'x' closed the stream"), rec); err != nil {
-		t.Fatal(err)
-	}
+	ms.Fail(StreamCut("provider 'x' closed the stream"), rec)
 	got := rec.sse.String()
 	want := "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"provider 'x' closed the stream\"}}\n\n"
 	if !strings.HasPrefix(got, "event: message_start\n") || !strings.HasSuffix(got, want) || strings.Contains(got, "message_stop") {
