@@ -51,7 +51,9 @@ func init() {
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
-	// Aliases maps client-visible model names to "provider/model".
+	// Aliases maps client-visible model names to "provider/model" (or a route). A name with a '*' is a
+	// glob ("claude-*") serving names nothing else serves: exact names always win, then the longest
+	// pattern, then the first in lexical order.
 	Aliases map[string]string `json:"aliases,omitempty"`
 	// DefaultModel is used when a request names no model. Default: none (the request is refused).
 	DefaultModel string `json:"default_model,omitempty"`

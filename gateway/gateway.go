@@ -73,7 +73,8 @@ type Provider struct {
 // Config configures a Gateway.
 type Config struct {
 	Providers []Provider
-	// Aliases maps client-visible model names to "provider/model".
+	// Aliases maps client-visible model names to "provider/model"; names with a '*' are globs (see
+	// router.Config.Aliases).
 	Aliases map[string]string
 	// DefaultModel is used when a request names no model.
 	DefaultModel string
