@@ -301,6 +301,10 @@ func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddFloat64("cost_usd", max(f.CostUSD, 0))
 	enc.AddDuration("time_to_first_byte", f.TimeToFirstByte)
 	_ = enc.AddArray("attempts", (*logAttempts)(f))
+	if f.MaxTokensAsked > 0 {
+		enc.AddInt("max_tokens_asked", f.MaxTokensAsked)
+		enc.AddInt("max_tokens_clamped_to", f.MaxTokensSent)
+	}
 	if f.Err != nil {
 		enc.AddString("error", f.Err.Error())
 	}

@@ -268,6 +268,9 @@ type Result struct {
 	Err *transform.Error
 	// TimeToFirstByte is when the first byte of the answer reached the client, from the start of the request.
 	TimeToFirstByte time.Duration
+	// MaxTokensAsked and MaxTokensSent are set when the gateway lowered the output-token limit of a Messages
+	// or Responses API request (see clampOutputTokens): what the client asked for, and what was sent.
+	MaxTokensAsked, MaxTokensSent int
 }
 
 // Attempt is one try of one upstream target.
@@ -333,18 +336,28 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 
 // authorize checks the client's key and returns its identity. A request with more than one Authorization
 // header is refused whether or not keys are configured: which one counts would otherwise depend on who
-// reads it, and a rate-limit key built from the header could be varied at will.
+// reads it, and a rate-limit key built from the header could be varied at will. On the Anthropic Messages
+// API (…/messages, …/messages/count_tokens), whose clients send their key as x-api-key, that header is
+// accepted too; a request whose x-api-key and Bearer key differ is refused for the same reason.
 func (g *Gateway) authorize(r *http.Request) (string, *transform.Error) {
 	if len(r.Header.Values("Authorization")) > 1 {
 		return "", transform.NewError(http.StatusBadRequest, "invalid_request_error", "multiple_authorization_headers",
 			"the request has more than one Authorization header: send exactly one, 'Authorization: Bearer <key>'")
 	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	key = strings.TrimSpace(key)
+	if vs := r.Header.Values("X-Api-Key"); len(vs) > 0 && anthropicSurface(r.URL.Path) {
+		if len(vs) > 1 || ok && strings.TrimSpace(vs[0]) != key {
+			return "", transform.NewError(http.StatusBadRequest, "invalid_request_error", "multiple_authorization_headers",
+				"the request has two different API keys (x-api-key and Authorization): send one of them")
+		}
+		key, ok = strings.TrimSpace(vs[0]), true
+	}
 	if len(g.keyHashes) == 0 {
 		return "", nil
 	}
-	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if ok {
-		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
+		sum := sha256.Sum256([]byte(key))
 		match, index := 0, 0
 		for i := range g.keyHashes {
 			eq := subtle.ConstantTimeCompare(sum[:], g.keyHashes[i][:])
@@ -356,10 +369,18 @@ func (g *Gateway) authorize(r *http.Request) (string, *transform.Error) {
 		}
 	}
 	msg := "missing API key: send it as 'Authorization: Bearer <key>'"
-	if ok {
+	switch {
+	case ok:
 		msg = "incorrect API key provided"
+	case anthropicSurface(r.URL.Path):
+		msg = "missing API key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'"
 	}
 	return "", transform.NewError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", msg)
+}
+
+// anthropicSurface reports whether path is one of the Anthropic Messages API's.
+func anthropicSurface(path string) bool {
+	return strings.HasSuffix(path, "/messages") || strings.HasSuffix(path, "/messages/count_tokens")
 }
 
 // fail writes e as the response.
