@@ -23,7 +23,8 @@ func init() {
 }
 
 // Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions, …/completions,
-// …/embeddings, …/moderations, …/rerank and GET …/models (and …/models/{id}) under whatever path its route
+// …/embeddings, …/moderations, …/rerank, …/responses (OpenAI's Responses API, with the stored responses
+// under …/responses/{id}) and GET …/models (and …/models/{id}) under whatever path its route
 // gives it, and answers any other path with an OpenAI-shaped 404 unknown_url (or, with fallthrough, passes it
 // to the next handler).
 // Clients name models "provider/model" (or an alias); the gateway picks the provider, injects its credential,
@@ -36,7 +37,7 @@ func init() {
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, models, model
+// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, responses, response, models, model
 // `{http.ai_gateway.provider}` | The provider that answered (or was last tried)
 // `{http.ai_gateway.model}` | The model as the client named it
 // `{http.ai_gateway.upstream_model}` | The model name sent upstream

@@ -116,6 +116,12 @@ type Config struct {
 	// plus n × max_tokens) and worst-case cost (that estimate at the price of the most expensive target
 	// the claim may pay for).
 	Claims func(r *http.Request, scope LimitScope) []ratelimit.Claim
+	// ResponseStoreBytes bounds the memory of the conversation store that keeps the responses the gateway
+	// makes itself (the Responses API served through chat completions), for previous_response_id and GET
+	// …/responses/{id}; the oldest go first. Default: DefaultResponseStoreBytes.
+	ResponseStoreBytes int
+	// ResponseStoreTTL is how long such a response is kept. Default: DefaultResponseStoreTTL.
+	ResponseStoreTTL time.Duration
 	// OnStoreError is told about every failure of the rate-limit store (the request proceeds or is refused
 	// according to the limiter's policy).
 	OnStoreError func(err error)
@@ -149,6 +155,8 @@ type Gateway struct {
 	// modelList is the answer to GET …/models; owners maps each configured name to its owned_by.
 	modelList []byte
 	owners    map[string]string
+	// responses keeps the responses made through chat completions.
+	responses *responseStore
 }
 
 // New validates cfg and builds a Gateway.
@@ -168,7 +176,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxN <= 0 {
 		cfg.MaxN = DefaultMaxN
 	}
-	g := &Gateway{cfg: cfg, providers: make(map[string]*upstream, len(cfg.Providers)), created: time.Now().Unix()}
+	g := &Gateway{cfg: cfg, providers: make(map[string]*upstream, len(cfg.Providers)), created: time.Now().Unix(),
+		responses: newResponseStore(cfg.ResponseStoreBytes, cfg.ResponseStoreTTL)}
 	g.retry = cfg.Retry.WithDefaults()
 	g.tokenizer = cfg.Tokenizer
 	if g.tokenizer == nil {
@@ -308,7 +317,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 	}
 	id, e := g.authorize(r)
 	if e != nil {
-		g.fail(w, res, e)
+		g.failAs(w, res, endpointByID[ep], e)
 		return res
 	}
 	res.ClientKey = id
@@ -321,11 +330,13 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 			return res
 		}
 		g.serveModels(w, r, ep, res)
+	case Response:
+		g.serveResponse(w, r, res)
 	default:
 		spec := endpointByID[ep]
 		if r.Method != spec.methods {
 			w.Header().Set("Allow", spec.methods)
-			g.fail(w, res, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+			g.failAs(w, res, spec, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
 				"use "+spec.methods+" for "+r.URL.Path))
 			return res
 		}

@@ -36,6 +36,9 @@ type Request struct {
 	IncludeUsage bool
 	// Provider is the configured provider's name, for error messages; empty means the dialect's own name.
 	Provider string
+	// ResourceID, when set, turns the id of a resource the upstream keeps (a stored response) into the id
+	// the client sees, one that names the provider so that later requests for it reach the same provider.
+	ResourceID func(id string) string
 }
 
 // provider returns the name error messages give the upstream.
@@ -48,6 +51,8 @@ func (r *Request) provider(dialect string) string {
 
 // Outgoing is the upstream request a dialect built.
 type Outgoing struct {
+	// Method is the HTTP method; empty means POST.
+	Method string
 	// Path is appended to the provider's base URL; it may carry a query string.
 	Path string
 	// Body is the upstream request body.
