@@ -8,14 +8,6 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
-// EventSink is the Sink of a surface whose streams are named server-sent events (event: name, data: JSON).
-// (Declared identically on the Responses branch; this copy goes at the merge.)
-type EventSink interface {
-	Sink
-	// Event queues one event; data is only valid during the call.
-	Event(name string, data []byte) error
-}
-
 // MessagesStream turns the OpenAI chat.completion.chunk payloads of one translated stream into the Messages
 // API's events, chunk by chunk, keeping only per-stream state (block indexes, tool call ids):
 //   - message_start before anything else, with the gateway's local count of the prompt as input_tokens,
