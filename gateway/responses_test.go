@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -363,5 +365,38 @@ func TestResponsesNativeStreamRelaysEvents(t *testing.T) {
 	}
 	if res.Usage.PromptTokens != 4 || res.Usage.CompletionTokens != 1 || strings.Contains(rec.Body.String(), "[DONE]") {
 		t.Errorf("usage %+v, body %s", res.Usage, rec.Body)
+	}
+}
+
+// TestResponsesNativeRelaysRecordedStream replays a recorded OpenAI Responses stream (reasoning summary, then a
+// function call) through the gateway: every event reaches the client under its name and with its bytes,
+// only the response's model and id rewritten, and the usage of response.completed is the exchange's.
+func TestResponsesNativeRelaysRecordedStream(t *testing.T) {
+	base, _ := fakeUpstream(t, replay(t, "openai/responses_stream_reasoning_tool_call.sse", "text/event-stream"))
+	g := nativeResponsesGateway(t, base)
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"openai/gpt-5.1-codex-max","input":"57*10?","stream":true}`)
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", "openai", "responses_stream_reasoning_tool_call.sse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := parseNamedEvents(t, string(raw))
+	got := parseNamedEvents(t, rec.Body.String())
+	if len(got) != len(want) {
+		t.Fatalf("%d events, recorded %d", len(got), len(want))
+	}
+	for i := range want {
+		if want[i].data.Get("response").Exists() {
+			if got[i].data.Get("response.model").Str != "openai/gpt-5.1-codex-max" ||
+				got[i].data.Get("response.output").Raw != want[i].data.Get("response.output").Raw {
+				t.Errorf("event %d: %.200s", i, got[i].data.Raw)
+			}
+			continue
+		}
+		if got[i].data.Raw != want[i].data.Raw {
+			t.Errorf("event %d changed:\n%s\n%s", i, got[i].data.Raw, want[i].data.Raw)
+		}
+	}
+	if res.Usage.PromptTokens != 134 || res.Usage.CompletionTokens != 28 || res.Usage.Origin.String() != "reported" {
+		t.Errorf("usage %+v", res.Usage)
 	}
 }
