@@ -150,6 +150,11 @@ func ChatToResponses(req *Request, chat []byte, u usage.Usage) ([]byte, error) {
 	h := newResponseHead(req, created)
 	choice := root.Get("choices.0")
 	msg := choice.Get("message")
+	status, incomplete := responseStatus(choice.Get("finish_reason").Str)
+	itemStatus := "completed"
+	if status == "incomplete" {
+		itemStatus = "incomplete"
+	}
 	out := make([]byte, 0, len(chat)+256)
 	out = append(out, '[')
 	n := 0
@@ -174,7 +179,7 @@ func ChatToResponses(req *Request, chat []byte, u usage.Usage) ([]byte, error) {
 		if content.Type != gjson.String || content.Str == "" {
 			part, text = "refusal", refusal.Raw
 		}
-		out = appendMessageItem(out, NewID("msg_"), "completed", part, text)
+		out = appendMessageItem(out, NewID("msg_"), itemStatus, part, text)
 	}
 	msg.Get("tool_calls").ForEach(func(_, c gjson.Result) bool {
 		item()
@@ -183,7 +188,6 @@ func ChatToResponses(req *Request, chat []byte, u usage.Usage) ([]byte, error) {
 		return true
 	})
 	out = append(out, ']')
-	status, incomplete := responseStatus(choice.Get("finish_reason").Str)
 	var usageJSON []byte
 	if u.Known() {
 		usageJSON = AppendResponsesUsage(nil, u, -1)
