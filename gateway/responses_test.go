@@ -182,7 +182,7 @@ func TestResponsesErrorsAreOpenAIShaped(t *testing.T) {
 	g := newGateway(t, base)
 	for body, param := range map[string]string{
 		`{"model":"openai/m","input":42}`:                                       "input",
-		`{"model":"openai/m","input":"x","max_output_tokens":1000000}`:          "max_tokens",
+		`{"model":"openai/m","input":"x","max_output_tokens":1000000}`:          "max_output_tokens",
 		`{"model":"openai/m","input":[{"type":"item_reference","id":"msg_1"}]}`: "input[0]",
 		`{"model":"openai/m","input":"x","background":true}`:                    "background",
 		`{"model":"openai/m","input":"x","previous_response_id":"resp_nope"}`:   "previous_response_id",
