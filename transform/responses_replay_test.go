@@ -28,7 +28,7 @@ func (s *eventSink) Event(name string, data []byte) error {
 }
 
 // fixtureEvents reads a recorded SSE stream of testdata/fixtures.
-func fixtureEvents(t *testing.T, name string) []Event {
+func fixtureEvents(t testing.TB, name string) []Event {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", name))
 	if err != nil {

@@ -83,3 +83,44 @@ func TestResponsesStreamLengthIsIncomplete(t *testing.T) {
 		t.Errorf("last event %s", last.Raw)
 	}
 }
+
+// surfaceSink hands a translator's chat chunks to a surface stream, as the gateway's stream writer does.
+type surfaceSink struct {
+	ss  SurfaceStream
+	out EventSink
+}
+
+func (s *surfaceSink) Chunk(data []byte) error   { return s.ss.Chunk(data, s.out) }
+func (s *surfaceSink) Usage(usage.Usage, []byte) {}
+
+// discardEvents is an EventSink that keeps nothing.
+type discardEvents struct{ countingSink }
+
+func (*discardEvents) Event(string, []byte) error { return nil }
+
+// BenchmarkResponsesSurfaceStream measures the Responses API served through chat: the recorded Anthropic
+// parallel tool-use stream, translated to chat chunks and those to Responses events, per upstream event.
+func BenchmarkResponsesSurfaceStream(b *testing.B) {
+	events := fixtureEvents(b, "anthropic/messages_stream_text_parallel_tool_use.sse")
+	a := NewAnthropic(AnthropicOptions{})
+	req := &Request{ClientModel: "anthropic/claude-sonnet-4-5", Body: []byte(`{"input":"x"}`)}
+	out := &discardEvents{}
+	run := func() {
+		sink := &surfaceSink{ss: NewResponsesSurfaceStream(req, false), out: out}
+		st := a.NewStream(req)
+		for _, ev := range events {
+			if _, err := st.Translate(ev, sink); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = st.Finish(sink, false)
+		_ = sink.ss.Finish(usage.Usage{}, -1, out)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		run()
+	}
+	perEvent := float64(b.Elapsed().Nanoseconds()) / float64(b.N*len(events))
+	b.ReportMetric(perEvent, "ns/event")
+	b.ReportMetric(testing.AllocsPerRun(10, run)/float64(len(events)), "allocs/event")
+}
