@@ -237,7 +237,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	}
 	outBody = g.completeUsage(x, use, outBody)
 	if s := x.ep.surface; s != nil && s.done != nil && !ops.native {
-		s.done(g, x, outBody)
+		s.done(g, r, x, outBody)
 	}
 	// Content-Length and the cost are formatted into one string, which their values share.
 	var digits [64]byte

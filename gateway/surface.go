@@ -51,7 +51,7 @@ type surface struct {
 	prepare func(g *Gateway, r *http.Request, x *exchange) *transform.Error
 	// done, when set, is told of each complete answer served through chat: the surface's answer object
 	// (for a stream, SurfaceStream.Result).
-	done func(g *Gateway, x *exchange, answer []byte)
+	done func(g *Gateway, r *http.Request, x *exchange, answer []byte)
 }
 
 // ops returns the dialect's implementation of the surface: its own when it has one and nativeAllowed,
