@@ -62,6 +62,8 @@ func (r redisResponses) Put(ctx context.Context, s *gateway.StoredResponse) erro
 	b := make([]byte, 0, len(s.History)+len(s.Response)+len(s.ID)+64)
 	b = append(b, `{"id":`...)
 	b = transform.AppendJSONString(b, s.ID)
+	b = append(b, `,"owner":`...)
+	b = transform.AppendJSONString(b, s.Owner)
 	b = append(b, `,"input_count":`...)
 	b = strconv.AppendInt(b, int64(s.InputCount), 10)
 	b = append(append(b, `,"history":`...), s.History...)
@@ -85,7 +87,7 @@ func (r redisResponses) Get(ctx context.Context, id string) (*gateway.StoredResp
 		return nil, nil
 	}
 	return &gateway.StoredResponse{ID: id, History: []byte(hist.Raw), InputCount: int(root.Get("input_count").Int()),
-		Response: []byte(resp.Raw)}, nil
+		Response: []byte(resp.Raw), Owner: root.Get("owner").Str}, nil
 }
 
 // Delete implements gateway.ResponseStore.

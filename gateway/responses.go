@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -144,7 +145,7 @@ func prepareResponses(g *Gateway, r *http.Request, x *exchange) *transform.Error
 	if prev.Type != gjson.String || prev.Str == "" {
 		return nil
 	}
-	if kept := g.keptResponse(r.Context(), prev.Str); kept != nil {
+	if kept := g.keptResponse(r.Context(), prev.Str, x.res.ClientKey); kept != nil {
 		history := joinArrays(kept.History, normalizedInput(gjson.GetBytes(x.req.body, "input")))
 		body, err := sjson.SetRawBytes(x.req.body, "input", history)
 		if err != nil {
@@ -238,13 +239,18 @@ func keepResponse(g *Gateway, r *http.Request, x *exchange, answer []byte) {
 	})
 	history := joinArrays(input, append(output, ']'))
 	g.storeError(g.responses.Put(context.WithoutCancel(r.Context()),
-		&StoredResponse{ID: id, History: history, InputCount: inputCount, Response: append([]byte(nil), answer...)}))
+		&StoredResponse{ID: id, History: history, InputCount: inputCount, Response: append([]byte(nil), answer...),
+			Owner: x.res.ClientKey}))
 }
 
-// keptResponse returns the response the store keeps as id, or nil; a store failure counts as none.
-func (g *Gateway) keptResponse(ctx context.Context, id string) *StoredResponse {
+// keptResponse returns the response the store keeps as id for the client identity owner, or nil; a store
+// failure counts as none, as does another client's response.
+func (g *Gateway) keptResponse(ctx context.Context, id, owner string) *StoredResponse {
 	kept, err := g.responses.Get(ctx, id)
 	g.storeError(err)
+	if kept == nil || kept.Owner != owner {
+		return nil
+	}
 	return kept
 }
 
@@ -268,7 +274,7 @@ func (g *Gateway) serveResponse(w http.ResponseWriter, r *http.Request, res *Res
 	}
 	notFound := transform.NewError(http.StatusNotFound, "invalid_request_error", "not_found",
 		"no response with id '"+id+"': it expired, was stored with store: false, or was not made through this gateway")
-	if kept := g.keptResponse(r.Context(), id); kept != nil {
+	if kept := g.keptResponse(r.Context(), id, res.ClientKey); kept != nil {
 		res.Status = http.StatusOK
 		switch {
 		case sub == "input_items":
@@ -291,8 +297,12 @@ func (g *Gateway) serveResponse(w http.ResponseWriter, r *http.Request, res *Res
 		g.failAs(w, res, ep, notFound)
 		return
 	}
+	if upstreamID == "." || upstreamID == ".." {
+		g.failAs(w, res, ep, notFound)
+		return
+	}
 	rd, _ := u.Dialect.(transform.ResponsesDialect)
-	restPath := "/" + upstreamID
+	restPath := "/" + url.PathEscape(upstreamID)
 	if sub != "" {
 		restPath += "/" + sub
 	}

@@ -441,3 +441,50 @@ func TestResponsesCodexShapedRequestTranslated(t *testing.T) {
 		t.Errorf("output %s", item.Raw)
 	}
 }
+
+// TestResponsesKeptPerClientKey: a response kept by the gateway is only continued, read or deleted with the
+// client key that made it; ids naming a provider cannot reach other upstream paths.
+func TestResponsesKeptPerClientKey(t *testing.T) {
+	base, seen := fakeUpstream(t, answer(3, 1))
+	g := newGateway(t, base, func(c *Config) { c.ClientKeys = []string{"key-a", "key-b"} })
+	do := func(key, method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := do("key-a", http.MethodPost, "/v1/responses", `{"model":"openai/m","input":"secret"}`)
+	<-seen
+	id := gjson.Get(rec.Body.String(), "id").Str
+	if r := do("key-b", http.MethodPost, "/v1/responses", `{"model":"openai/m","input":"x","previous_response_id":"`+id+`"}`); r.Code != http.StatusBadRequest {
+		t.Errorf("another key continued the response: %d %s", r.Code, r.Body)
+	}
+	for _, m := range []string{http.MethodGet, http.MethodDelete} {
+		if r := do("key-b", m, "/v1/responses/"+id, ""); r.Code != http.StatusNotFound {
+			t.Errorf("another key: %s %d %s", m, r.Code, r.Body)
+		}
+	}
+	if r := do("key-a", http.MethodGet, "/v1/responses/"+id, ""); r.Code != http.StatusOK {
+		t.Errorf("the owner: GET %d %s", r.Code, r.Body)
+	}
+
+	nbase, nseen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { io.WriteString(w, `{"object":"response","id":"r"}`) })
+	ng := nativeResponsesGateway(t, nbase)
+	for _, upID := range []string{"..", "x?limit=1", "a%2Fb"} {
+		r := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/v1/responses/x", nil)
+		req.URL.Path = "/v1/responses/" + wrapResourceID("openai", upID)
+		ng.ServeHTTP(r, req)
+		select {
+		case up := <-nseen:
+			if !strings.HasPrefix(up.path, "/v1/responses/") || strings.Count(up.path, "/") != 3 || strings.Contains(up.path, "?") {
+				t.Errorf("id %q reached %s", upID, up.path)
+			}
+		default:
+			if r.Code != http.StatusNotFound {
+				t.Errorf("id %q: %d", upID, r.Code)
+			}
+		}
+	}
+}

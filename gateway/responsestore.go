@@ -36,9 +36,14 @@ type StoredResponse struct {
 	InputCount int
 	// Response is the Response object the client got.
 	Response []byte
+	// Owner is the identity of the client key that made it (Result.ClientKey; empty without client keys):
+	// only requests with the same identity may continue, read or delete it.
+	Owner string
 }
 
-func (s *StoredResponse) bytes() int { return len(s.ID) + len(s.History) + len(s.Response) + 64 }
+func (s *StoredResponse) bytes() int {
+	return len(s.ID) + len(s.History) + len(s.Response) + len(s.Owner) + 64
+}
 
 // MemoryResponseStore is a ResponseStore in this process's memory, bounded in bytes (the oldest entries go
 // first) and in time.
