@@ -488,3 +488,31 @@ func TestResponsesKeptPerClientKey(t *testing.T) {
 		}
 	}
 }
+
+// TestResponsesStreamFromOllamaNative replays a recorded Ollama /api/chat stream (NDJSON) as a Responses
+// stream: the text deltas make the completed message, and Ollama's counts are the usage.
+func TestResponsesStreamFromOllamaNative(t *testing.T) {
+	base, seen := fakeUpstream(t, replay(t, "ollama/api_chat_stream.ndjson", "application/x-ndjson"))
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers = []Provider{{Name: "ollama", BaseURL: strings.TrimSuffix(base, "/v1"),
+			Dialect: transform.NewOllama(transform.OllamaOptions{})}}
+	})
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"ollama/gemma3:1b","input":"Hi","instructions":"Be brief.","stream":true}`)
+	if up := <-seen; up.path != "/api/chat" || gjson.GetBytes(up.body, "messages.0.role").Str != "system" {
+		t.Errorf("upstream %s %s", up.path, up.body)
+	}
+	evs := parseNamedEvents(t, rec.Body.String())
+	text := ""
+	for _, ev := range evs {
+		if ev.name == "response.output_text.delta" {
+			text += ev.data.Get("delta").Str
+		}
+	}
+	done := evs[len(evs)-1]
+	if done.name != "response.completed" || text == "" || done.data.Get("response.output.0.content.0.text").Str != text {
+		t.Fatalf("text %q, last event %s", text, done.data.Raw)
+	}
+	if done.data.Get("response.usage.output_tokens").Int() != int64(res.Usage.CompletionTokens) || res.Usage.Origin.String() != "reported" {
+		t.Errorf("usage %s, result %+v", done.data.Get("response.usage").Raw, res.Usage)
+	}
+}
