@@ -516,3 +516,28 @@ func TestResponsesStreamFromOllamaNative(t *testing.T) {
 		t.Errorf("usage %s, result %+v", done.data.Get("response.usage").Raw, res.Usage)
 	}
 }
+
+// TestResponsesAzureNative: Azure serves the Responses API at /openai/v1/responses, the deployment named by
+// model, with its api-key header.
+func TestResponsesAzureNative(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		io.WriteString(w, `{"id":"resp_az","object":"response","status":"completed","model":"gpt-5","output":[],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}`)
+	})
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers[0] = Provider{Name: "azure", BaseURL: strings.TrimSuffix(base, "/v1"), APIKeys: []string{"az-key"},
+			Dialect: transform.NewOpenAI(transform.OpenAIOptions{NativeResponses: true, Azure: &transform.AzureOptions{
+				APIVersion: "2024-10-21", Deployments: map[string]string{"gpt-5": "prod-gpt5"}}})}
+	})
+	rec, _ := postTo(t, g, "/v1/responses", `{"model":"azure/gpt-5","input":"hi"}`)
+	up := <-seen
+	if rec.Code != http.StatusOK || up.path != "/openai/v1/responses" || up.header.Get("Api-Key") != "az-key" ||
+		gjson.GetBytes(up.body, "model").Str != "prod-gpt5" {
+		t.Fatalf("%d %s; upstream %s %v %s", rec.Code, rec.Body, up.path, up.header, up.body)
+	}
+	id := gjson.Get(rec.Body.String(), "id").Str
+	r := httptest.NewRecorder()
+	g.ServeHTTP(r, httptest.NewRequest(http.MethodGet, "/v1/responses/"+id, nil))
+	if up := <-seen; up.path != "/openai/v1/responses/resp_az" || r.Code != http.StatusOK {
+		t.Errorf("GET %d, upstream %s", r.Code, up.path)
+	}
+}
