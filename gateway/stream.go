@@ -88,7 +88,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		return true, ttfb, e
 	}
 	if sw.surface != nil {
-		g.finishSurface(x, sw)
+		g.finishSurface(r, x, sw)
 		return true, ttfb, nil
 	}
 	sw.finish(treq.IncludeUsage, g.usageJSON(x, sw.rawUsage))
@@ -97,7 +97,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 
 // finishSurface ends a complete stream of a surface: a translated one with the surface's closing events
 // (final usage and cost); a native one has sent its own.
-func (g *Gateway) finishSurface(x *exchange, sw *streamWriter) {
+func (g *Gateway) finishSurface(r *http.Request, x *exchange, sw *streamWriter) {
 	if !sw.native {
 		cost := -1.0
 		if g.cfg.ReportCost {
@@ -105,7 +105,7 @@ func (g *Gateway) finishSurface(x *exchange, sw *streamWriter) {
 		}
 		if err := sw.surface.Finish(x.res.Usage, cost, sw); err == nil {
 			if s := x.ep.surface; s.done != nil {
-				s.done(g, x, sw.surface.Result())
+				s.done(g, r, x, sw.surface.Result())
 			}
 		}
 	}

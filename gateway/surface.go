@@ -51,7 +51,7 @@ type surface struct {
 	prepare func(g *Gateway, r *http.Request, x *exchange) *transform.Error
 	// done, when set, is told of each complete answer served through chat: the surface's answer object
 	// (for a stream, SurfaceStream.Result).
-	done func(g *Gateway, x *exchange, answer []byte)
+	done func(g *Gateway, r *http.Request, x *exchange, answer []byte)
 	// local, when set, answers the surface without an upstream for dialects that do not serve it natively
 	// (count_tokens): the answer body, from the request and its local input count.
 	local func(req *transform.Request) ([]byte, error)
