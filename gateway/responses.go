@@ -50,8 +50,10 @@ var responsesSurface = &surface{
 		body, _ = sjson.SetRawBytes(body, "usage", transform.AppendResponsesUsage(nil, u, -1))
 		return body
 	},
-	prepare: prepareResponses,
-	done:    keepResponse,
+	finalEvent: "response.completed",
+	costField:  "response.usage.cost",
+	prepare:    prepareResponses,
+	done:       keepResponse,
 }
 
 // responsesField validates a Responses request's own fields.

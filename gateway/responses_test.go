@@ -469,7 +469,9 @@ func TestResponsesKeptPerClientKey(t *testing.T) {
 		t.Errorf("the owner: GET %d %s", r.Code, r.Body)
 	}
 
-	nbase, nseen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) { io.WriteString(w, `{"object":"response","id":"r"}`) })
+	nbase, nseen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		io.WriteString(w, `{"object":"response","id":"r"}`)
+	})
 	ng := nativeResponsesGateway(t, nbase)
 	for _, upID := range []string{"..", "x?limit=1", "a%2Fb"} {
 		r := httptest.NewRecorder()
@@ -539,5 +541,52 @@ func TestResponsesAzureNative(t *testing.T) {
 	g.ServeHTTP(r, httptest.NewRequest(http.MethodGet, "/v1/responses/"+id, nil))
 	if up := <-seen; up.path != "/openai/v1/responses/resp_az" || r.Code != http.StatusOK {
 		t.Errorf("GET %d, upstream %s", r.Code, up.path)
+	}
+}
+
+// TestResponsesCostReported: with report_cost, usage.cost is in the Response, native or translated, whole
+// or streamed (the native stream's response.completed, held until the usage is settled).
+func TestResponsesCostReported(t *testing.T) {
+	completed := `{"type":"response.completed","sequence_number":1,"response":{"id":"resp_1","object":"response","model":"gpt-4o-mini","status":"completed","output":[],"usage":{"input_tokens":1000,"output_tokens":1000,"total_tokens":2000}}}`
+	nbase, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if gjson.GetBytes(body, "stream").Bool() {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"model\":\"x\",\"output\":[]}}\n\n")
+			io.WriteString(w, "event: response.completed\ndata: "+completed+"\n\n")
+			return
+		}
+		io.WriteString(w, gjson.Get(completed, "response").Raw)
+	})
+	whole := answer(1000, 1000)
+	cbase, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if !gjson.GetBytes(body, "stream").Bool() {
+			whole(w, r, body)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}`+"\n\n")
+		io.WriteString(w, `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000}}`+"\n\ndata: [DONE]\n\n")
+	})
+	g := newGateway(t, nbase, func(c *Config) {
+		c.ReportCost = true
+		c.Providers[0].Dialect = transform.NewOpenAI(transform.OpenAIOptions{NativeResponses: true})
+		c.Providers = append(c.Providers, Provider{Name: "chat", BaseURL: cbase, Dialect: transform.NewOpenAI(transform.OpenAIOptions{})})
+	})
+	for _, model := range []string{"openai/gpt-4o-mini", "chat/gpt-4o-mini"} {
+		for _, stream := range []bool{false, true} {
+			rec, res := postTo(t, g, "/v1/responses", fmt.Sprintf(`{"model":%q,"input":"hi","stream":%v}`, model, stream))
+			usage := gjson.Get(rec.Body.String(), "usage")
+			if stream {
+				evs := parseNamedEvents(t, rec.Body.String())
+				last := evs[len(evs)-1]
+				if last.name != "response.completed" {
+					t.Fatalf("%s: last event %s", model, last.name)
+				}
+				usage = last.data.Get("response.usage")
+			}
+			if res.CostUSD <= 0 || usage.Get("cost").Float() != res.CostUSD {
+				t.Errorf("%s stream %v: usage %s, cost %v", model, stream, usage.Raw, res.CostUSD)
+			}
+		}
 	}
 }
