@@ -106,6 +106,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_n             <n>                  # largest n (choices per request); default 8
 //	    fallthrough                            # pass paths the gateway does not serve to the next handler (default: 404 unknown_url)
 //	    client_keys       <key...>             # e.g. {env.GATEWAY_KEYS}
+//	    openapi           public|private       # …/openapi.json without a client key; default private
+//	    docs              on|off               # the Try it page at …/docs/; default off
 //	}
 //
 // Every option that takes one value may be given once per block (a repeat is an error); the list options
@@ -199,6 +201,28 @@ var handlerOptions = caddyopt.Table[*handlerBlock]{
 	{Name: "fallthrough", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
 		b.h.Fallthrough = true
 		return caddyopt.Flag(d)
+	}},
+	{Name: "openapi", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
+		}
+		if v != "public" && v != "private" {
+			return d.Errf("invalid openapi '%s': use public (no client key needed) or private (the default)", v)
+		}
+		b.h.OpenAPI = v
+		return nil
+	}},
+	{Name: "docs", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
+		}
+		if v != "on" && v != "off" {
+			return d.Errf("invalid docs '%s': use on (serve the Try it page at …/docs/) or off", v)
+		}
+		b.h.Docs = v == "on"
+		return nil
 	}},
 	{Name: "client_keys", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
 		args := d.RemainingArgs()

@@ -45,13 +45,21 @@ func asSite(block string) string {
 	return block // a whole Caddyfile
 }
 
-// TestDocsCaddyfilesAdapt adapts every Caddyfile block of README.md and every examples/*/Caddyfile, and
+// TestDocsCaddyfilesAdapt adapts every Caddyfile block of README.md and docs/*.md and every examples/*/Caddyfile, and
 // provisions the handlers they adapt to, so that the documentation cannot drift from the syntax.
 func TestDocsCaddyfilesAdapt(t *testing.T) {
 	docs := map[string]string{}
 	for i, b := range caddyfileBlocks(t, "README.md") {
 		if !isSyntax(b) {
 			docs["README.md block "+string(rune('1'+i))] = asSite(b)
+		}
+	}
+	pages, _ := filepath.Glob("docs/*.md")
+	for _, page := range pages {
+		for i, b := range caddyfileBlocks(t, page) {
+			if !isSyntax(b) {
+				docs[page+" block "+string(rune('1'+i))] = asSite(b)
+			}
 		}
 	}
 	examples, _ := filepath.Glob("examples/*/Caddyfile")

@@ -6,6 +6,7 @@ package aigateway
 import (
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -96,6 +97,12 @@ type Handler struct {
 	// Fallthrough passes requests for paths the gateway does not serve to the next handler, instead of
 	// answering them with a 404 unknown_url.
 	Fallthrough bool `json:"fallthrough,omitempty"`
+	// OpenAPI says who may read the OpenAPI document (…/openapi.json, …/openapi.yaml): "public" serves it
+	// without a client key; by default ("private") it needs one like every other endpoint.
+	OpenAPI string `json:"openapi,omitempty"`
+	// Docs serves the "Try it" page at …/docs/, which renders the OpenAPI document with a request panel per
+	// endpoint and sends requests with the key its user types in. Default: off.
+	Docs bool `json:"docs,omitempty"`
 
 	gw       *gateway.Gateway
 	logger   *zap.Logger
@@ -150,6 +157,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ReportCost:      h.ReportCost == nil || *h.ReportCost,
 		Claims:          h.claims,
 		OnStoreError:    h.storeFailed,
+		OpenAPIPublic:   h.OpenAPI == "public",
+		DocsPage:        h.Docs,
+		Version:         moduleVersion(),
 	}
 	if cfg.Limiter, err = h.provisionLimits(repl); err != nil {
 		return err
@@ -235,7 +245,7 @@ func sharedTokenizer() (*usage.Tokenizer, error) {
 
 // ServeHTTP serves gateway endpoints; other paths get a 404 unknown_url, or go to next with fallthrough.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if h.Fallthrough && gateway.Route(r) == gateway.NotOurs {
+	if h.Fallthrough && h.gw.Route(r) == gateway.NotOurs {
 		return next.ServeHTTP(w, r)
 	}
 	start := time.Now()
@@ -351,3 +361,21 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// moduleVersion is this module's version as built into the binary ("v1.2.3" with xcaddy), or "dev".
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	const path = "github.com/aibackend/caddy-ai-gateway"
+	if bi.Main.Path == path && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	for _, m := range bi.Deps {
+		if m.Path == path && m.Version != "" && m.Version != "(devel)" {
+			return m.Version
+		}
+	}
+	return "dev"
+}

@@ -96,9 +96,7 @@ func (pc *ProviderConfig) build(ctx caddy.Context, repl *caddy.Replacer, warn fu
 		}
 	}
 	for _, k := range pc.APIKeys {
-		for _, key := range splitList(repl.ReplaceAll(k, "")) {
-			p.APIKeys = append(p.APIKeys, key)
-		}
+		p.APIKeys = append(p.APIKeys, splitList(repl.ReplaceAll(k, ""))...)
 	}
 	if len(p.APIKeys) == 0 && len(pc.APIKeys) > 0 {
 		warn(fmt.Sprintf("provider '%s': api_key resolved to an empty value; requests will be sent without credentials", pc.Name))

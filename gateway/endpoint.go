@@ -25,6 +25,8 @@ const (
 	Completions
 	Moderations
 	Rerank
+	OpenAPIDocument
+	DocsPage
 	Responses
 	// Response is a stored response of the Responses API: GET or DELETE …/responses/{id}, GET
 	// …/responses/{id}/input_items, POST …/responses/{id}/cancel.
@@ -34,7 +36,7 @@ const (
 
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
-	"moderations", "rerank", "responses", "response"}
+	"moderations", "rerank", "openapi", "docs", "responses", "response"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -61,10 +63,24 @@ func route(p string) Endpoint {
 		return ListModels
 	case strings.Contains(p, "/models/"):
 		return GetModel
+	case strings.HasSuffix(p, "/openapi.json"), strings.HasSuffix(p, "/openapi.yaml"):
+		return OpenAPIDocument
+	case docsAsset(p) != "":
+		return DocsPage
 	case strings.Contains(p, "/responses/"):
 		return Response
 	}
 	return NotOurs
+}
+
+// Route is the package's Route for this gateway's configuration: pages the configuration leaves off (the
+// "Try it" page without Config.DocsPage) are NotOurs.
+func (g *Gateway) Route(r *http.Request) Endpoint {
+	ep := route(r.URL.Path)
+	if ep == DocsPage && !g.cfg.DocsPage {
+		return NotOurs
+	}
+	return ep
 }
 
 // modelIn says where a request carries its model name.

@@ -94,6 +94,14 @@ type Config struct {
 	// ClientKeys, when not empty, are the Bearer keys clients must present. Each request's key is published
 	// as a non-secret identity (Result.ClientKey, LimitScope.ClientKey).
 	ClientKeys []string
+	// OpenAPIPublic serves GET …/openapi.json and …/openapi.yaml without a client key. Default: the document
+	// needs a valid key like every other endpoint.
+	OpenAPIPublic bool
+	// DocsPage serves the "Try it" page at …/docs/: the OpenAPI document rendered with a request panel per
+	// endpoint. The page itself needs no key; the requests it sends use the key its user types in.
+	DocsPage bool
+	// Version is the version the OpenAPI document states; default "dev".
+	Version string
 	// Routes are client-facing model names served by tiers of targets.
 	Routes []router.RouteConfig
 	// Breaker configures the per-target circuit breaker.
@@ -305,20 +313,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Serve answers one request for a gateway endpoint and returns what happened. Requests for other paths get
 // a 404 OpenAI-shaped error; embedders that chain handlers check Route first.
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
-	ep := Route(r)
+	ep := g.Route(r)
 	res := &Result{Endpoint: ep.String()}
 	if ep == NotOurs {
 		g.fail(w, res, transform.NewError(http.StatusNotFound, "invalid_request_error", "unknown_url",
 			"unknown request URL: "+r.Method+" "+r.URL.Path))
 		return res
 	}
+	if ep == DocsPage {
+		g.serveDocsPage(w, r, res)
+		return res
+	}
 	id, e := g.authorize(r)
-	if e != nil {
+	if e != nil && !(ep == OpenAPIDocument && g.cfg.OpenAPIPublic) {
 		g.failAs(w, res, endpointByID[ep], e)
 		return res
 	}
 	res.ClientKey = id
 	switch ep {
+	case OpenAPIDocument:
+		g.serveOpenAPI(w, r, res)
 	case ListModels, GetModel:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
