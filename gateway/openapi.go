@@ -52,6 +52,9 @@ func (g *Gateway) openAPISpec(mount string) openapi.Spec {
 		for _, u := range g.providers {
 			if u.ops[ep.id] != nil {
 				s.Endpoints = append(s.Endpoints, ep.id.String())
+				if ep.id == Responses {
+					s.Endpoints = append(s.Endpoints, Response.String()) // the stored responses under it
+				}
 				break
 			}
 		}
