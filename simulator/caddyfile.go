@@ -33,6 +33,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		chunk_tokens      <n>
 //		report_usage      on|off
 //		models            <id...>
+//		agent
 //
 //		# faults
 //		fail_rate   <0..1>
@@ -88,6 +89,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = noMoreArgs(d)
 		case "hang":
 			h.Hang = true
+			err = noMoreArgs(d)
+		case "agent":
+			h.Agent = true
 			err = noMoreArgs(d)
 		case "require_key":
 			if !d.NextArg() {
