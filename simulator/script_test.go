@@ -179,3 +179,26 @@ func TestFileNamed(t *testing.T) {
 		}
 	}
 }
+
+// The script reads Responses requests too (input items, flat function tools, *_call_output items), as Codex
+// sends them: the developer and environment items first, custom and built-in tools beside the functions.
+func TestAgentScriptResponsesShape(t *testing.T) {
+	const head = `{"model":"gpt-5.5","stream":true,"store":false,"include":["reasoning.encrypted_content"],"tools":[` +
+		`{"type":"function","name":"request_user_input","parameters":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}},` +
+		`{"type":"function","name":"exec_command","strict":false,"parameters":{"type":"object","properties":{"cmd":{"type":"string"},"tty":{"type":"boolean"}},"required":["cmd"],"additionalProperties":false}},` +
+		`{"type":"custom","name":"apply_patch","format":{"type":"grammar","syntax":"lark","definition":"start: x"}},{"type":"web_search"}],` +
+		`"input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"You are a coding agent; see AGENTS.md."}]},` +
+		`{"type":"message","role":"user","content":[{"type":"input_text","text":"<environment_context>\n  <cwd>/srv/work</cwd>\n</environment_context>"}]},` +
+		`{"type":"message","role":"user","content":[{"type":"input_text","text":"read notes.txt and tell me the code word"}]}`
+	ex := &exchange{k: knobs{agent: true}, tool: &toolCall{name: "request_user_input"}}
+	ex.script(gjson.Parse(head + `]}`))
+	if ex.tool == nil || ex.tool.name != "exec_command" || string(ex.tool.appendArgs(nil)) != `{"cmd":"cat notes.txt"}` {
+		t.Fatalf("first turn: tool %+v, want exec_command with {\"cmd\":\"cat notes.txt\"}", ex.tool)
+	}
+	ex = &exchange{k: knobs{agent: true}, tool: &toolCall{name: "request_user_input"}}
+	ex.script(gjson.Parse(head + `,{"type":"function_call","call_id":"c1","name":"exec_command","arguments":"{\"cmd\":\"cat notes.txt\"}"},` +
+		`{"type":"function_call_output","call_id":"c1","output":"Process exited with code 0\nOutput:\nThe code word is FIG-9."}]}`))
+	if ex.tool != nil || !strings.Contains(ex.toolResult, "FIG-9") {
+		t.Fatalf("after the function_call_output: tool %+v, toolResult %q, want a text quoting FIG-9", ex.tool, ex.toolResult)
+	}
+}
