@@ -23,7 +23,8 @@ func init() {
 }
 
 // Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions, …/completions,
-// …/embeddings, …/moderations, …/rerank and GET …/models (and …/models/{id}) under whatever path its route
+// …/embeddings, …/moderations, …/rerank, …/responses (OpenAI's Responses API, with the stored responses
+// under …/responses/{id}) and GET …/models (and …/models/{id}) under whatever path its route
 // gives it, and answers any other path with an OpenAI-shaped 404 unknown_url (or, with fallthrough, passes it
 // to the next handler).
 // Clients name models "provider/model" (or an alias); the gateway picks the provider, injects its credential,
@@ -36,7 +37,7 @@ func init() {
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, models, model
+// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, responses, response, models, model
 // `{http.ai_gateway.provider}` | The provider that answered (or was last tried)
 // `{http.ai_gateway.model}` | The model as the client named it
 // `{http.ai_gateway.upstream_model}` | The model name sent upstream
@@ -51,7 +52,9 @@ func init() {
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
-	// Aliases maps client-visible model names to "provider/model".
+	// Aliases maps client-visible model names to "provider/model" (or a route). A name with a '*' is a
+	// glob ("claude-*") serving names nothing else serves: exact names always win, then the longest
+	// pattern, then the first in lexical order.
 	Aliases map[string]string `json:"aliases,omitempty"`
 	// DefaultModel is used when a request names no model. Default: none (the request is refused).
 	DefaultModel string `json:"default_model,omitempty"`
@@ -299,6 +302,10 @@ func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddFloat64("cost_usd", max(f.CostUSD, 0))
 	enc.AddDuration("time_to_first_byte", f.TimeToFirstByte)
 	_ = enc.AddArray("attempts", (*logAttempts)(f))
+	if f.MaxTokensAsked > 0 {
+		enc.AddInt("max_tokens_asked", f.MaxTokensAsked)
+		enc.AddInt("max_tokens_clamped_to", f.MaxTokensSent)
+	}
 	if f.Err != nil {
 		enc.AddString("error", f.Err.Error())
 	}

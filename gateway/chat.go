@@ -34,6 +34,9 @@ type exchange struct {
 	// exchange rather than allocations of their own.
 	reqv apiRequest
 	treq transform.Request
+	// pin, when set, restricts the request to the targets of this provider (one holding state the request
+	// refers to, such as a stored response).
+	pin string
 	// firstAttempt backs res.Attempts for the common single attempt; a second one moves them to the heap.
 	// It is never reused: res.Attempts keeps it for as long as the access log holds the Result.
 	firstAttempt [1]Attempt
@@ -48,37 +51,43 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint,
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, errTooLarge) {
-			g.fail(w, res, g.tooLarge())
+			g.failAs(w, res, ep, g.tooLarge())
 			return
 		}
-		g.fail(w, res, transform.InvalidRequest("", "could not read the request body"))
+		g.failAs(w, res, ep, transform.InvalidRequest("", "could not read the request body"))
 		return
 	}
 	if verr := g.validateInto(&x.reqv, ep, body); verr != nil {
-		g.fail(w, res, verr)
+		g.failAs(w, res, ep, verr)
 		return
 	}
 	req := &x.reqv
 	x.req = req
 	res.ClientModel, res.Stream = req.model, req.stream
 	if err := g.router.PlanInto(&x.plan, req.model, req.fallbacks); err != nil {
-		g.fail(w, res, asError(err))
+		g.failAs(w, res, ep, asError(err))
 		return
 	}
 	if ep.id != ChatCompletions { // every dialect serves chat
 		if e := g.unsupported(ep, req); e != nil {
-			g.fail(w, res, e)
+			g.failAs(w, res, ep, e)
+			return
+		}
+	}
+	if ep.surface != nil && ep.surface.prepare != nil {
+		if e := ep.surface.prepare(g, r, x); e != nil {
+			g.failAs(w, res, ep, e)
 			return
 		}
 	}
 	if e := g.reserve(w, r, x); e != nil {
-		g.fail(w, res, e)
+		g.failAs(w, res, ep, e)
 		return
 	}
 	answered, last := g.tryTargets(w, r, x)
 	g.settle(r, x, answered)
 	if !answered {
-		g.fail(w, res, last)
+		g.failAs(w, res, ep, last)
 	}
 }
 
@@ -107,8 +116,8 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 		if wait > 0 && !sleep(r.Context(), wait) {
 			break
 		}
-		if g.providers[t.Provider].ops[x.ep.id] == nil {
-			continue // the target's dialect does not serve the endpoint
+		if g.providers[t.Provider].ops[x.ep.id] == nil || (x.pin != "" && t.Provider != x.pin) {
+			continue // the target's dialect does not serve the endpoint, or the request is for another provider
 		}
 		x.target = t.String()
 		if e := g.reserveTarget(r, x); e != nil {
@@ -164,6 +173,10 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 	// Attempts run one after another and nothing keeps treq past its attempt: each attempt overwrites it.
 	x.treq = transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
 		IncludeUsage: x.req.includeUsage, Provider: t.Provider}
+	if x.ep.surface != nil {
+		provider := t.Provider
+		x.treq.ResourceID = func(id string) string { return wrapResourceID(provider, id) }
+	}
 	treq := &x.treq
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
 	health := g.router.Start(t)
@@ -223,6 +236,9 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 		return false, ttfb, asError(terr)
 	}
 	outBody = g.completeUsage(x, use, outBody)
+	if s := x.ep.surface; s != nil && s.done != nil && !ops.native {
+		s.done(g, x, outBody)
+	}
 	// Content-Length and the cost are formatted into one string, which their values share.
 	var digits [64]byte
 	nums := strconv.AppendInt(digits[:0], int64(len(outBody)), 10)

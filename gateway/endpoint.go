@@ -25,12 +25,16 @@ const (
 	Completions
 	Moderations
 	Rerank
+	Responses
+	// Response is a stored response of the Responses API: GET or DELETE …/responses/{id}, GET
+	// …/responses/{id}/input_items, POST …/responses/{id}/cancel.
+	Response
 	endpointCount
 )
 
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
-	"moderations", "rerank"}
+	"moderations", "rerank", "responses", "response"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -57,6 +61,8 @@ func route(p string) Endpoint {
 		return ListModels
 	case strings.Contains(p, "/models/"):
 		return GetModel
+	case strings.Contains(p, "/responses/"):
+		return Response
 	}
 	return NotOurs
 }
@@ -77,6 +83,7 @@ const (
 	usageNone       usageInBody = iota // the answer has no usage object (moderations, rerank)
 	usageFull                          // prompt, completion and total tokens with details (chat, completions)
 	usagePromptOnly                    // prompt_tokens and total_tokens (embeddings)
+	usageSurface                       // the surface's own usage object (surface.setUsage)
 )
 
 // endpoint describes one JSON API endpoint. Everything else (authentication, routes, fallbacks, retries,
@@ -108,8 +115,11 @@ type endpoint struct {
 	// usage is how counted usage is written into an answer that had none.
 	usage usageInBody
 	// ops returns the dialect's implementation of the endpoint, nil when it has none. It is asked once per
-	// provider, when the gateway is built.
+	// provider, when the gateway is built. A surface's endpoint has none: see surface.
 	ops func(d transform.Dialect) *dialectOps
+	// surface, when set, makes the endpoint a client API that every dialect serves: natively where the
+	// dialect implements it, else through its chat completions (see surface in surface.go).
+	surface *surface
 }
 
 // dialectOps is one dialect's implementation of one endpoint.
@@ -117,6 +127,10 @@ type dialectOps struct {
 	build     func(*transform.Request) (*transform.Outgoing, error)
 	translate func(*transform.Request, []byte) ([]byte, usage.Usage, error)
 	stream    func(*transform.Request) transform.StreamTranslator
+	// native is set for a surface the dialect serves itself: its stream translator relays the surface's own
+	// events (to an EventSink). A surface served through chat has native false: its translator yields chat
+	// chunks, which a transform.SurfaceStream turns into the surface's events.
+	native bool
 }
 
 // endpoints are the JSON endpoints served through the engine, in the order Route tries their suffixes.
@@ -160,6 +174,11 @@ var endpoints = [...]endpoint{
 			}
 			return nil
 		},
+	},
+	{
+		id: Responses, suffix: "/responses", methods: "POST", modelField: "model", field: responsesField,
+		streams: true, generates: true, prompt: countResponsesPrompt, completion: countResponsesOutput,
+		usage: usageSurface, surface: responsesSurface,
 	},
 	{
 		id: Rerank, suffix: "/rerank", methods: "POST", modelField: "model",

@@ -33,7 +33,10 @@ func newUpstream(p *Provider, forward []string) *upstream {
 	filter, _ := p.Dialect.(transform.EndpointFilter)
 	for i := range endpoints {
 		e := &endpoints[i]
-		if e.id == ChatCompletions || filter == nil || filter.ServesEndpoint(e.suffix[1:]) {
+		switch {
+		case e.surface != nil:
+			u.ops[e.id] = e.surface.ops(p.Dialect, filter == nil || filter.ServesEndpoint(e.suffix[1:]))
+		case e.id == ChatCompletions || filter == nil || filter.ServesEndpoint(e.suffix[1:]):
 			u.ops[e.id] = e.ops(p.Dialect)
 		}
 	}
@@ -177,7 +180,11 @@ func connectionNames(conn []string, k string) bool {
 // send performs one upstream request. The returned cancel must be called once the body is done with.
 func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform.Outgoing, client http.Header, stream bool) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+out.Path, bytes.NewReader(out.Body))
+	method := out.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.base+out.Path, bytes.NewReader(out.Body))
 	if err != nil {
 		cancel()
 		return nil, nil, err

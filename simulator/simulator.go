@@ -293,6 +293,8 @@ func route(r *http.Request) (endpoint, bool) {
 		return endpoint{dialect: openAI{}, json: serveEmbeddings}, true
 	case strings.HasSuffix(p, "/moderations"):
 		return endpoint{dialect: openAI{}, json: serveModerations}, true
+	case strings.HasSuffix(p, "/responses"):
+		return endpoint{dialect: responsesAPI{}, framing: sseLF}, true
 	case strings.HasSuffix(p, "/rerank"):
 		return endpoint{dialect: openAI{}, json: serveRerank}, true
 	case strings.HasSuffix(p, "/api/embed"):

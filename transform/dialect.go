@@ -19,6 +19,13 @@ import (
 type Request struct {
 	// Body is the client's OpenAI chat completion request body.
 	Body []byte
+	// ClientHeader holds the client's request headers, read only, for a dialect serving a client surface
+	// natively (the Messages API's anthropic-version and anthropic-beta); nil for chat. Credentials in it
+	// must never be sent upstream.
+	ClientHeader http.Header
+	// InputTokens is the gateway's local count of the request's input, for surfaces that report it before
+	// the upstream does (message_start) or answer with it (count_tokens); 0 when not counted.
+	InputTokens int
 	// Model is the model name the upstream expects.
 	Model string
 	// ClientModel is the model name the client sees in responses ("provider/model" or an alias).
@@ -29,6 +36,9 @@ type Request struct {
 	IncludeUsage bool
 	// Provider is the configured provider's name, for error messages; empty means the dialect's own name.
 	Provider string
+	// ResourceID, when set, turns the id of a resource the upstream keeps (a stored response) into the id
+	// the client sees, one that names the provider so that later requests for it reach the same provider.
+	ResourceID func(id string) string
 }
 
 // provider returns the name error messages give the upstream.
@@ -41,6 +51,8 @@ func (r *Request) provider(dialect string) string {
 
 // Outgoing is the upstream request a dialect built.
 type Outgoing struct {
+	// Method is the HTTP method; empty means POST.
+	Method string
 	// Path is appended to the provider's base URL; it may carry a query string.
 	Path string
 	// Body is the upstream request body.

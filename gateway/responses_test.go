@@ -1,0 +1,367 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/aibackend/caddy-ai-gateway/ratelimit"
+	"github.com/aibackend/caddy-ai-gateway/transform"
+)
+
+// namedEvent is one server-sent event of a Responses stream.
+type namedEvent struct {
+	name string
+	data gjson.Result
+}
+
+func parseNamedEvents(t *testing.T, body string) []namedEvent {
+	t.Helper()
+	var out []namedEvent
+	for _, block := range strings.Split(body, "\n\n") {
+		if strings.TrimSpace(block) == "" {
+			continue
+		}
+		var ev namedEvent
+		for _, line := range strings.Split(block, "\n") {
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				ev.name = v
+			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
+				ev.data = gjson.Parse(v)
+			}
+		}
+		if ev.name == "" || ev.data.Get("type").Str != ev.name {
+			t.Fatalf("event %q: name and type must agree", block)
+		}
+		out = append(out, ev)
+	}
+	for i, ev := range out {
+		if ev.data.Get("sequence_number").Int() != int64(i) {
+			t.Fatalf("event %d (%s) has sequence_number %d", i, ev.name, ev.data.Get("sequence_number").Int())
+		}
+	}
+	return out
+}
+
+func eventNames(evs []namedEvent) string {
+	names := make([]string, len(evs))
+	for i, e := range evs {
+		names[i] = strings.TrimPrefix(e.name, "response.")
+	}
+	return strings.Join(names, " ")
+}
+
+func anthropicGateway(t *testing.T, base string, mutate ...func(*Config)) *Gateway {
+	return newGateway(t, base, append([]func(*Config){func(c *Config) {
+		c.Providers = []Provider{anthropicProvider(strings.TrimSuffix(base, "/v1"))}
+	}}, mutate...)...)
+}
+
+func TestResponsesTranslatedToAnthropic(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[`+
+			`{"type":"thinking","thinking":"Paris is the capital.","signature":"sig"},`+
+			`{"type":"text","text":"Let me check."},`+
+			`{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}],`+
+			`"stop_reason":"tool_use","usage":{"input_tokens":20,"output_tokens":9,"cache_read_input_tokens":4}}`)
+	})
+	g := anthropicGateway(t, base)
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"anthropic/claude-x","instructions":"Be terse.",`+
+		`"input":[{"role":"user","content":[{"type":"input_text","text":"Weather in Paris?"}]}],`+
+		`"tools":[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}],`+
+		`"max_output_tokens":100,"reasoning":{"effort":"low"}}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	up := <-seen
+	if up.path != "/v1/messages" || gjson.GetBytes(up.body, "system").String() == "" ||
+		gjson.GetBytes(up.body, "tools.0.name").Str != "get_weather" || gjson.GetBytes(up.body, "thinking.type").Str != "enabled" {
+		t.Errorf("upstream %s %s", up.path, up.body)
+	}
+	body := gjson.Parse(rec.Body.String())
+	if body.Get("object").Str != "response" || body.Get("status").Str != "completed" || body.Get("model").Str != "anthropic/claude-x" {
+		t.Errorf("response %s", rec.Body)
+	}
+	if p, _, ok := unwrapResourceID(body.Get("id").Str); !ok || p != "anthropic" {
+		t.Errorf("id %s must name the provider", body.Get("id"))
+	}
+	types := body.Get("output.#.type").Raw
+	if types != `["reasoning","message","function_call"]` {
+		t.Errorf("output types %s", types)
+	}
+	if c := body.Get("output.2"); c.Get("call_id").Str != "toolu_1" || gjson.Parse(c.Get("arguments").Str).Get("city").Str != "Paris" {
+		t.Errorf("function call %s", c.Raw)
+	}
+	if body.Get("output.1.content.0.text").Str != "Let me check." || body.Get("output.0.summary.0.text").Str != "Paris is the capital." {
+		t.Errorf("output %s", body.Get("output").Raw)
+	}
+	u := body.Get("usage")
+	if int(u.Get("input_tokens").Int()) != res.Usage.PromptTokens || u.Get("output_tokens").Int() != 9 ||
+		int(u.Get("total_tokens").Int()) != res.Usage.TotalTokens || u.Get("input_tokens_details.cached_tokens").Int() != 4 {
+		t.Errorf("usage %s, result %+v", u.Raw, res.Usage)
+	}
+	if res.Endpoint != "responses" || res.Usage.Origin.String() != "reported" {
+		t.Errorf("result %+v", res)
+	}
+}
+
+func TestResponsesStreamTranslatedToolCalls(t *testing.T) {
+	base, _ := fakeUpstream(t, replay(t, "anthropic/messages_stream_text_parallel_tool_use.sse", "text/event-stream"))
+	g := anthropicGateway(t, base)
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"anthropic/claude-x","input":"tip?","stream":true,`+
+		`"tools":[{"type":"function","name":"calculateTip","parameters":{"type":"object"}},{"type":"function","name":"getWaiterName","parameters":{"type":"object"}}]}`)
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	evs := parseNamedEvents(t, rec.Body.String())
+	names := eventNames(evs)
+	if !strings.HasPrefix(names, "created in_progress output_item.added content_part.added output_text.delta") ||
+		!strings.HasSuffix(names, "function_call_arguments.done output_item.done completed") {
+		t.Fatalf("events: %s", names)
+	}
+	var args = map[string]string{}
+	var deltas = map[string]string{}
+	for _, ev := range evs {
+		switch ev.name {
+		case "response.function_call_arguments.delta":
+			deltas[ev.data.Get("item_id").Str] += ev.data.Get("delta").Str
+		case "response.function_call_arguments.done":
+			args[ev.data.Get("item_id").Str] = ev.data.Get("arguments").Str
+		}
+	}
+	if len(args) != 2 {
+		t.Fatalf("%d function calls, want 2: %s", len(args), names)
+	}
+	for id, a := range args {
+		if deltas[id] != a {
+			t.Errorf("item %s: deltas %q, done %q", id, deltas[id], a)
+		}
+	}
+	done := evs[len(evs)-1].data.Get("response")
+	if done.Get("status").Str != "completed" || done.Get("output.#").Int() != 3 ||
+		done.Get("output.0.content.0.text").Str != "I'll calculate the tip and get the waiter's name for you." {
+		t.Errorf("completed %s", done.Raw)
+	}
+	if done.Get("usage.input_tokens").Int() != 679 || int(done.Get("usage.output_tokens").Int()) != res.Usage.CompletionTokens ||
+		res.Usage.Origin.String() != "reported" {
+		t.Errorf("usage %s, result %+v", done.Get("usage").Raw, res.Usage)
+	}
+	if evs[0].data.Get("response.id").Str != done.Get("id").Str {
+		t.Errorf("ids differ: %s, %s", evs[0].data.Get("response.id"), done.Get("id"))
+	}
+}
+
+func TestResponsesStreamCutEndsWithFailed(t *testing.T) {
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"}}]}`+"\n\n")
+	})
+	g := newGateway(t, base)
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"openai/gpt-4o-mini","input":"hi","stream":true}`)
+	evs := parseNamedEvents(t, rec.Body.String())
+	names := eventNames(evs)
+	if !strings.HasSuffix(names, "output_text.delta error failed") {
+		t.Fatalf("events %s", names)
+	}
+	if evs[len(evs)-2].data.Get("error.code").Str != "upstream_stream_cut" || res.Err == nil {
+		t.Errorf("error event %s", evs[len(evs)-2].data.Raw)
+	}
+}
+
+func TestResponsesErrorsAreOpenAIShaped(t *testing.T) {
+	base, seen := fakeUpstream(t, answer(1, 1))
+	g := newGateway(t, base)
+	for body, param := range map[string]string{
+		`{"model":"openai/m","input":42}`:                                       "input",
+		`{"model":"openai/m","input":"x","max_output_tokens":1000000}`:          "max_tokens",
+		`{"model":"openai/m","input":[{"type":"item_reference","id":"msg_1"}]}`: "input[0]",
+		`{"model":"openai/m","input":"x","background":true}`:                    "background",
+		`{"model":"openai/m","input":"x","previous_response_id":"resp_nope"}`:   "previous_response_id",
+	} {
+		rec, _ := postTo(t, g, "/v1/responses", body)
+		e := gjson.Get(rec.Body.String(), "error")
+		if rec.Code != http.StatusBadRequest || e.Get("message").Str == "" || e.Get("param").Str != param {
+			t.Errorf("%s: %d %s, want 400 naming %s", body, rec.Code, rec.Body, param)
+		}
+	}
+	select {
+	case up := <-seen:
+		t.Errorf("a refused request reached the upstream: %s", up.body)
+	default:
+	}
+}
+
+func TestResponsesLimitsAndBudgets(t *testing.T) {
+	base, _ := fakeUpstream(t, answer(1000000, 0))
+	g := newGateway(t, base, func(c *Config) {
+		c.Limiter = mustRateLimiter(t,
+			ratelimit.Rule{Name: "tokens", Tokens: ratelimit.Rate{Limit: 200, Window: time.Hour}},
+			ratelimit.Rule{Name: "spend", Budget: mustBudget(t, "0.2usd/1d")})
+		c.Claims = func(*http.Request, LimitScope) []ratelimit.Claim {
+			return []ratelimit.Claim{{Rule: "tokens", Key: "k"}, {Rule: "spend", Key: "k"}}
+		}
+	})
+	// The token limit sees max_output_tokens: 1024 by default would not fit 200 tokens.
+	if rec, _ := postTo(t, g, "/v1/responses", `{"model":"openai/gpt-4o-mini","input":"hi"}`); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("over the token limit: %d %s", rec.Code, rec.Body)
+	}
+	g = newGateway(t, base, func(c *Config) {
+		c.Limiter = mustRateLimiter(t, ratelimit.Rule{Name: "spend", Budget: mustBudget(t, "0.2usd/1d")})
+		c.Claims = func(*http.Request, LimitScope) []ratelimit.Claim { return []ratelimit.Claim{{Rule: "spend", Key: "k"}} }
+	})
+	// Each answer reports 1M prompt tokens of gpt-4o-mini: $0.15. The second is over the $0.20 budget.
+	for i, want := range []int{200, 200, 429} {
+		rec, res := postTo(t, g, "/v1/responses", `{"model":"openai/gpt-4o-mini","input":"hi","max_output_tokens":10}`)
+		if rec.Code != want {
+			t.Fatalf("request %d: %d %s, want %d", i, rec.Code, rec.Body, want)
+		}
+		if want == 200 && (res.CostUSD != 0.15 || gjson.Get(rec.Body.String(), "usage.input_tokens").Int() != 1000000) {
+			t.Errorf("cost %v, body %s", res.CostUSD, rec.Body)
+		}
+	}
+}
+
+func TestResponsesConversationStore(t *testing.T) {
+	base, seen := fakeUpstream(t, answer(3, 1))
+	g := newGateway(t, base)
+	rec, _ := postTo(t, g, "/v1/responses", `{"model":"openai/m","input":"My name is Ada.","instructions":"Be kind."}`)
+	id := gjson.Get(rec.Body.String(), "id").Str
+	<-seen
+	rec, _ = postTo(t, g, "/v1/responses", `{"model":"openai/m","input":"What is my name?","previous_response_id":"`+id+`","store":false}`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	up := <-seen
+	msgs := gjson.GetBytes(up.body, "messages")
+	if msgs.Get("#").Int() != 3 || msgs.Get("0.content").Str != "My name is Ada." || msgs.Get("1.role").Str != "assistant" ||
+		msgs.Get("1.content").Str != "ok" || msgs.Get("2.content").Str != "What is my name?" {
+		t.Errorf("instructions are not carried over and earlier turns are: %s", msgs.Raw)
+	}
+	if gjson.Get(rec.Body.String(), "previous_response_id").Str != id {
+		t.Errorf("previous_response_id echoed as %s", gjson.Get(rec.Body.String(), "previous_response_id"))
+	}
+	// store: false kept nothing.
+	second := gjson.Get(rec.Body.String(), "id").Str
+	rec, _ = postTo(t, g, "/v1/responses", `{"model":"openai/m","input":"x","previous_response_id":"`+second+`"}`)
+	if rec.Code != http.StatusBadRequest || gjson.Get(rec.Body.String(), "error.code").Str != "previous_response_not_found" {
+		t.Errorf("continuing a store:false response: %d %s", rec.Code, rec.Body)
+	}
+	// The kept response can be read, listed and deleted.
+	get := func(method, path string) *httptest.ResponseRecorder {
+		r := httptest.NewRecorder()
+		g.ServeHTTP(r, httptest.NewRequest(method, path, nil))
+		return r
+	}
+	if r := get(http.MethodGet, "/v1/responses/"+id); r.Code != 200 || gjson.Get(r.Body.String(), "id").Str != id {
+		t.Errorf("GET: %d %s", r.Code, r.Body)
+	}
+	if r := get(http.MethodGet, "/v1/responses/"+id+"/input_items"); r.Code != 200 || gjson.Get(r.Body.String(), "data.0.content").Str != "My name is Ada." ||
+		gjson.Get(r.Body.String(), "data.#").Int() != 1 {
+		t.Errorf("input_items: %d %s", r.Code, r.Body)
+	}
+	if r := get(http.MethodDelete, "/v1/responses/"+id); r.Code != 200 || !gjson.Get(r.Body.String(), "deleted").Bool() {
+		t.Errorf("DELETE: %d %s", r.Code, r.Body)
+	}
+	if r := get(http.MethodGet, "/v1/responses/"+id); r.Code != 404 || gjson.Get(r.Body.String(), "error.message").Str == "" {
+		t.Errorf("GET after DELETE: %d %s", r.Code, r.Body)
+	}
+}
+
+func nativeResponsesGateway(t *testing.T, base string) *Gateway {
+	return newGateway(t, base, func(c *Config) {
+		c.Providers[0].Dialect = transform.NewOpenAI(transform.OpenAIOptions{NativeResponses: true})
+		c.Providers = append(c.Providers, anthropicProvider("http://127.0.0.1:1"))
+	})
+}
+
+func TestResponsesNativePassthrough(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			io.WriteString(w, `{"id":"resp_up1","object":"response","model":"gpt-5","status":"completed","output":[]}`)
+			return
+		}
+		io.WriteString(w, `{"id":"resp_up1","object":"response","created_at":1,"status":"completed","model":"gpt-5-2025",`+
+			`"output":[{"id":"rs_1","type":"reasoning","summary":[],"encrypted_content":"gAAA"}],`+
+			`"usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":2},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":3},"total_tokens":17}}`)
+	})
+	g := nativeResponsesGateway(t, base)
+	in := `{"model":"openai/gpt-5","input":"hi","store":true,"include":["reasoning.encrypted_content"],"tools":[{"type":"web_search"}],"background":false}`
+	rec, res := postTo(t, g, "/v1/responses", in)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	up := <-seen
+	if up.path != "/v1/responses" || string(up.body) != strings.Replace(in, "openai/gpt-5", "gpt-5", 1) {
+		t.Errorf("upstream %s %s: the body must pass through with only model rewritten", up.path, up.body)
+	}
+	id := gjson.Get(rec.Body.String(), "id").Str
+	if p, upID, ok := unwrapResourceID(id); !ok || p != "openai" || upID != "resp_up1" {
+		t.Errorf("id %q", id)
+	}
+	if gjson.Get(rec.Body.String(), "model").Str != "openai/gpt-5" || gjson.Get(rec.Body.String(), "output.0.encrypted_content").Str != "gAAA" {
+		t.Errorf("answer %s", rec.Body)
+	}
+	if res.Usage.PromptTokens != 12 || res.Usage.CompletionTokens != 5 || res.Usage.ReasoningTokens != 3 || res.Usage.CachedTokens != 2 {
+		t.Errorf("usage %+v", res.Usage)
+	}
+	// previous_response_id goes back unwrapped, to the provider that holds it.
+	rec, _ = postTo(t, g, "/v1/responses", `{"model":"openai/gpt-5","input":"more","previous_response_id":"`+id+`"}`)
+	if up := <-seen; rec.Code != 200 || gjson.GetBytes(up.body, "previous_response_id").Str != "resp_up1" {
+		t.Errorf("continuation %d, upstream %s", rec.Code, up.body)
+	}
+	rec, _ = postTo(t, g, "/v1/responses", `{"model":"anthropic/claude-x","input":"more","previous_response_id":"`+id+`"}`)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(gjson.Get(rec.Body.String(), "error.message").Str, "'openai'") {
+		t.Errorf("continuation on another provider: %d %s", rec.Code, rec.Body)
+	}
+	// Stored responses are asked of the provider that holds them.
+	r := httptest.NewRecorder()
+	g.ServeHTTP(r, httptest.NewRequest(http.MethodGet, "/v1/responses/"+id+"?include[]=x", nil))
+	if up := <-seen; r.Code != 200 || up.path != "/v1/responses/resp_up1?include[]=x" || gjson.Get(r.Body.String(), "id").Str != id {
+		t.Errorf("GET %d %s, upstream %s", r.Code, r.Body, up.path)
+	}
+	for _, m := range []struct{ method, path, up string }{
+		{http.MethodDelete, "", "/v1/responses/resp_up1"},
+		{http.MethodGet, "/input_items", "/v1/responses/resp_up1/input_items"},
+		{http.MethodPost, "/cancel", "/v1/responses/resp_up1/cancel"},
+	} {
+		r := httptest.NewRecorder()
+		g.ServeHTTP(r, httptest.NewRequest(m.method, "/v1/responses/"+id+m.path, nil))
+		if up := <-seen; r.Code != 200 || up.path != m.up {
+			t.Errorf("%s %s: %d, upstream %s", m.method, m.path, r.Code, up.path)
+		}
+	}
+}
+
+func TestResponsesNativeStreamRelaysEvents(t *testing.T) {
+	events := []string{
+		`{"type":"response.created","sequence_number":0,"response":{"id":"resp_s1","object":"response","model":"gpt-5-x","status":"in_progress","output":[],"usage":null}}`,
+		`{"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","obfuscation":"ab"}`,
+		`{"type":"response.completed","sequence_number":2,"response":{"id":"resp_s1","object":"response","model":"gpt-5-x","status":"completed","output":[],"usage":{"input_tokens":4,"output_tokens":1,"total_tokens":5}}}`,
+	}
+	base, _ := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, e := range events {
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", gjson.Get(e, "type").Str, e)
+		}
+	})
+	g := nativeResponsesGateway(t, base)
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"openai/gpt-5","input":"hi","stream":true}`)
+	evs := parseNamedEvents(t, rec.Body.String())
+	if len(evs) != 3 || evs[1].data.Raw != events[1] || evs[2].data.Get("response.model").Str != "openai/gpt-5" {
+		t.Fatalf("events %s", rec.Body)
+	}
+	if _, upID, ok := unwrapResourceID(evs[2].data.Get("response.id").Str); !ok || upID != "resp_s1" {
+		t.Errorf("response id %s", evs[2].data.Get("response.id"))
+	}
+	if res.Usage.PromptTokens != 4 || res.Usage.CompletionTokens != 1 || strings.Contains(rec.Body.String(), "[DONE]") {
+		t.Errorf("usage %+v, body %s", res.Usage, rec.Body)
+	}
+}
