@@ -135,7 +135,8 @@ type Config struct {
 
 	// Agent plays a scripted agent conversation, so that an agent client (Claude Code, Codex, an SDK's
 	// agent loop) completes a task that reads a file: when the request offers a tool that reads files (its
-	// name says read, view, cat or open, with a path property such as file_path or path) or runs commands
+	// name says read, view, cat or open but not image, write or edit, with a path property such as file_path
+	// or path) or runs commands
 	// (bash, shell, exec, run…, with a command or cmd property), and the conversation has no tool result
 	// yet, the answer calls that tool to read the first file named in the user's last prompt ("read
 	// notes.txt and tell me the code word"): the file-reading tool with the path (made absolute with the

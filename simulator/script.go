@@ -209,13 +209,13 @@ func offeredTools(req gjson.Result) []offeredTool {
 }
 
 // readFileCall returns a call that reads file with one of the request's tools: a file-reading tool (its name
-// says read, view, cat or open, and it has a path property) in preference to a command tool (bash, shell,
+// says read, view, cat or open but not image, write or edit, and it has a path property) in preference to a command tool (bash, shell,
 // exec, run, terminal, command, with a command property, given "cat <file>"). A relative file is made
 // absolute for a file-reading tool when the conversation names the working directory. Nil when no tool fits.
 func readFileCall(req gjson.Result, file string) *toolCall {
 	tools := offeredTools(req)
 	for _, t := range tools {
-		if !nameHas(t.name, "read", "view", "cat", "open") {
+		if !nameHas(t.name, "read", "view", "cat", "open") || nameHas(t.name, "image", "write", "edit") {
 			continue
 		}
 		if prop, ok := stringProperty(t.schema, pathProperties); ok {

@@ -185,6 +185,7 @@ func TestFileNamed(t *testing.T) {
 func TestAgentScriptResponsesShape(t *testing.T) {
 	const head = `{"model":"gpt-5.5","stream":true,"store":false,"include":["reasoning.encrypted_content"],"tools":[` +
 		`{"type":"function","name":"request_user_input","parameters":{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}},` +
+		`{"type":"function","name":"view_image","parameters":{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}},` +
 		`{"type":"function","name":"exec_command","strict":false,"parameters":{"type":"object","properties":{"cmd":{"type":"string"},"tty":{"type":"boolean"}},"required":["cmd"],"additionalProperties":false}},` +
 		`{"type":"custom","name":"apply_patch","format":{"type":"grammar","syntax":"lark","definition":"start: x"}},{"type":"web_search"}],` +
 		`"input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"You are a coding agent; see AGENTS.md."}]},` +
