@@ -12,6 +12,7 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 // exchange is the state of one request to a JSON endpoint.
@@ -176,6 +177,10 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 	if x.ep.surface != nil {
 		provider := t.Provider
 		x.treq.ResourceID = func(id string) string { return wrapResourceID(provider, id) }
+		x.treq.ClientHeader = r.Header
+		if x.ep.surface.inputTokens && !ops.native {
+			x.treq.InputTokens = g.promptTokens(x, x.target)
+		}
 	}
 	treq := &x.treq
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
@@ -205,6 +210,13 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 // client (a stream that began and then failed reports its error inside the stream); otherwise err is the
 // failure to retry or send. ttfb is when the upstream's first byte (first event, for streams) arrived.
 func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, ops *dialectOps, t router.Target, treq *transform.Request) (answered bool, ttfb time.Duration, err *transform.Error) {
+	if ops.local != nil {
+		b, lerr := ops.local(treq)
+		if lerr != nil {
+			return false, 0, asError(lerr)
+		}
+		return g.answer(w, x, u.Name, t.Model, b, usage.Usage{Origin: usage.Reported}, ops), 0, nil
+	}
 	out, berr := ops.build(treq)
 	if berr != nil {
 		return false, 0, asError(berr)
@@ -218,6 +230,9 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		b, _ := readLimited(resp.Body, maxErrorBody)
+		if ops.translateError != nil {
+			return false, time.Since(sent), ops.translateError(resp.StatusCode, resp.Header, b)
+		}
 		return false, time.Since(sent), u.Dialect.TranslateError(resp.StatusCode, resp.Header, b)
 	}
 	if treq.Stream {
@@ -235,6 +250,11 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if terr != nil {
 		return false, ttfb, asError(terr)
 	}
+	return g.answer(w, x, u.Name, t.Model, outBody, use, ops), ttfb, nil
+}
+
+// answer writes a complete, successful answer: usage completed (and priced), headers, body.
+func (g *Gateway) answer(w http.ResponseWriter, x *exchange, provider, model string, outBody []byte, use usage.Usage, ops *dialectOps) bool {
 	outBody = g.completeUsage(x, use, outBody)
 	if s := x.ep.surface; s != nil && s.done != nil && !ops.native {
 		s.done(g, x, outBody)
@@ -250,7 +270,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	h := newHeaderValues(w.Header(), 7)
 	h.set("Content-Type", "application/json")
 	h.set("Content-Length", numbers[:lengthEnd])
-	g.setAnswerHeaders(&h, x, u.Name, t.Model)
+	g.setAnswerHeaders(&h, x, provider, model)
 	if x.res.CostUSD >= 0 {
 		h.set(hdrCost, numbers[lengthEnd:])
 	}
@@ -258,7 +278,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	x.res.Status = http.StatusOK
 	x.res.TimeToFirstByte = time.Since(x.start)
 	_, _ = w.Write(outBody)
-	return true, ttfb, nil
+	return true
 }
 
 // setAnswerHeaders says who answered and how usage was obtained, and adds the rate-limit headers.

@@ -7,31 +7,29 @@ import (
 	"github.com/tidwall/sjson"
 )
 
-// clampOutputTokens lowers the output-token limit of a request on the Messages or Responses API to what the
-// gateway allows, instead of refusing it as Chat Completions does: agent clients ask for more than any cap
-// (Claude Code sends max_tokens 32000) and cannot be told otherwise. field is the request's top-level limit
-// (max_tokens, max_output_tokens) and model the upstream model name, "" before a target is chosen. The limit
-// is lowered to max_output_tokens and to the model's own output limit where the gateway knows it
-// (modelOutputLimit); a Messages API thinking budget (thinking.budget_tokens) is kept below it, as Anthropic
-// requires. It returns the body (unchanged when nothing was lowered), and the limit asked for and the one
-// now in the body when it lowered one (0, 0 otherwise), for the request log.
-func (g *Gateway) clampOutputTokens(body []byte, field, model string) (out []byte, asked, sent int) {
-	limit := g.cfg.MaxOutputTokens
-	if m := modelOutputLimit(model); m > 0 && m < limit {
-		limit = m
+// clampOutputTokens lowers the output-token limit of a request on the Messages or Responses API to limit,
+// instead of refusing it as Chat Completions does: agent clients ask for more than any cap (Claude Code
+// sends max_tokens 32000) and cannot be told otherwise. field is the request's top-level limit (max_tokens,
+// max_output_tokens). A Messages API thinking budget (thinking.budget_tokens) is kept below the new limit,
+// as Anthropic requires. The body is returned unchanged when its limit is within limit, or limit is not
+// positive. Callers lower to the gateway's max_output_tokens once per request (recording Result.MaxTokensAsked
+// and MaxTokensSent for the request log, see prepareMessages) and to modelOutputLimit of each target.
+func clampOutputTokens(body []byte, field string, limit int) []byte {
+	if limit <= 0 {
+		return body
 	}
 	v := gjson.GetBytes(body, field)
 	if v.Type != gjson.Number || v.Int() <= int64(limit) {
-		return body, 0, 0
+		return body
 	}
 	out, err := sjson.SetBytes(body, field, limit)
 	if err != nil {
-		return body, 0, 0
+		return body
 	}
 	if b := gjson.GetBytes(out, "thinking.budget_tokens"); b.Type == gjson.Number && b.Int() >= int64(limit) {
 		out, _ = sjson.SetBytes(out, "thinking.budget_tokens", limit-1)
 	}
-	return out, int(v.Int()), limit
+	return out
 }
 
 // modelOutputLimits are the most output tokens some current models produce in one answer (their providers'

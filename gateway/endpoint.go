@@ -29,12 +29,15 @@ const (
 	// Response is a stored response of the Responses API: GET or DELETE …/responses/{id}, GET
 	// …/responses/{id}/input_items, POST …/responses/{id}/cancel.
 	Response
+	// Messages is Anthropic's Messages API, POST …/messages; MessagesCountTokens its …/messages/count_tokens.
+	Messages
+	MessagesCountTokens
 	endpointCount
 )
 
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
-	"moderations", "rerank", "responses", "response"}
+	"moderations", "rerank", "responses", "response", "messages", "messages_count_tokens"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -131,6 +134,11 @@ type dialectOps struct {
 	// events (to an EventSink). A surface served through chat has native false: its translator yields chat
 	// chunks, which a transform.SurfaceStream turns into the surface's events.
 	native bool
+	// translateError, when set, replaces the dialect's TranslateError (a native surface keeping the
+	// upstream's error body).
+	translateError func(status int, h http.Header, body []byte) *transform.Error
+	// local, when set, answers without an upstream (the gateway's own count_tokens): the answer body.
+	local func(*transform.Request) ([]byte, error)
 }
 
 // endpoints are the JSON endpoints served through the engine, in the order Route tries their suffixes.
@@ -179,6 +187,15 @@ var endpoints = [...]endpoint{
 		id: Responses, suffix: "/responses", methods: "POST", modelField: "model", field: responsesField,
 		streams: true, generates: true, prompt: countResponsesPrompt, completion: countResponsesOutput,
 		usage: usageSurface, surface: responsesSurface,
+	},
+	{
+		id: Messages, suffix: "/messages", methods: "POST", modelField: "model", required: []string{"messages", "max_tokens"},
+		field: messagesField, streams: true, generates: true, prompt: countMessagesPrompt,
+		completion: countMessagesOutput, usage: usageSurface, surface: messagesSurface,
+	},
+	{
+		id: MessagesCountTokens, suffix: "/messages/count_tokens", methods: "POST", modelField: "model",
+		required: []string{"messages"}, field: countTokensField, prompt: countMessagesPrompt, surface: countTokensSurface,
 	},
 	{
 		id: Rerank, suffix: "/rerank", methods: "POST", modelField: "model",

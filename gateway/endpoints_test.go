@@ -401,8 +401,8 @@ func TestModelsListTheirEndpoints(t *testing.T) {
 		got[m.Get("id").Str] = m.Get("endpoints").Raw
 		return true
 	})
-	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","responses","rerank"]` ||
-		got["anthropic/claude-x"] != `["chat/completions","responses"]` {
+	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","responses","messages","messages/count_tokens","rerank"]` ||
+		got["anthropic/claude-x"] != `["chat/completions","responses","messages","messages/count_tokens"]` {
 		t.Errorf("endpoints per model: %v", got)
 	}
 }

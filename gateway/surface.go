@@ -52,6 +52,12 @@ type surface struct {
 	// done, when set, is told of each complete answer served through chat: the surface's answer object
 	// (for a stream, SurfaceStream.Result).
 	done func(g *Gateway, x *exchange, answer []byte)
+	// local, when set, answers the surface without an upstream for dialects that do not serve it natively
+	// (count_tokens): the answer body, from the request and its local input count.
+	local func(req *transform.Request) ([]byte, error)
+	// inputTokens says the surface needs the gateway's local count of the input (transform.Request.InputTokens)
+	// when served through chat or locally: message_start reports it before the upstream's usage arrives.
+	inputTokens bool
 }
 
 // ops returns the dialect's implementation of the surface: its own when it has one and nativeAllowed,
@@ -62,6 +68,9 @@ func (s *surface) ops(d transform.Dialect, nativeAllowed bool) *dialectOps {
 			ops.native = true
 			return ops
 		}
+	}
+	if s.local != nil {
+		return &dialectOps{local: s.local}
 	}
 	return &dialectOps{
 		build: func(req *transform.Request) (*transform.Outgoing, error) {

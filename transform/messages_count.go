@@ -19,6 +19,13 @@ func CountMessagesTokens(t *usage.Tokenizer, model string, body []byte) (int, er
 	return t.CountPrompt(model, chat), nil
 }
 
+// ValidateMessages checks that a Messages or count_tokens request can be translated for a provider served
+// through chat (max_tokens is not required): a 400 *Error naming the field when not.
+func ValidateMessages(body []byte) error {
+	_, err := messagesToChat(body, false)
+	return err
+}
+
 // AppendCountTokens appends the count_tokens answer {"input_tokens":n}.
 func AppendCountTokens(dst []byte, n int) []byte {
 	dst = append(dst, `{"input_tokens":`...)
