@@ -153,8 +153,9 @@ func requestsTo(gw *caddyProc, path string) int {
 // tool: read notes.txt and tell the code word in it. The simulator plays the model (its scripted agent mode):
 // its first answer calls Read on notes.txt, its second quotes the tool result. The code word is random and
 // only in the file, so finding it in Claude Code's answer proves the tool ran and its result went through the
-// gateway and back. Twice: with the Anthropic provider behind (Messages passthrough) and with the OpenAI one
-// (Messages translated to Chat Completions); an alias glob maps Claude Code's claude-* model names.
+// gateway and back. With the Anthropic provider behind (Messages passthrough) and with the OpenAI one
+// (Messages translated to Chat Completions), an alias glob mapping Claude Code's claude-* model names; and
+// against the real quickstart as its README shows, naming the model with ANTHROPIC_MODEL.
 func TestAgentClaudeCode(t *testing.T) {
 	requireE2E(t)
 	requireNode(t)
@@ -167,56 +168,66 @@ func TestAgentClaudeCode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := agentGateway(t, sim, "alias claude-* "+tc.target)
-			task := newAgentTask(t)
-			stdout, stderr := runAgent(t, task, bin, []string{
-				"ANTHROPIC_BASE_URL=" + gw.url(""),
-				"ANTHROPIC_API_KEY=" + agentKey,
-				"CLAUDE_CONFIG_DIR=" + t.TempDir(),
-				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
-				"DISABLE_TELEMETRY=1", "DISABLE_AUTOUPDATER=1", "DISABLE_ERROR_REPORTING=1", "DISABLE_BUG_COMMAND=1",
-			}, "-p", task.prompt, "--allowedTools", "Read", "--max-turns", "4",
-				"--output-format", "stream-json", "--verbose")
-
-			var toolUse, toolResult, result string
-			for _, line := range strings.Split(stdout, "\n") {
-				ev := gjson.Parse(line)
-				ev.Get("message.content").ForEach(func(_, block gjson.Result) bool {
-					switch block.Get("type").String() {
-					case "tool_use":
-						toolUse = block.Get("name").String() + " " + block.Get("input").Raw
-					case "tool_result":
-						toolResult = block.Get("content").String()
-					}
-					return true
-				})
-				if ev.Get("type").String() == "result" {
-					result = ev.Get("result").String()
-				}
-			}
-			if !strings.HasPrefix(toolUse, "Read ") || !strings.Contains(toolUse, "notes.txt") {
-				t.Errorf("Claude Code's tool call: %q, want Read of notes.txt", toolUse)
-			}
-			if !strings.Contains(toolResult, task.codeWord) {
-				t.Errorf("the tool result %q does not hold the code word %s", toolResult, task.codeWord)
-			}
-			if !strings.Contains(result, task.codeWord) {
-				t.Errorf("Claude Code's answer %q does not hold the code word %s", result, task.codeWord)
-			}
+			runClaudeCode(t, bin, gw.url(""), agentKey)
 			if n := requestsTo(gw, "/v1/messages"); n < 2 {
 				t.Errorf("the gateway served %d successful POST /v1/messages, want 2 (the tool call, then the answer)", n)
 			}
-			if t.Failed() {
-				t.Logf("stdout:\n%s\nstderr:\n%s", tailString(stdout, 6000), tailString(stderr, 2000))
-			}
 		})
+	}
+	t.Run("quickstart", func(t *testing.T) {
+		qs := startQuickstart(t)
+		runClaudeCode(t, bin, qs.url(""), quickstartKey, "ANTHROPIC_MODEL=anthropic/claude-sonnet-4-5")
+	})
+}
+
+// runClaudeCode runs Claude Code on a fresh task against the gateway at baseURL and checks, from its
+// stream-json output, that it called Read on notes.txt, got the code word back, and answered with it.
+func runClaudeCode(t *testing.T, bin, baseURL, key string, env ...string) {
+	t.Helper()
+	task := newAgentTask(t)
+	stdout, stderr := runAgent(t, task, bin, append([]string{
+		"ANTHROPIC_BASE_URL=" + baseURL,
+		"ANTHROPIC_API_KEY=" + key,
+		"CLAUDE_CONFIG_DIR=" + t.TempDir(),
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+		"DISABLE_TELEMETRY=1", "DISABLE_AUTOUPDATER=1", "DISABLE_ERROR_REPORTING=1", "DISABLE_BUG_COMMAND=1",
+	}, env...), "-p", task.prompt, "--allowedTools", "Read", "--max-turns", "4", "--output-format", "stream-json", "--verbose")
+
+	var toolUse, toolResult, result string
+	for _, line := range strings.Split(stdout, "\n") {
+		ev := gjson.Parse(line)
+		ev.Get("message.content").ForEach(func(_, block gjson.Result) bool {
+			switch block.Get("type").String() {
+			case "tool_use":
+				toolUse = block.Get("name").String() + " " + block.Get("input").Raw
+			case "tool_result":
+				toolResult = block.Get("content").String()
+			}
+			return true
+		})
+		if ev.Get("type").String() == "result" {
+			result = ev.Get("result").String()
+		}
+	}
+	if !strings.HasPrefix(toolUse, "Read ") || !strings.Contains(toolUse, "notes.txt") {
+		t.Errorf("Claude Code's tool call: %q, want Read of notes.txt", toolUse)
+	}
+	if !strings.Contains(toolResult, task.codeWord) {
+		t.Errorf("the tool result %q does not hold the code word %s", toolResult, task.codeWord)
+	}
+	if !strings.Contains(result, task.codeWord) {
+		t.Errorf("Claude Code's answer %q does not hold the code word %s", result, task.codeWord)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", tailString(stdout, 6000), tailString(stderr, 2000))
 	}
 }
 
 // TestAgentCodex runs the Codex CLI (`codex exec`, from npm) through the gateway on the same task, with a
 // custom model provider at the gateway speaking the Responses API. The simulator's first answer calls
-// exec_command with `cat notes.txt`, its second quotes the command's output. Twice: with the OpenAI provider
-// behind (Responses passthrough) and with the Anthropic one (Responses translated to Messages); an alias maps
-// the model Codex asks for.
+// exec_command with `cat notes.txt`, its second quotes the command's output. With the OpenAI provider behind
+// (Responses passthrough) and with the Anthropic one (Responses translated to Messages), an alias mapping the
+// model Codex asks for; and against the real quickstart, naming provider/model.
 func TestAgentCodex(t *testing.T) {
 	requireE2E(t)
 	requireNode(t)
@@ -229,9 +240,25 @@ func TestAgentCodex(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := agentGateway(t, sim, "alias gpt-5.5 "+tc.target)
-			task := newAgentTask(t)
-			codexHome := t.TempDir()
-			config := fmt.Sprintf(`model = "gpt-5.5"
+			runCodex(t, bin, gw.url("/v1"), agentKey, "gpt-5.5")
+			if n := requestsTo(gw, "/v1/responses"); n < 2 {
+				t.Errorf("the gateway served %d successful POST /v1/responses, want 2 (the tool call, then the answer)", n)
+			}
+		})
+	}
+	t.Run("quickstart", func(t *testing.T) {
+		qs := startQuickstart(t)
+		runCodex(t, bin, qs.url("/v1"), quickstartKey, "openai/gpt-4o-mini")
+	})
+}
+
+// runCodex runs `codex exec` on a fresh task with a model provider at the gateway's baseURL, and checks, from
+// its JSON events and last message, that it ran cat notes.txt, got the code word back, and answered with it.
+func runCodex(t *testing.T, bin, baseURL, key, model string) {
+	t.Helper()
+	task := newAgentTask(t)
+	codexHome := t.TempDir()
+	config := fmt.Sprintf(`model = %q
 model_provider = "aigw"
 
 [model_providers.aigw]
@@ -241,39 +268,34 @@ env_key = "AIGW_API_KEY"
 wire_api = "responses"
 request_max_retries = 0
 stream_max_retries = 0
-`, gw.url("/v1"))
-			if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(config), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			last := filepath.Join(t.TempDir(), "last-message.txt")
-			stdout, stderr := runAgent(t, task, bin, []string{"CODEX_HOME=" + codexHome, "AIGW_API_KEY=" + agentKey},
-				"exec", "--json", "--ephemeral", "--skip-git-repo-check", "--color", "never",
-				"--sandbox", "read-only", "-o", last, task.prompt)
+`, model, baseURL)
+	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(t.TempDir(), "last-message.txt")
+	stdout, stderr := runAgent(t, task, bin, []string{"CODEX_HOME=" + codexHome, "AIGW_API_KEY=" + key},
+		"exec", "--json", "--ephemeral", "--skip-git-repo-check", "--color", "never",
+		"--sandbox", "read-only", "-o", last, task.prompt)
 
-			var command, output string
-			for _, line := range strings.Split(stdout, "\n") {
-				ev := gjson.Parse(line)
-				if ev.Get("type").String() == "item.completed" && ev.Get("item.type").String() == "command_execution" {
-					command = ev.Get("item.command").String()
-					output = ev.Get("item.aggregated_output").String()
-				}
-			}
-			answer, _ := os.ReadFile(last)
-			if !strings.Contains(command, "cat notes.txt") {
-				t.Errorf("Codex ran %q, want cat notes.txt", command)
-			}
-			if !strings.Contains(output, task.codeWord) {
-				t.Errorf("the command's output %q does not hold the code word %s", output, task.codeWord)
-			}
-			if !strings.Contains(string(answer), task.codeWord) {
-				t.Errorf("Codex's last message %q does not hold the code word %s", answer, task.codeWord)
-			}
-			if n := requestsTo(gw, "/v1/responses"); n < 2 {
-				t.Errorf("the gateway served %d successful POST /v1/responses, want 2 (the tool call, then the answer)", n)
-			}
-			if t.Failed() {
-				t.Logf("stdout:\n%s\nstderr:\n%s", tailString(stdout, 6000), tailString(stderr, 3000))
-			}
-		})
+	var command, output string
+	for _, line := range strings.Split(stdout, "\n") {
+		ev := gjson.Parse(line)
+		if ev.Get("type").String() == "item.completed" && ev.Get("item.type").String() == "command_execution" {
+			command = ev.Get("item.command").String()
+			output = ev.Get("item.aggregated_output").String()
+		}
+	}
+	answer, _ := os.ReadFile(last)
+	if !strings.Contains(command, "cat notes.txt") {
+		t.Errorf("Codex ran %q, want cat notes.txt", command)
+	}
+	if !strings.Contains(output, task.codeWord) {
+		t.Errorf("the command's output %q does not hold the code word %s", output, task.codeWord)
+	}
+	if !strings.Contains(string(answer), task.codeWord) {
+		t.Errorf("Codex's last message %q does not hold the code word %s", answer, task.codeWord)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", tailString(stdout, 6000), tailString(stderr, 3000))
 	}
 }
