@@ -37,7 +37,7 @@ func init() {
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, responses, response, models, model
+// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, responses, response, messages, messages_count_tokens, models, model
 // `{http.ai_gateway.provider}` | The provider that answered (or was last tried)
 // `{http.ai_gateway.model}` | The model as the client named it
 // `{http.ai_gateway.upstream_model}` | The model name sent upstream
