@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -63,7 +64,14 @@ func responsesField(g *Gateway, req *apiRequest, key string, v gjson.Result) *tr
 			return transform.InvalidRequest(key, key+" must be a string")
 		}
 	case "max_output_tokens":
-		return generationField(g, req, "max_tokens", v)
+		if v.Type == gjson.Null {
+			return nil
+		}
+		n, ok := intValue(v)
+		if !ok || n < 1 || n > g.cfg.MaxOutputTokens {
+			return transform.InvalidRequest(key, fmt.Sprintf("%s must be an integer from 1 to %d", key, g.cfg.MaxOutputTokens))
+		}
+		req.maxTokens = n
 	case "store", "background", "parallel_tool_calls":
 		if v.Type != gjson.True && v.Type != gjson.False && v.Type != gjson.Null {
 			return transform.InvalidRequest(key, key+" must be a boolean")

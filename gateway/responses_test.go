@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -180,7 +182,7 @@ func TestResponsesErrorsAreOpenAIShaped(t *testing.T) {
 	g := newGateway(t, base)
 	for body, param := range map[string]string{
 		`{"model":"openai/m","input":42}`:                                       "input",
-		`{"model":"openai/m","input":"x","max_output_tokens":1000000}`:          "max_tokens",
+		`{"model":"openai/m","input":"x","max_output_tokens":1000000}`:          "max_output_tokens",
 		`{"model":"openai/m","input":[{"type":"item_reference","id":"msg_1"}]}`: "input[0]",
 		`{"model":"openai/m","input":"x","background":true}`:                    "background",
 		`{"model":"openai/m","input":"x","previous_response_id":"resp_nope"}`:   "previous_response_id",
@@ -363,5 +365,79 @@ func TestResponsesNativeStreamRelaysEvents(t *testing.T) {
 	}
 	if res.Usage.PromptTokens != 4 || res.Usage.CompletionTokens != 1 || strings.Contains(rec.Body.String(), "[DONE]") {
 		t.Errorf("usage %+v, body %s", res.Usage, rec.Body)
+	}
+}
+
+// TestResponsesNativeRelaysRecordedStream replays a recorded OpenAI Responses stream (reasoning summary, then a
+// function call) through the gateway: every event reaches the client under its name and with its bytes,
+// only the response's model and id rewritten, and the usage of response.completed is the exchange's.
+func TestResponsesNativeRelaysRecordedStream(t *testing.T) {
+	base, _ := fakeUpstream(t, replay(t, "openai/responses_stream_reasoning_tool_call.sse", "text/event-stream"))
+	g := nativeResponsesGateway(t, base)
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"openai/gpt-5.1-codex-max","input":"57*10?","stream":true}`)
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "fixtures", "openai", "responses_stream_reasoning_tool_call.sse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := parseNamedEvents(t, string(raw))
+	got := parseNamedEvents(t, rec.Body.String())
+	if len(got) != len(want) {
+		t.Fatalf("%d events, recorded %d", len(got), len(want))
+	}
+	for i := range want {
+		if want[i].data.Get("response").Exists() {
+			if got[i].data.Get("response.model").Str != "openai/gpt-5.1-codex-max" ||
+				got[i].data.Get("response.output").Raw != want[i].data.Get("response.output").Raw {
+				t.Errorf("event %d: %.200s", i, got[i].data.Raw)
+			}
+			continue
+		}
+		if got[i].data.Raw != want[i].data.Raw {
+			t.Errorf("event %d changed:\n%s\n%s", i, got[i].data.Raw, want[i].data.Raw)
+		}
+	}
+	if res.Usage.PromptTokens != 134 || res.Usage.CompletionTokens != 28 || res.Usage.Origin.String() != "reported" {
+		t.Errorf("usage %+v", res.Usage)
+	}
+}
+
+// TestResponsesCodexShapedRequestTranslated sends a request shaped like Codex's (developer and user messages,
+// an earlier reasoning item, a shell function call and its output, a custom apply_patch tool, store: false,
+// include, prompt_cache_key, client metadata) to a chat provider: it is translated, and the answer's call to
+// the custom tool comes back as a custom_tool_call item.
+func TestResponsesCodexShapedRequestTranslated(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[`+
+			`{"type":"tool_use","id":"toolu_9","name":"apply_patch","input":{"input":"*** Begin Patch\n*** End Patch"}}],`+
+			`"stop_reason":"tool_use","usage":{"input_tokens":50,"output_tokens":10}}`)
+	})
+	g := anthropicGateway(t, base)
+	body := `{"model":"anthropic/claude-x","instructions":"You are Codex.","store":false,"stream":false,
+		"include":["reasoning.encrypted_content"],"prompt_cache_key":"thread-1","client_metadata":{"x":"y"},
+		"reasoning":{"effort":"medium","summary":"auto"},"parallel_tool_calls":false,"tool_choice":"auto",
+		"text":{"verbosity":"low"},
+		"tools":[{"type":"function","name":"shell","description":"Run","strict":false,"parameters":{"type":"object","properties":{"command":{"type":"array","items":{"type":"string"}}},"required":["command"]}},
+			{"type":"custom","name":"apply_patch","description":"Patch","format":{"type":"grammar","syntax":"lark","definition":"start: x"}},
+			{"type":"web_search"}],
+		"input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"<permissions>"}]},
+			{"type":"message","role":"user","content":[{"type":"input_text","text":"List files"}]},
+			{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":null},
+			{"type":"function_call","name":"shell","arguments":"{\"command\":[\"ls\"]}","call_id":"call_1"},
+			{"type":"function_call_output","call_id":"call_1","output":"a.go\nb.go"},
+			{"type":"message","role":"user","content":[{"type":"input_text","text":"Now patch a.go"}]}]}`
+	rec, _ := postTo(t, g, "/v1/responses", body)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	up := <-seen
+	msgs := gjson.GetBytes(up.body, "messages")
+	if msgs.Get("#").Int() != 3 || msgs.Get("1.content.0.type").Str != "tool_use" || msgs.Get("2.content.0.type").Str != "tool_result" ||
+		gjson.GetBytes(up.body, "tools.#").Int() != 2 {
+		t.Errorf("upstream %s", up.body)
+	}
+	item := gjson.Get(rec.Body.String(), "output.0")
+	if item.Get("type").Str != "custom_tool_call" || item.Get("input").Str != "*** Begin Patch\n*** End Patch" || item.Get("call_id").Str != "toolu_9" {
+		t.Errorf("output %s", item.Raw)
 	}
 }

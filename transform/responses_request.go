@@ -43,6 +43,7 @@ func ResponsesToChat(body []byte) ([]byte, error) {
 		m.close()
 	}
 	input := root.Get("input")
+	instructions := m.n
 	switch {
 	case input.Type == gjson.String:
 		m.open("user")
@@ -64,7 +65,7 @@ func ResponsesToChat(body []byte) ([]byte, error) {
 		return nil, InvalidRequest("input", "input must be a string or an array of input items")
 	}
 	m.flushCalls()
-	if m.n == 0 {
+	if m.n == instructions {
 		return nil, InvalidRequest("input", "input is required: a string, or an array of input items")
 	}
 	out = append(m.dst, ']')
@@ -371,11 +372,10 @@ func appendChatTools(out []byte, root gjson.Result) ([]byte, error) {
 			if p := t.Get("parameters"); p.IsObject() {
 				out = append(append(out, `,"parameters":`...), p.Raw...)
 			}
-			// Responses tools are strict unless they say otherwise.
-			if s := t.Get("strict"); s.Type == gjson.False {
-				out = append(out, `,"strict":false`...)
-			} else if t.Get("parameters").IsObject() {
-				out = append(out, `,"strict":true`...)
+			// Strict only when the tool says so: the Responses API's default strictness rewrites the schema
+			// (every property required, no others), which a chat server asked for strict mode would refuse.
+			if s := t.Get("strict"); s.Type == gjson.True || s.Type == gjson.False {
+				out = append(append(out, `,"strict":`...), s.Raw...)
 			}
 		}
 		out = append(out, "}}"...)

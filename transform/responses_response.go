@@ -14,8 +14,9 @@ type responseHead struct {
 	id        string
 	model     string
 	createdAt int64
-	// req is the Responses request body, whose settings the object echoes.
-	req gjson.Result
+	// settings and tail are the request's settings the object echoes, rendered once: settings the members
+	// between incomplete_details and model, tail those between output and usage (without the comma).
+	settings, tail, metadata []byte
 	// custom names the request's custom tools: a call to one is a custom_tool_call item.
 	custom map[string]bool
 }
@@ -25,8 +26,71 @@ func newResponseHead(req *Request, createdAt int64) *responseHead {
 	if req.ResourceID != nil {
 		id = req.ResourceID(id)
 	}
-	h := &responseHead{id: id, model: req.ClientModel, createdAt: createdAt, req: gjson.ParseBytes(req.Body)}
-	h.req.Get("tools").ForEach(func(_, t gjson.Result) bool {
+	h := &responseHead{id: id, model: req.ClientModel, createdAt: createdAt}
+	r := gjson.ParseBytes(req.Body)
+	var f [12]gjson.Result
+	r.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "instructions":
+			f[0] = v
+		case "max_output_tokens":
+			f[1] = v
+		case "parallel_tool_calls":
+			f[2] = v
+		case "previous_response_id":
+			f[3] = v
+		case "reasoning":
+			f[4] = v
+		case "store":
+			f[5] = v
+		case "temperature":
+			f[6] = v
+		case "text":
+			f[7] = v
+		case "tool_choice":
+			f[8] = v
+		case "tools":
+			f[9] = v
+		case "top_p":
+			f[10] = v
+		case "metadata":
+			f[11] = v
+		}
+		return true
+	})
+	s := append([]byte(nil), `,"instructions":`...)
+	s = appendRawOr(s, f[0], "null")
+	s = append(s, `,"max_output_tokens":`...)
+	h.settings = appendRawOr(s, f[1], "null")
+	t := append([]byte(nil), `"parallel_tool_calls":`...)
+	t = appendRawOr(t, f[2], "true")
+	t = append(t, `,"previous_response_id":`...)
+	t = appendRawOr(t, f[3], "null")
+	t = append(t, `,"reasoning":{"effort":`...)
+	t = appendRawOr(t, f[4].Get("effort"), "null")
+	t = append(t, `,"summary":`...)
+	t = appendRawOr(t, f[4].Get("summary"), "null")
+	t = append(t, `},"store":`...)
+	t = appendRawOr(t, f[5], "true")
+	t = append(t, `,"temperature":`...)
+	t = appendRawOr(t, f[6], "1")
+	t = append(t, `,"text":`...)
+	if f[7].IsObject() && f[7].Get("format").IsObject() {
+		t = append(t, f[7].Raw...)
+	} else {
+		t = append(t, `{"format":{"type":"text"}}`...)
+	}
+	t = append(t, `,"tool_choice":`...)
+	t = appendRawOr(t, f[8], `"auto"`)
+	t = append(t, `,"tools":`...)
+	t = appendRawOr(t, f[9], "[]")
+	t = append(t, `,"top_p":`...)
+	h.tail = append(appendRawOr(t, f[10], "1"), `,"truncation":"disabled"`...)
+	h.metadata = []byte("{}")
+	if f[11].IsObject() {
+		h.metadata = []byte(f[11].Raw)
+	}
+	f[9].ForEach(func(_, t gjson.Result) bool {
 		if t.Get("type").Str == "custom" {
 			if h.custom == nil {
 				h.custom = map[string]bool{}
@@ -62,47 +126,16 @@ func (h *responseHead) appendResponse(dst []byte, status string, output []byte, 
 		dst = AppendJSONString(dst, incomplete)
 		dst = append(dst, '}')
 	}
-	r := h.req
-	dst = append(dst, `,"instructions":`...)
-	dst = appendRawOr(dst, r.Get("instructions"), "null")
-	dst = append(dst, `,"max_output_tokens":`...)
-	dst = appendRawOr(dst, r.Get("max_output_tokens"), "null")
+	dst = append(dst, h.settings...)
 	dst = append(dst, `,"model":`...)
 	dst = AppendJSONString(dst, h.model)
 	dst = append(dst, `,"output":`...)
 	dst = append(dst, output...)
-	dst = append(dst, `,"parallel_tool_calls":`...)
-	dst = appendRawOr(dst, r.Get("parallel_tool_calls"), "true")
-	dst = append(dst, `,"previous_response_id":`...)
-	dst = appendRawOr(dst, r.Get("previous_response_id"), "null")
-	dst = append(dst, `,"reasoning":{"effort":`...)
-	dst = appendRawOr(dst, r.Get("reasoning.effort"), "null")
-	dst = append(dst, `,"summary":`...)
-	dst = appendRawOr(dst, r.Get("reasoning.summary"), "null")
-	dst = append(dst, `},"store":`...)
-	dst = appendRawOr(dst, r.Get("store"), "true")
-	dst = append(dst, `,"temperature":`...)
-	dst = appendRawOr(dst, r.Get("temperature"), "1")
-	dst = append(dst, `,"text":`...)
-	if t := r.Get("text"); t.IsObject() && t.Get("format").IsObject() {
-		dst = append(dst, t.Raw...)
-	} else {
-		dst = append(dst, `{"format":{"type":"text"}}`...)
-	}
-	dst = append(dst, `,"tool_choice":`...)
-	dst = appendRawOr(dst, r.Get("tool_choice"), `"auto"`)
-	dst = append(dst, `,"tools":`...)
-	dst = appendRawOr(dst, r.Get("tools"), "[]")
-	dst = append(dst, `,"top_p":`...)
-	dst = appendRawOr(dst, r.Get("top_p"), "1")
-	dst = append(dst, `,"truncation":"disabled","usage":`...)
+	dst = append(append(dst, ','), h.tail...)
+	dst = append(dst, `,"usage":`...)
 	dst = appendOrNull(dst, usageJSON)
 	dst = append(dst, `,"metadata":`...)
-	if m := r.Get("metadata"); m.IsObject() {
-		dst = append(dst, m.Raw...)
-	} else {
-		dst = append(dst, "{}"...)
-	}
+	dst = append(dst, h.metadata...)
 	return append(dst, '}')
 }
 
@@ -150,6 +183,11 @@ func ChatToResponses(req *Request, chat []byte, u usage.Usage) ([]byte, error) {
 	h := newResponseHead(req, created)
 	choice := root.Get("choices.0")
 	msg := choice.Get("message")
+	status, incomplete := responseStatus(choice.Get("finish_reason").Str)
+	itemStatus := "completed"
+	if status == "incomplete" {
+		itemStatus = "incomplete"
+	}
 	out := make([]byte, 0, len(chat)+256)
 	out = append(out, '[')
 	n := 0
@@ -174,7 +212,7 @@ func ChatToResponses(req *Request, chat []byte, u usage.Usage) ([]byte, error) {
 		if content.Type != gjson.String || content.Str == "" {
 			part, text = "refusal", refusal.Raw
 		}
-		out = appendMessageItem(out, NewID("msg_"), "completed", part, text)
+		out = appendMessageItem(out, NewID("msg_"), itemStatus, part, text)
 	}
 	msg.Get("tool_calls").ForEach(func(_, c gjson.Result) bool {
 		item()
@@ -183,7 +221,6 @@ func ChatToResponses(req *Request, chat []byte, u usage.Usage) ([]byte, error) {
 		return true
 	})
 	out = append(out, ']')
-	status, incomplete := responseStatus(choice.Get("finish_reason").Str)
 	var usageJSON []byte
 	if u.Known() {
 		usageJSON = AppendResponsesUsage(nil, u, -1)

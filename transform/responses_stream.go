@@ -259,7 +259,11 @@ func (s *responsesStream) closeOpen(out EventSink) error {
 		if err := s.emit(out, "response.content_part.done", b); err != nil {
 			return err
 		}
-		item = appendMessageItem(nil, s.openID, "completed", s.part, string(text))
+		status := "completed"
+		if st, _ := responseStatus(s.finish); st == "incomplete" {
+			status = "incomplete"
+		}
+		item = appendMessageItem(nil, s.openID, status, s.part, string(text))
 	}
 	return s.itemDone(out, s.openIdx, item)
 }
