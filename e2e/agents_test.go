@@ -120,8 +120,8 @@ func tailString(s string, n int) string {
 	return s
 }
 
-// agentGateway starts a gateway in front of the simulator sim (in its scripted agent mode) with an OpenAI
-// and an Anthropic provider, the client key agentKey, and the given aliases.
+// agentGateway starts a gateway in front of the simulator sim (in its scripted agent mode) with an OpenAI, an
+// Anthropic and a Gemini provider, the client key agentKey, and the given aliases.
 func agentGateway(t *testing.T, sim *caddyProc, aliases string) *caddyProc {
 	t.Helper()
 	return startCaddy(t, "gateway", gatewayConfig(fmt.Sprintf(`provider openai {
@@ -133,8 +133,13 @@ provider anthropic {
 	base_url %s
 	api_key sk-e2e-anthropic
 }
+provider google {
+	type gemini
+	base_url %s
+	api_key sk-e2e-gemini
+}
 client_keys %s
-%s`, sim.url("/v1"), sim.url(""), agentKey, aliases)))
+%s`, sim.url("/v1"), sim.url(""), sim.url("/v1beta"), agentKey, aliases)))
 }
 
 // requestsTo counts the gateway's access-log entries for path that succeeded.
@@ -153,9 +158,9 @@ func requestsTo(gw *caddyProc, path string) int {
 // tool: read notes.txt and tell the code word in it. The simulator plays the model (its scripted agent mode):
 // its first answer calls Read on notes.txt, its second quotes the tool result. The code word is random and
 // only in the file, so finding it in Claude Code's answer proves the tool ran and its result went through the
-// gateway and back. With the Anthropic provider behind (Messages passthrough) and with the OpenAI one
-// (Messages translated to Chat Completions), an alias glob mapping Claude Code's claude-* model names; and
-// against the real quickstart as its README shows, naming the model with ANTHROPIC_MODEL.
+// gateway and back. With the Anthropic provider behind (Messages passthrough), and with the OpenAI and Gemini
+// ones (Messages translated through Chat Completions), an alias glob mapping Claude Code's claude-* model
+// names; and against the real quickstart as its README shows, naming the model with ANTHROPIC_MODEL.
 func TestAgentClaudeCode(t *testing.T) {
 	requireE2E(t)
 	requireNode(t)
@@ -165,6 +170,7 @@ func TestAgentClaudeCode(t *testing.T) {
 	for _, tc := range []struct{ name, target string }{
 		{"anthropic passthrough", "anthropic/claude-sonnet-4-5"},
 		{"openai translation", "openai/gpt-4o-mini"},
+		{"gemini translation", "google/gemini-2.5-flash"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := agentGateway(t, sim, "alias claude-* "+tc.target)
@@ -226,8 +232,8 @@ func runClaudeCode(t *testing.T, bin, baseURL, key string, env ...string) {
 // TestAgentCodex runs the Codex CLI (`codex exec`, from npm) through the gateway on the same task, with a
 // custom model provider at the gateway speaking the Responses API. The simulator's first answer calls
 // exec_command with `cat notes.txt`, its second quotes the command's output. With the OpenAI provider behind
-// (Responses passthrough) and with the Anthropic one (Responses translated to Messages), an alias mapping the
-// model Codex asks for; and against the real quickstart, naming provider/model.
+// (Responses passthrough), and with the Anthropic and Gemini ones (Responses translated through chat), an
+// alias mapping the model Codex asks for; and against the real quickstart, naming provider/model.
 func TestAgentCodex(t *testing.T) {
 	requireE2E(t)
 	requireNode(t)
@@ -237,6 +243,7 @@ func TestAgentCodex(t *testing.T) {
 	for _, tc := range []struct{ name, target string }{
 		{"openai passthrough", "openai/gpt-5.5"},
 		{"anthropic translation", "anthropic/claude-sonnet-4-5"},
+		{"gemini translation", "google/gemini-2.5-flash"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := agentGateway(t, sim, "alias gpt-5.5 "+tc.target)
