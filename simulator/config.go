@@ -134,15 +134,15 @@ type Config struct {
 	Hang bool `json:"hang,omitempty"`
 
 	// Agent plays a scripted agent conversation, so that an agent client (Claude Code, Codex, an SDK's
-	// agent loop) completes a task that reads a file: when the request offers a tool that reads files (its
-	// name says read, view, cat or open but not image, write or edit, with a path property such as file_path
-	// or path) or runs commands
-	// (bash, shell, exec, run…, with a command or cmd property), and the conversation has no tool result
-	// yet, the answer calls that tool to read the first file named in the user's last prompt ("read
-	// notes.txt and tell me the code word"): the file-reading tool with the path (made absolute with the
-	// working directory the client announces, as Claude Code and Codex do), else the command tool with
-	// `cat <file>`. Once a tool result is in the conversation, the answer quotes it: "The tool returned:
-	// <result>". A tool forced by name is still called as asked. It applies to every chat format.
+	// agent loop) completes a task that reads a file. When the request offers a tool that reads files (its
+	// name says read, view, cat or open but not image, write or edit, and it has a path property such as
+	// file_path or path) or one that runs commands (bash, shell, exec, run…, with a command or cmd property),
+	// and the conversation has no tool result yet, the answer calls that tool to read the first file named in
+	// the user's last prompt ("read notes.txt and tell me the code word"): the file-reading tool with the
+	// path (made absolute with the working directory the client announces, as Claude Code and Codex do),
+	// else the command tool with `cat <file>`. Once a tool result is in the conversation, the answer quotes
+	// it: "The tool returned: <result>". A tool forced by name is still called as asked. It applies to every
+	// chat format (OpenAI chat, Anthropic Messages, Gemini, Responses).
 	Agent bool `json:"agent,omitempty"`
 
 	// RequireKey, when set, is the only API key accepted, from Authorization: Bearer, x-api-key,
