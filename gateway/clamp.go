@@ -32,6 +32,18 @@ func clampOutputTokens(body []byte, field string, limit int) []byte {
 	return out
 }
 
+// clampOutput lowers the request's output-token limit (field: max_tokens, max_output_tokens) to
+// max_output_tokens, recording what the client asked for and what is sent in the Result, which the request
+// log line shows. A surface's prepare calls it; its field validation accepts any positive limit and sets
+// apiRequest.maxTokens to at most max_output_tokens.
+func (g *Gateway) clampOutput(x *exchange, field string) {
+	asked := int(gjson.GetBytes(x.req.body, field).Int())
+	if asked > g.cfg.MaxOutputTokens {
+		x.req.body = clampOutputTokens(x.req.body, field, g.cfg.MaxOutputTokens)
+		x.res.MaxTokensAsked, x.res.MaxTokensSent = asked, g.cfg.MaxOutputTokens
+	}
+}
+
 // modelOutputLimits are the most output tokens some current models produce in one answer (their providers'
 // model pages, 2025–2026), by upstream model name prefix, most specific first. Models not listed have no
 // known limit: only max_output_tokens applies.

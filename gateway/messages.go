@@ -80,11 +80,7 @@ func clampedToModel(build func(*transform.Request) (*transform.Outgoing, error))
 
 // prepareMessages lowers max_tokens to max_output_tokens, recording the clamp in the request log.
 func prepareMessages(g *Gateway, _ *http.Request, x *exchange) *transform.Error {
-	asked := int(gjson.GetBytes(x.req.body, "max_tokens").Int())
-	if asked > g.cfg.MaxOutputTokens {
-		x.req.body = clampOutputTokens(x.req.body, "max_tokens", g.cfg.MaxOutputTokens)
-		x.res.MaxTokensAsked, x.res.MaxTokensSent = asked, g.cfg.MaxOutputTokens
-	}
+	g.clampOutput(x, "max_tokens")
 	return nil
 }
 

@@ -160,7 +160,7 @@ func TestMessagesPassthroughUpstreamErrors(t *testing.T) {
 	}
 	status = 529
 	rec, _ = postMessages(t, g, "/v1/messages", messagesBody)
-	if strings.TrimSpace(rec.Body.String()) != overloaded || rec.Header().Get("Retry-After") != "7" || rec.Code < 500 {
+	if strings.TrimSpace(rec.Body.String()) != overloaded || rec.Header().Get("Retry-After") != "7" || rec.Code != 529 {
 		t.Errorf("529: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
 	status = 200
@@ -367,4 +367,35 @@ func TestClampOutputTokens(t *testing.T) {
 	if c := <-seen; rec.Code != 200 || gjson.GetBytes(c.body, "max_completion_tokens").Int() != 16384 || res.MaxTokensAsked != 0 {
 		t.Errorf("%d: upstream got %s", rec.Code, c.body)
 	}
+}
+
+// TestMessagesSilentUpstreamGetsCountedUsage: an upstream reporting no usage gets the gateway's count in
+// the Messages answer and in message_delta, and that count is what is accounted.
+func TestMessagesSilentUpstreamGetsCountedUsage(t *testing.T) {
+	t.Run("stream", func(t *testing.T) {
+		base, _ := fakeUpstream(t, silentChunks("Hello", " there", " friend"))
+		g := newGateway(t, base)
+		rec, res := postMessages(t, g, "/v1/messages", `{"model":"openai/gpt-4o-mini","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"Say hello to my friend"}]}`)
+		events := strings.Split(strings.TrimSpace(rec.Body.String()), "\n\n")
+		start := strings.TrimPrefix(strings.SplitN(events[0], "\n", 2)[1], "data: ")
+		delta := strings.TrimPrefix(strings.SplitN(events[len(events)-2], "\n", 2)[1], "data: ")
+		if res.Usage.Origin.String() != "counted" || res.Usage.CompletionTokens < 3 || res.Usage.PromptTokens == 0 ||
+			gjson.Get(delta, "usage.output_tokens").Int() != int64(res.Usage.CompletionTokens) || gjson.Get(delta, "usage.input_tokens").Int() != int64(res.Usage.PromptTokens) ||
+			gjson.Get(start, "message.usage.input_tokens").Int() != int64(res.Usage.PromptTokens) {
+			t.Errorf("usage %+v\nmessage_start %s\nmessage_delta %s", res.Usage, start, delta)
+		}
+	})
+	t.Run("whole", func(t *testing.T) {
+		base, _ := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello there friend"},"finish_reason":"stop"}]}`)
+		})
+		g := newGateway(t, base)
+		rec, res := postMessages(t, g, "/v1/messages", `{"model":"openai/gpt-4o-mini","max_tokens":50,"messages":[{"role":"user","content":"Say hello to my friend"}]}`)
+		b := rec.Body.String()
+		if res.Usage.Origin.String() != "counted" || res.Usage.CompletionTokens != 3 || gjson.Get(b, "usage.output_tokens").Int() != 3 ||
+			gjson.Get(b, "usage.input_tokens").Int() != int64(res.Usage.PromptTokens) || res.Usage.PromptTokens == 0 {
+			t.Errorf("usage %+v, answer %s", res.Usage, b)
+		}
+	})
 }

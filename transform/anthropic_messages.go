@@ -124,11 +124,13 @@ func (a *Anthropic) TranslateCountTokens(req *Request, body []byte) ([]byte, usa
 	return body, usage.Usage{Origin: usage.Reported}, nil
 }
 
-// TranslateMessagesError is TranslateError with the upstream's body kept when it is Anthropic-shaped.
+// TranslateMessagesError is TranslateError with the upstream's body and status kept when the body is
+// Anthropic-shaped (a 529 overloaded_error stays a 529, which the retry policy retries by default).
 func (a *Anthropic) TranslateMessagesError(status int, h http.Header, body []byte) *Error {
 	e := a.TranslateError(status, h, body)
 	if IsMessagesError(body) {
 		e.Raw = append([]byte(nil), body...)
+		e.Status = status
 	}
 	return e
 }
