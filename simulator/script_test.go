@@ -203,3 +203,32 @@ func TestAgentScriptResponsesShape(t *testing.T) {
 		t.Fatalf("after the function_call_output: tool %+v, toolResult %q, want a text quoting FIG-9", ex.tool, ex.toolResult)
 	}
 }
+
+func TestAgentScriptResponsesAPI(t *testing.T) {
+	srv := startServer(t, Config{Agent: true})
+	head := `{"model":"gpt-5.5","store":false,"tools":[` +
+		`{"type":"function","name":"view_image","parameters":{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}},` +
+		`{"type":"function","name":"exec_command","parameters":{"type":"object","properties":{"cmd":{"type":"string"}},"required":["cmd"]}},` +
+		`{"type":"custom","name":"apply_patch","format":{"type":"grammar"}},{"type":"web_search"}],` +
+		`"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"read notes.txt and tell me the code word"}]}`
+	for _, stream := range []bool{false, true} {
+		var call gjson.Result
+		if stream {
+			for _, ev := range mustEvents(t, post(t, srv, "/v1/responses", head+`],"stream":true}`)) {
+				if d := gjson.Parse(ev.data); ev.name == "response.output_item.done" && d.Get("item.type").Str == "function_call" {
+					call = d.Get("item")
+				}
+			}
+		} else {
+			call = jsonBody(t, post(t, srv, "/v1/responses", head+`]}`), 200).Get(`output.#(type=="function_call")`)
+		}
+		if call.Get("name").Str != "exec_command" || call.Get("arguments").Str != `{"cmd":"cat notes.txt"}` {
+			t.Errorf("stream %v: function_call %s, want exec_command with {\"cmd\":\"cat notes.txt\"}", stream, call.Raw)
+		}
+	}
+	got := jsonBody(t, post(t, srv, "/v1/responses", head+`,{"type":"function_call","call_id":"call_1","name":"exec_command","arguments":"{}"},`+
+		`{"type":"function_call_output","call_id":"call_1","output":"Output:\nThe code word is FIG-9."}]}`), 200)
+	if text := got.Get(`output.#(type=="message").content.0.text`).Str; !strings.Contains(text, "FIG-9") {
+		t.Errorf("answer after the function_call_output: %s", got.Get("output").Raw)
+	}
+}
