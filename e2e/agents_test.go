@@ -34,11 +34,16 @@ var agentsInstall struct {
 	err  error
 }
 
-// agentsCI installs the agent clients' locked packages into agents/node_modules, once per test run. Install
-// scripts are skipped: both CLIs ship their native binary in a platform package, which agentBinary finds.
+// agentsCI installs the agent clients' locked packages into agents/node_modules, once per test run, unless
+// node_modules already holds the versions package.json pins (the packages are ~800 MB: `npm ci`, which
+// always starts afresh, takes a minute even from npm's cache). Install scripts are skipped: both CLIs ship
+// their native binary in a platform package, which agentBinary finds.
 func agentsCI(t *testing.T) {
 	t.Helper()
 	agentsInstall.once.Do(func() {
+		if agentsInstalled() {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund")
@@ -52,6 +57,22 @@ func agentsCI(t *testing.T) {
 	if agentsInstall.err != nil {
 		t.Fatal(agentsInstall.err)
 	}
+}
+
+// agentsInstalled reports whether every dependency of agents/package.json is installed at its pinned version.
+func agentsInstalled() bool {
+	pkg, err := os.ReadFile(filepath.Join(agentsDir, "package.json"))
+	if err != nil {
+		return false
+	}
+	deps := gjson.GetBytes(pkg, "dependencies")
+	installed := deps.IsObject()
+	deps.ForEach(func(name, version gjson.Result) bool {
+		b, err := os.ReadFile(filepath.Join(agentsDir, "node_modules", name.Str, "package.json"))
+		installed = err == nil && gjson.GetBytes(b, "version").Str == version.Str
+		return installed
+	})
+	return installed
 }
 
 // agentBinary returns the native binary a CLI's platform package installed, matched by pattern under
