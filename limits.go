@@ -70,10 +70,7 @@ func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, err
 		key = "memory"
 		build = func() (caddy.Destructor, error) { return ratelimit.NewMemoryStore(), nil }
 	case "redis":
-		opts := ratelimit.RedisOptions{Address: cfg.Address, Username: cfg.Username,
-			Password: repl.ReplaceAll(cfg.Password, ""), DB: cfg.DB, Prefix: cfg.Prefix}
-		key = fmt.Sprintf("redis|%s|%s|%d|%s", opts.Address, opts.Username, opts.DB, opts.Prefix)
-		build = func() (caddy.Destructor, error) { return ratelimit.NewRedisStore(opts) }
+		key, build = redisStore(cfg, repl)
 	default:
 		return nil, fmt.Errorf("rate_limit_store: unknown type '%s': use memory or redis", cfg.Type)
 	}
@@ -92,6 +89,14 @@ func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, err
 		rules[i] = rl.Rule
 	}
 	return ratelimit.New(val.(ratelimit.Store), rules, ratelimit.Options{OnStoreError: policy})
+}
+
+// redisStore returns the pool key and constructor of the Redis store cfg describes.
+func redisStore(cfg *RateLimitStore, repl *caddy.Replacer) (string, func() (caddy.Destructor, error)) {
+	opts := ratelimit.RedisOptions{Address: cfg.Address, Username: cfg.Username,
+		Password: repl.ReplaceAll(cfg.Password, ""), DB: cfg.DB, Prefix: cfg.Prefix}
+	key := fmt.Sprintf("redis|%s|%s|%d|%s", opts.Address, opts.Username, opts.DB, opts.Prefix)
+	return key, func() (caddy.Destructor, error) { return ratelimit.NewRedisStore(opts) }
 }
 
 // claims expands the key of each rule that applies to scope: at admission (no target), the rules without

@@ -99,11 +99,13 @@ type Handler struct {
 	// answering them with a 404 unknown_url.
 	Fallthrough bool `json:"fallthrough,omitempty"`
 
-	gw            *gateway.Gateway
-	logger        *zap.Logger
-	metrics       *metrics
-	storeKey      string
-	tokenizerHeld bool
+	gw       *gateway.Gateway
+	logger   *zap.Logger
+	metrics  *metrics
+	storeKey string
+	// responseStoreKey is the pool key of the store of responses made through chat completions.
+	responseStoreKey string
+	tokenizerHeld    bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -154,6 +156,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if cfg.Limiter, err = h.provisionLimits(repl); err != nil {
 		return err
 	}
+	if cfg.ResponseStore, err = h.provisionResponseStore(repl); err != nil {
+		return err
+	}
 	for _, k := range h.ClientKeys {
 		cfg.ClientKeys = append(cfg.ClientKeys, splitList(repl.ReplaceAll(k, ""))...)
 	}
@@ -195,6 +200,9 @@ func (h *Handler) Cleanup() error {
 	}
 	if h.tokenizerHeld {
 		_, _ = tokenizers.Delete(tokenizerKey)
+	}
+	if h.responseStoreKey != "" {
+		_, _ = stores.Delete(h.responseStoreKey)
 	}
 	if h.storeKey != "" {
 		_, err := stores.Delete(h.storeKey)

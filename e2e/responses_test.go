@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -103,5 +105,50 @@ func TestQuickstartResponsesOpenAIGo(t *testing.T) {
 				t.Errorf("the answer does not use the tool's result: %s", res.RawJSON())
 			}
 		})
+	}
+}
+
+// TestResponsesConversationSharedThroughRedis: with rate_limit_store redis, a response one gateway made
+// through chat completions is continued with previous_response_id on another gateway sharing the Redis, and
+// read and deleted there.
+func TestResponsesConversationSharedThroughRedis(t *testing.T) {
+	requireE2E(t)
+	redis := startRedis(t)
+	sim := startSimulator(t, "simulator", "")
+	cfg := gatewayConfig(simProvider("sim", sim, "") + redisStore(redis, ""))
+	a, b := startCaddy(t, "gateway-a", cfg), startCaddy(t, "gateway-b", cfg)
+	c := newClient(t)
+	send := func(gw *caddyProc, method, path, body string) (int, gjson.Result) {
+		req, err := http.NewRequest(method, gw.url(path), strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, gjson.ParseBytes(raw)
+	}
+	st, first := send(a, http.MethodPost, "/v1/responses", `{"model":"sim/gpt-4o-mini","input":"My name is Ada."}`)
+	id := first.Get("id").Str
+	if st != http.StatusOK || id == "" {
+		t.Fatalf("first turn: %d %s", st, first.Raw)
+	}
+	st, second := send(b, http.MethodPost, "/v1/responses",
+		`{"model":"sim/gpt-4o-mini","input":"What is my name?","previous_response_id":"`+id+`"}`)
+	if st != http.StatusOK || second.Get("previous_response_id").Str != id || second.Get("usage.input_tokens").Int() <= first.Get("usage.input_tokens").Int() {
+		t.Fatalf("second turn on the other gateway: %d %s (the earlier turn must count in its input)", st, second.Raw)
+	}
+	if st, got := send(b, http.MethodGet, "/v1/responses/"+id, ""); st != http.StatusOK || got.Get("id").Str != id {
+		t.Errorf("GET on the other gateway: %d %s", st, got.Raw)
+	}
+	if st, got := send(a, http.MethodDelete, "/v1/responses/"+id, ""); st != http.StatusOK || !got.Get("deleted").Bool() {
+		t.Errorf("DELETE: %d %s", st, got.Raw)
+	}
+	if st, _ := send(b, http.MethodGet, "/v1/responses/"+id, ""); st != http.StatusNotFound {
+		t.Errorf("GET after DELETE on the other gateway: %d", st)
 	}
 }

@@ -215,7 +215,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 		if lerr != nil {
 			return false, 0, asError(lerr)
 		}
-		return g.answer(w, x, u.Name, t.Model, b, usage.Usage{Origin: usage.Reported}, ops), 0, nil
+		return g.answer(w, r, x, u.Name, t.Model, b, usage.Usage{Origin: usage.Reported}, ops), 0, nil
 	}
 	out, berr := ops.build(treq)
 	if berr != nil {
@@ -250,14 +250,14 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if terr != nil {
 		return false, ttfb, asError(terr)
 	}
-	return g.answer(w, x, u.Name, t.Model, outBody, use, ops), ttfb, nil
+	return g.answer(w, r, x, u.Name, t.Model, outBody, use, ops), ttfb, nil
 }
 
 // answer writes a complete, successful answer: usage completed (and priced), headers, body.
-func (g *Gateway) answer(w http.ResponseWriter, x *exchange, provider, model string, outBody []byte, use usage.Usage, ops *dialectOps) bool {
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, x *exchange, provider, model string, outBody []byte, use usage.Usage, ops *dialectOps) bool {
 	outBody = g.completeUsage(x, use, outBody)
 	if s := x.ep.surface; s != nil && s.done != nil && !ops.native {
-		s.done(g, x, outBody)
+		s.done(g, r, x, outBody)
 	}
 	// Content-Length and the cost are formatted into one string, which their values share.
 	var digits [64]byte

@@ -116,12 +116,10 @@ type Config struct {
 	// plus n × max_tokens) and worst-case cost (that estimate at the price of the most expensive target
 	// the claim may pay for).
 	Claims func(r *http.Request, scope LimitScope) []ratelimit.Claim
-	// ResponseStoreBytes bounds the memory of the conversation store that keeps the responses the gateway
-	// makes itself (the Responses API served through chat completions), for previous_response_id and GET
-	// …/responses/{id}; the oldest go first. Default: DefaultResponseStoreBytes.
-	ResponseStoreBytes int
-	// ResponseStoreTTL is how long such a response is kept. Default: DefaultResponseStoreTTL.
-	ResponseStoreTTL time.Duration
+	// ResponseStore keeps the responses the gateway makes itself (the Responses API served through chat
+	// completions), for previous_response_id and GET …/responses/{id}. Default: a MemoryResponseStore of
+	// DefaultResponseStoreBytes and DefaultResponseStoreTTL.
+	ResponseStore ResponseStore
 	// OnStoreError is told about every failure of the rate-limit store (the request proceeds or is refused
 	// according to the limiter's policy).
 	OnStoreError func(err error)
@@ -156,7 +154,7 @@ type Gateway struct {
 	modelList []byte
 	owners    map[string]string
 	// responses keeps the responses made through chat completions.
-	responses *responseStore
+	responses ResponseStore
 }
 
 // New validates cfg and builds a Gateway.
@@ -177,7 +175,10 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.MaxN = DefaultMaxN
 	}
 	g := &Gateway{cfg: cfg, providers: make(map[string]*upstream, len(cfg.Providers)), created: time.Now().Unix(),
-		responses: newResponseStore(cfg.ResponseStoreBytes, cfg.ResponseStoreTTL)}
+		responses: cfg.ResponseStore}
+	if g.responses == nil {
+		g.responses = NewMemoryResponseStore(0, 0)
+	}
 	g.retry = cfg.Retry.WithDefaults()
 	g.tokenizer = cfg.Tokenizer
 	if g.tokenizer == nil {

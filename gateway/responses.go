@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -48,8 +50,10 @@ var responsesSurface = &surface{
 		body, _ = sjson.SetRawBytes(body, "usage", transform.AppendResponsesUsage(nil, u, -1))
 		return body
 	},
-	prepare: prepareResponses,
-	done:    keepResponse,
+	finalEvent: "response.completed",
+	costField:  "response.usage.cost",
+	prepare:    prepareResponses,
+	done:       keepResponse,
 }
 
 // responsesField validates a Responses request's own fields.
@@ -138,13 +142,13 @@ func countResponsesOutput(t *usage.Tokenizer, model string, body []byte) (comple
 // prepareResponses resolves previous_response_id. A response the gateway keeps (made through chat) is
 // expanded: its conversation goes before the request's input, for any provider. A response an upstream
 // keeps pins the request to that provider, which gets its own id back. Any other id is refused.
-func prepareResponses(g *Gateway, _ *http.Request, x *exchange) *transform.Error {
+func prepareResponses(g *Gateway, r *http.Request, x *exchange) *transform.Error {
 	prev := gjson.GetBytes(x.req.body, "previous_response_id")
 	if prev.Type != gjson.String || prev.Str == "" {
 		return nil
 	}
-	if kept := g.responses.get(prev.Str); kept != nil {
-		history := joinArrays(kept.history, normalizedInput(gjson.GetBytes(x.req.body, "input")))
+	if kept := g.keptResponse(r.Context(), prev.Str, x.res.ClientKey); kept != nil {
+		history := joinArrays(kept.History, normalizedInput(gjson.GetBytes(x.req.body, "input")))
 		body, err := sjson.SetRawBytes(x.req.body, "input", history)
 		if err != nil {
 			return transform.InvalidRequest("input", "could not continue the conversation: "+err.Error())
@@ -210,7 +214,7 @@ func normalizedInput(v gjson.Result) []byte {
 // keepResponse keeps a response made through chat in the conversation store, unless the request said
 // store: false: its input items and its output (message and tool call items; reasoning summaries cannot be
 // replayed to a provider) make the history a later previous_response_id continues.
-func keepResponse(g *Gateway, x *exchange, answer []byte) {
+func keepResponse(g *Gateway, r *http.Request, x *exchange, answer []byte) {
 	root := gjson.ParseBytes(x.req.body)
 	if root.Get("store").Type == gjson.False || len(answer) == 0 {
 		return
@@ -236,7 +240,20 @@ func keepResponse(g *Gateway, x *exchange, answer []byte) {
 		return true
 	})
 	history := joinArrays(input, append(output, ']'))
-	g.responses.put(&storedResponse{id: id, history: history, inputCount: inputCount, response: append([]byte(nil), answer...)})
+	g.storeError(g.responses.Put(context.WithoutCancel(r.Context()),
+		&StoredResponse{ID: id, History: history, InputCount: inputCount, Response: append([]byte(nil), answer...),
+			Owner: x.res.ClientKey}))
+}
+
+// keptResponse returns the response the store keeps as id for the client identity owner, or nil; a store
+// failure counts as none, as does another client's response.
+func (g *Gateway) keptResponse(ctx context.Context, id, owner string) *StoredResponse {
+	kept, err := g.responses.Get(ctx, id)
+	g.storeError(err)
+	if kept == nil || kept.Owner != owner {
+		return nil
+	}
+	return kept
 }
 
 // serveResponse serves the stored-response requests: GET and DELETE …/responses/{id}, GET
@@ -259,7 +276,7 @@ func (g *Gateway) serveResponse(w http.ResponseWriter, r *http.Request, res *Res
 	}
 	notFound := transform.NewError(http.StatusNotFound, "invalid_request_error", "not_found",
 		"no response with id '"+id+"': it expired, was stored with store: false, or was not made through this gateway")
-	if kept := g.responses.get(id); kept != nil {
+	if kept := g.keptResponse(r.Context(), id, res.ClientKey); kept != nil {
 		res.Status = http.StatusOK
 		switch {
 		case sub == "input_items":
@@ -267,11 +284,12 @@ func (g *Gateway) serveResponse(w http.ResponseWriter, r *http.Request, res *Res
 		case sub == "cancel":
 			g.failAs(w, res, ep, transform.InvalidRequest("", "only background responses can be cancelled"))
 		case method == http.MethodDelete:
-			g.responses.delete(id)
+			_, err := g.responses.Delete(r.Context(), id)
+			g.storeError(err)
 			b := transform.AppendJSONString([]byte(`{"id":`), id)
 			writeJSON(w, append(b, `,"object":"response","deleted":true}`...))
 		default:
-			writeJSON(w, kept.response)
+			writeJSON(w, kept.Response)
 		}
 		return
 	}
@@ -281,8 +299,12 @@ func (g *Gateway) serveResponse(w http.ResponseWriter, r *http.Request, res *Res
 		g.failAs(w, res, ep, notFound)
 		return
 	}
+	if upstreamID == "." || upstreamID == ".." {
+		g.failAs(w, res, ep, notFound)
+		return
+	}
 	rd, _ := u.Dialect.(transform.ResponsesDialect)
-	restPath := "/" + upstreamID
+	restPath := "/" + url.PathEscape(upstreamID)
 	if sub != "" {
 		restPath += "/" + sub
 	}
@@ -323,11 +345,11 @@ func (g *Gateway) serveResponse(w http.ResponseWriter, r *http.Request, res *Res
 }
 
 // inputItemsList is the input_items list of a kept response.
-func inputItemsList(kept *storedResponse) []byte {
+func inputItemsList(kept *StoredResponse) []byte {
 	b := []byte(`{"object":"list","data":[`)
 	i := 0
-	gjson.ParseBytes(kept.history).ForEach(func(_, item gjson.Result) bool {
-		if i >= kept.inputCount {
+	gjson.ParseBytes(kept.History).ForEach(func(_, item gjson.Result) bool {
+		if i >= kept.InputCount {
 			return false
 		}
 		if i > 0 {

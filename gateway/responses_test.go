@@ -441,3 +441,152 @@ func TestResponsesCodexShapedRequestTranslated(t *testing.T) {
 		t.Errorf("output %s", item.Raw)
 	}
 }
+
+// TestResponsesKeptPerClientKey: a response kept by the gateway is only continued, read or deleted with the
+// client key that made it; ids naming a provider cannot reach other upstream paths.
+func TestResponsesKeptPerClientKey(t *testing.T) {
+	base, seen := fakeUpstream(t, answer(3, 1))
+	g := newGateway(t, base, func(c *Config) { c.ClientKeys = []string{"key-a", "key-b"} })
+	do := func(key, method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := do("key-a", http.MethodPost, "/v1/responses", `{"model":"openai/m","input":"secret"}`)
+	<-seen
+	id := gjson.Get(rec.Body.String(), "id").Str
+	if r := do("key-b", http.MethodPost, "/v1/responses", `{"model":"openai/m","input":"x","previous_response_id":"`+id+`"}`); r.Code != http.StatusBadRequest {
+		t.Errorf("another key continued the response: %d %s", r.Code, r.Body)
+	}
+	for _, m := range []string{http.MethodGet, http.MethodDelete} {
+		if r := do("key-b", m, "/v1/responses/"+id, ""); r.Code != http.StatusNotFound {
+			t.Errorf("another key: %s %d %s", m, r.Code, r.Body)
+		}
+	}
+	if r := do("key-a", http.MethodGet, "/v1/responses/"+id, ""); r.Code != http.StatusOK {
+		t.Errorf("the owner: GET %d %s", r.Code, r.Body)
+	}
+
+	nbase, nseen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		io.WriteString(w, `{"object":"response","id":"r"}`)
+	})
+	ng := nativeResponsesGateway(t, nbase)
+	for _, upID := range []string{"..", "x?limit=1", "a%2Fb"} {
+		r := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/v1/responses/x", nil)
+		req.URL.Path = "/v1/responses/" + wrapResourceID("openai", upID)
+		ng.ServeHTTP(r, req)
+		select {
+		case up := <-nseen:
+			if !strings.HasPrefix(up.path, "/v1/responses/") || strings.Count(up.path, "/") != 3 || strings.Contains(up.path, "?") {
+				t.Errorf("id %q reached %s", upID, up.path)
+			}
+		default:
+			if r.Code != http.StatusNotFound {
+				t.Errorf("id %q: %d", upID, r.Code)
+			}
+		}
+	}
+}
+
+// TestResponsesStreamFromOllamaNative replays a recorded Ollama /api/chat stream (NDJSON) as a Responses
+// stream: the text deltas make the completed message, and Ollama's counts are the usage.
+func TestResponsesStreamFromOllamaNative(t *testing.T) {
+	base, seen := fakeUpstream(t, replay(t, "ollama/api_chat_stream.ndjson", "application/x-ndjson"))
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers = []Provider{{Name: "ollama", BaseURL: strings.TrimSuffix(base, "/v1"),
+			Dialect: transform.NewOllama(transform.OllamaOptions{})}}
+	})
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"ollama/gemma3:1b","input":"Hi","instructions":"Be brief.","stream":true}`)
+	if up := <-seen; up.path != "/api/chat" || gjson.GetBytes(up.body, "messages.0.role").Str != "system" {
+		t.Errorf("upstream %s %s", up.path, up.body)
+	}
+	evs := parseNamedEvents(t, rec.Body.String())
+	text := ""
+	for _, ev := range evs {
+		if ev.name == "response.output_text.delta" {
+			text += ev.data.Get("delta").Str
+		}
+	}
+	done := evs[len(evs)-1]
+	if done.name != "response.completed" || text == "" || done.data.Get("response.output.0.content.0.text").Str != text {
+		t.Fatalf("text %q, last event %s", text, done.data.Raw)
+	}
+	if done.data.Get("response.usage.output_tokens").Int() != int64(res.Usage.CompletionTokens) || res.Usage.Origin.String() != "reported" {
+		t.Errorf("usage %s, result %+v", done.data.Get("response.usage").Raw, res.Usage)
+	}
+}
+
+// TestResponsesAzureNative: Azure serves the Responses API at /openai/v1/responses, the deployment named by
+// model, with its api-key header.
+func TestResponsesAzureNative(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		io.WriteString(w, `{"id":"resp_az","object":"response","status":"completed","model":"gpt-5","output":[],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}`)
+	})
+	g := newGateway(t, base, func(c *Config) {
+		c.Providers[0] = Provider{Name: "azure", BaseURL: strings.TrimSuffix(base, "/v1"), APIKeys: []string{"az-key"},
+			Dialect: transform.NewOpenAI(transform.OpenAIOptions{NativeResponses: true, Azure: &transform.AzureOptions{
+				APIVersion: "2024-10-21", Deployments: map[string]string{"gpt-5": "prod-gpt5"}}})}
+	})
+	rec, _ := postTo(t, g, "/v1/responses", `{"model":"azure/gpt-5","input":"hi"}`)
+	up := <-seen
+	if rec.Code != http.StatusOK || up.path != "/openai/v1/responses" || up.header.Get("Api-Key") != "az-key" ||
+		gjson.GetBytes(up.body, "model").Str != "prod-gpt5" {
+		t.Fatalf("%d %s; upstream %s %v %s", rec.Code, rec.Body, up.path, up.header, up.body)
+	}
+	id := gjson.Get(rec.Body.String(), "id").Str
+	r := httptest.NewRecorder()
+	g.ServeHTTP(r, httptest.NewRequest(http.MethodGet, "/v1/responses/"+id, nil))
+	if up := <-seen; up.path != "/openai/v1/responses/resp_az" || r.Code != http.StatusOK {
+		t.Errorf("GET %d, upstream %s", r.Code, up.path)
+	}
+}
+
+// TestResponsesCostReported: with report_cost, usage.cost is in the Response, native or translated, whole
+// or streamed (the native stream's response.completed, held until the usage is settled).
+func TestResponsesCostReported(t *testing.T) {
+	completed := `{"type":"response.completed","sequence_number":1,"response":{"id":"resp_1","object":"response","model":"gpt-4o-mini","status":"completed","output":[],"usage":{"input_tokens":1000,"output_tokens":1000,"total_tokens":2000}}}`
+	nbase, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if gjson.GetBytes(body, "stream").Bool() {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"model\":\"x\",\"output\":[]}}\n\n")
+			io.WriteString(w, "event: response.completed\ndata: "+completed+"\n\n")
+			return
+		}
+		io.WriteString(w, gjson.Get(completed, "response").Raw)
+	})
+	whole := answer(1000, 1000)
+	cbase, _ := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		if !gjson.GetBytes(body, "stream").Bool() {
+			whole(w, r, body)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}`+"\n\n")
+		io.WriteString(w, `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000}}`+"\n\ndata: [DONE]\n\n")
+	})
+	g := newGateway(t, nbase, func(c *Config) {
+		c.ReportCost = true
+		c.Providers[0].Dialect = transform.NewOpenAI(transform.OpenAIOptions{NativeResponses: true})
+		c.Providers = append(c.Providers, Provider{Name: "chat", BaseURL: cbase, Dialect: transform.NewOpenAI(transform.OpenAIOptions{})})
+	})
+	for _, model := range []string{"openai/gpt-4o-mini", "chat/gpt-4o-mini"} {
+		for _, stream := range []bool{false, true} {
+			rec, res := postTo(t, g, "/v1/responses", fmt.Sprintf(`{"model":%q,"input":"hi","stream":%v}`, model, stream))
+			usage := gjson.Get(rec.Body.String(), "usage")
+			if stream {
+				evs := parseNamedEvents(t, rec.Body.String())
+				last := evs[len(evs)-1]
+				if last.name != "response.completed" {
+					t.Fatalf("%s: last event %s", model, last.name)
+				}
+				usage = last.data.Get("response.usage")
+			}
+			if res.CostUSD <= 0 || usage.Get("cost").Float() != res.CostUSD {
+				t.Errorf("%s stream %v: usage %s, cost %v", model, stream, usage.Raw, res.CostUSD)
+			}
+		}
+	}
+}

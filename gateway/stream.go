@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -49,6 +50,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		counter: g.tokenizer.NewStreamCounter(x.target), out: make([]byte, 0, 1024)}
 	if x.ep.surface != nil {
 		sw.surface, sw.native = x.ep.surface.newStream(treq, ops.native), ops.native
+		if x.ep.surface.costField != "" {
+			sw.final = x.ep.surface.finalEvent
+		}
 	}
 	tr := ops.stream(treq)
 	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
@@ -88,7 +92,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		return true, ttfb, e
 	}
 	if sw.surface != nil {
-		g.finishSurface(x, sw)
+		g.finishSurface(r, x, sw)
 		return true, ttfb, nil
 	}
 	sw.finish(treq.IncludeUsage, g.usageJSON(x, sw.rawUsage))
@@ -97,7 +101,14 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 
 // finishSurface ends a complete stream of a surface: a translated one with the surface's closing events
 // (final usage and cost); a native one has sent its own.
-func (g *Gateway) finishSurface(x *exchange, sw *streamWriter) {
+func (g *Gateway) finishSurface(r *http.Request, x *exchange, sw *streamWriter) {
+	if sw.native && sw.held != nil {
+		ev := sw.held
+		if g.cfg.ReportCost && x.res.CostUSD >= 0 {
+			ev, _ = sjson.SetBytes(ev, x.ep.surface.costField, x.res.CostUSD)
+		}
+		_ = sw.writeEvent(sw.final, ev)
+	}
 	if !sw.native {
 		cost := -1.0
 		if g.cfg.ReportCost {
@@ -105,7 +116,7 @@ func (g *Gateway) finishSurface(x *exchange, sw *streamWriter) {
 		}
 		if err := sw.surface.Finish(x.res.Usage, cost, sw); err == nil {
 			if s := x.ep.surface; s.done != nil {
-				s.done(g, x, sw.surface.Result())
+				s.done(g, r, x, sw.surface.Result())
 			}
 		}
 	}
@@ -174,6 +185,10 @@ type streamWriter struct {
 	// says the upstream's events are relayed as they are, through Event.
 	surface transform.SurfaceStream
 	native  bool
+	// final names the event of a native stream held until its usage is settled (surface.finalEvent); held
+	// is that event.
+	final string
+	held  []byte
 }
 
 var (
@@ -228,6 +243,15 @@ func (s *streamWriter) Event(name string, data []byte) error {
 	if s.writeErr != nil {
 		return s.writeErr
 	}
+	if s.native && s.final != "" && name == s.final {
+		s.held = append(s.held[:0], data...)
+		return nil
+	}
+	return s.writeEvent(name, data)
+}
+
+// writeEvent queues one named event.
+func (s *streamWriter) writeEvent(name string, data []byte) error {
 	s.out = append(s.out, eventPrefix...)
 	s.out = append(s.out, name...)
 	s.out = append(s.out, '\n')

@@ -43,6 +43,10 @@ type surface struct {
 	newStream func(req *transform.Request, native bool) transform.SurfaceStream
 	// setUsage writes usage the gateway counted into an answer whose upstream reported none.
 	setUsage func(body []byte, u usage.Usage) []byte
+	// finalEvent names the event that ends a natively relayed stream with its usage, and costField where in
+	// it usage.cost goes when the gateway reports costs: the event is held until the stream's usage is
+	// settled, then written with the cost. Empty: no cost in native streams.
+	finalEvent, costField string
 	// appendError appends an error response body in the surface's shape; nil means OpenAI's.
 	appendError func(dst []byte, e *transform.Error) []byte
 	// prepare, when set, runs once per request after validation and before limits are charged. It may
@@ -51,7 +55,7 @@ type surface struct {
 	prepare func(g *Gateway, r *http.Request, x *exchange) *transform.Error
 	// done, when set, is told of each complete answer served through chat: the surface's answer object
 	// (for a stream, SurfaceStream.Result).
-	done func(g *Gateway, x *exchange, answer []byte)
+	done func(g *Gateway, r *http.Request, x *exchange, answer []byte)
 	// local, when set, answers the surface without an upstream for dialects that do not serve it natively
 	// (count_tokens): the answer body, from the request and its local input count.
 	local func(req *transform.Request) ([]byte, error)

@@ -42,7 +42,8 @@ func (responsesAPI) parse(ex *exchange, body []byte) error {
 	}
 	ex.thinking = thinkingFor(req.Get("reasoning.effort").String())
 	if input.IsArray() {
-		if item := last(input); item.Get("type").String() == "function_call_output" {
+		if t := last(input).Get("type").String(); t == "function_call_output" || t == "custom_tool_call_output" {
+			item := last(input)
 			ex.toolResult = textOf(item.Get("output"))
 			return nil
 		}

@@ -27,8 +27,8 @@ import (
 //     → user; output_config.format → response_format json_schema; stream → stream with
 //     stream_options.include_usage;
 //   - thinking {type: enabled, budget_tokens} → reasoning_effort low (≤ 4096), medium (≤ 16384) or high;
-//     output_config.effort wins when set (max → xhigh); adaptive thinking asks for nothing (the model
-//     decides), disabled for "none" only when output_config.effort is absent: nothing is sent;
+//     output_config.effort wins when set (max → xhigh); adaptive thinking sends no reasoning_effort (the
+//     model decides), and neither does thinking {type: disabled}, whatever output_config.effort says;
 //   - cache_control, service_tier, container, context_management, mcp_servers and other Anthropic-only fields
 //     are dropped.
 //
