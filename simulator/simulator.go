@@ -155,7 +155,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(ep.dialect.appendCount(buf.Bytes()[:0], ex.promptTokens))
 		return
 	}
-	ex.plan()
+	ex.plan(buf.Bytes())
 	if ex.stream {
 		s.serveStream(ctx, w, ep, ex)
 		return
