@@ -81,9 +81,19 @@ func messagesToChat(body []byte, needMax bool) ([]byte, error) {
 		case "assistant":
 			dst = nextMessage(dst, &n)
 			dst, merr = appendMessagesAssistant(dst, m.Get("content"), param)
+		case "system":
+			// Claude Code sends its environment notes as a system message between turns; Anthropic takes
+			// it, and chat has the same role.
+			var text string
+			if text, merr = messagesSystem(m.Get("content")); merr == nil && text != "" {
+				dst = nextMessage(dst, &n)
+				dst = append(dst, `{"role":"system","content":`...)
+				dst = AppendJSONString(dst, text)
+				dst = append(dst, '}')
+			}
 		default:
-			merr = InvalidRequest(param+".role", param+".role must be \"user\" or \"assistant\", not "+strconv.Quote(role)+
-				": put system instructions in the top-level system field")
+			merr = InvalidRequest(param+".role", param+".role must be \"user\", \"assistant\" or \"system\", not "+
+				strconv.Quote(role))
 		}
 		return merr == nil
 	})
