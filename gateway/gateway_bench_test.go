@@ -222,6 +222,7 @@ func BenchmarkRequestPath(b *testing.B) {
 				w := &discardWriter{h: make(http.Header)}
 				body := []byte(mode.body)
 				b.ReportAllocs()
+				cpu := processCPU()
 				for b.Loop() {
 					w.reset()
 					r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", bytes.NewReader(body))
@@ -232,6 +233,7 @@ func BenchmarkRequestPath(b *testing.B) {
 						b.Fatalf("status %d, answer ends with %q", w.status, w.tail)
 					}
 				}
+				b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			})
 		}
 		up.Close()

@@ -47,6 +47,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	// out starts with room for a few events, instead of growing to it through several copies.
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel, object: x.ep.chunkObject,
 		counter: g.tokenizer.NewStreamCounter(x.target), out: make([]byte, 0, 1024)}
+	defer sw.counter.Release()
 	tr := ops.stream(treq)
 	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
 	done, terr := tr.Translate(ev, sw)
