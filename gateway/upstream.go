@@ -153,14 +153,18 @@ func addUpstreamHeader(h, client http.Header, forward []string, extra http.Heade
 	for k, vs := range extra {
 		h[k] = vs
 	}
-	// One array for both values, each slice capped at its own element.
-	vals := make([]string, 2)
-	vals[0], vals[1] = "application/json", "application/json"
+	h["Content-Type"], h["Accept"] = jsonValue, jsonValue
 	if stream {
-		vals[1] = "text/event-stream"
+		h["Accept"] = eventStreamValue
 	}
-	h["Content-Type"], h["Accept"] = vals[0:1:1], vals[1:2:2]
 }
+
+// Header values shared by every upstream request: read only, and capped, so that an Add to the same key
+// appends to a copy.
+var (
+	jsonValue        = []string{"application/json"}[:1:1]
+	eventStreamValue = []string{"text/event-stream"}[:1:1]
+)
 
 // connectionNames reports whether the Connection header values conn name the header k (hop-by-hop).
 func connectionNames(conn []string, k string) bool {
