@@ -193,17 +193,18 @@ func proxies(b *testing.B, upstream string) map[string]http.Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(three.Close)
-	// The gateway with the prototype lean HTTP/1.1 client (leanclient_test.go) instead of net/http's Transport.
-	lean, err := New(Config{
+	// The gateway with net/http's Transport instead of its own HTTP/1.1 client, for comparison.
+	nethttp, err := New(Config{
 		Providers: []Provider{{Name: "sim", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}),
-			BaseURL: upstream + "/v1", APIKeys: []string{"sk-upstream"}, Transport: &leanTransport{addr: u.Host}}},
+			BaseURL: upstream + "/v1", APIKeys: []string{"sk-upstream"},
+			Transport: &http.Transport{MaxIdleConnsPerHost: 1024, ForceAttemptHTTP2: true}}},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(lean.Close)
+	b.Cleanup(nethttp.Close)
 	return map[string]http.Handler{
-		"gateway_lean_client": lean,
+		"gateway_nethttp":     nethttp,
 		"gateway":             benchGateway(b, upstream+"/v1"),
 		"gateway_rate_limit":  limited,
 		"gateway_3_targets":   three,
@@ -227,7 +228,7 @@ func BenchmarkRequestPath(b *testing.B) {
 	} {
 		up := httptest.NewServer(simulator.New(simulator.Config{CompletionTokens: mode.tokens}))
 		handlers := proxies(b, up.URL)
-		for _, name := range []string{"gateway", "gateway_lean_client", "gateway_rate_limit", "gateway_3_targets", "httputil", "caddy_reverse_proxy"} {
+		for _, name := range []string{"gateway", "gateway_nethttp", "gateway_rate_limit", "gateway_3_targets", "httputil", "caddy_reverse_proxy"} {
 			h := handlers[name]
 			b.Run(mode.name+"/"+name, func(b *testing.B) {
 				w := &discardWriter{h: make(http.Header)}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type upstream struct {
 	forward   []string
 	transport http.RoundTripper
 	own       *http.Transport
+	h1        *h1Client
 	// ops are the dialect's implementations of the endpoints, by Endpoint; nil where it has none.
 	ops [endpointCount]*dialectOps
 }
@@ -45,6 +47,15 @@ func newUpstream(p *Provider, forward []string) *upstream {
 		if dial <= 0 {
 			dial = DefaultDialTimeout
 		}
+		if base, err := url.Parse(u.base); err == nil && base.Host != "" && useH1Client(&http.Request{URL: base}) {
+			addr := base.Host
+			if base.Port() == "" {
+				addr = net.JoinHostPort(base.Hostname(), "80")
+			}
+			u.h1 = newH1Client(addr, dial, p.ResponseHeaderTimeout)
+			u.transport = u.h1
+			return u
+		}
 		u.own = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           dialContext(&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}),
@@ -64,6 +75,9 @@ func newUpstream(p *Provider, forward []string) *upstream {
 func (u *upstream) close() {
 	if u.own != nil {
 		u.own.CloseIdleConnections()
+	}
+	if u.h1 != nil {
+		u.h1.close()
 	}
 }
 
