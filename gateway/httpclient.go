@@ -497,43 +497,80 @@ func (b *h1Body) readBuffered() {
 	}
 }
 
-// chunkedReader reads a chunked body, its trailer section included (trailers are discarded).
+// chunkedReader reads a chunked body, its trailer section included (trailers are discarded). A Read returns
+// the data of every chunk already buffered, as net/http's does, so that events the upstream sent together are
+// relayed together.
 type chunkedReader struct {
 	br   *bufio.Reader
 	left int64 // bytes left in the current chunk
+	crlf bool  // the CRLF after the current chunk's data is still to read
 	eof  bool
 }
 
 func newChunkedReader(br *bufio.Reader) *chunkedReader { return &chunkedReader{br: br} }
 
 func (c *chunkedReader) Read(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 && !c.eof {
+		if c.left == 0 {
+			// With data in hand, go on only if the next chunk's size line has arrived: never wait for it.
+			if n > 0 && !c.sizeLineBuffered() {
+				break
+			}
+			if err := c.nextChunk(); err != nil {
+				return n, err
+			}
+			if c.eof {
+				break
+			}
+		}
+		if n > 0 && c.br.Buffered() == 0 {
+			break
+		}
+		chunk := p
+		if int64(len(chunk)) > c.left {
+			chunk = chunk[:c.left]
+		}
+		k, err := c.br.Read(chunk)
+		n += k
+		p = p[k:]
+		c.left -= int64(k)
+		if c.left == 0 {
+			c.crlf = true
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+	}
 	if c.eof {
-		return 0, io.EOF
+		return n, io.EOF
 	}
-	if c.left == 0 {
-		if err := c.nextChunk(); err != nil {
-			return 0, err
+	return n, nil
+}
+
+// sizeLineBuffered reports whether the next chunk-size line (after the pending CRLF) is wholly buffered.
+func (c *chunkedReader) sizeLineBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	if c.crlf {
+		if len(b) < 2 {
+			return false
 		}
-		if c.eof {
-			return 0, io.EOF
-		}
+		b = b[2:]
 	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.br.Read(p)
-	c.left -= int64(n)
-	if c.left == 0 && err == nil {
-		err = c.chunkEnd()
-	}
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return n, err
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // nextChunk reads a chunk-size line; the last chunk's trailer section is read and dropped.
 func (c *chunkedReader) nextChunk() error {
+	if c.crlf {
+		if err := c.chunkEnd(); err != nil {
+			return err
+		}
+		c.crlf = false
+	}
 	budget := maxH1HeaderBytes
 	line, err := readH1Line(c.br, &budget)
 	if err != nil {

@@ -372,3 +372,40 @@ func TestH1ClientStreamEndKeepsConnection(t *testing.T) {
 		t.Errorf("%d connections for 3 streams closed after [DONE], want 1 reused", n)
 	}
 }
+
+// Chunks that arrived together come out of one Read, as with net/http, so that the relay writes them to its
+// client in one write, not one write per event.
+func TestH1ClientReadsBufferedChunksTogether(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = bufio.NewReader(conn).ReadString('\n')
+		answer := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+		for i := range 5 {
+			answer += fmt.Sprintf("9\r\ndata: %d\n\n\r\n", i)
+		}
+		_, _ = io.WriteString(conn, answer+"0\r\n\r\n")
+		time.Sleep(time.Second)
+	}()
+	c := newH1Client(ln.Addr().String(), time.Second, 0)
+	defer c.close()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/", strings.NewReader("{}"))
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 4096)
+	n, err := resp.Body.Read(buf)
+	if want := "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n"; string(buf[:n]) != want || err != io.EOF {
+		t.Errorf("one Read: %q, %v; want every event and io.EOF", buf[:n], err)
+	}
+}
