@@ -98,8 +98,19 @@ func bifrostConfig(upstream int) map[string]any {
 // portkeyPeer installs Portkey's open-source gateway from npm into the run's temporary directory and runs it
 // with node, headless and with NODE_ENV=production (no UI, no log stream), the provider and upstream chosen
 // per request by its x-portkey-provider and x-portkey-custom-host headers.
+//
+// Its streamed answers fail with the @hono/node-server 1.x its package.json allows (^1.3.3): that version's
+// lightweight Response keeps the upstream fetch Response's own headers object, which is immutable, and
+// Portkey then appends its x-portkey-* headers to it ("TypeError: immutable" in updateHeaders, a 500 for
+// every stream). @hono/node-server 2.x copies those headers, so the bench installs Portkey with an npm
+// override to it.
 func portkeyPeer() *peer {
-	const pkg = "@portkey-ai/gateway"
+	const (
+		pkg     = "@portkey-ai/gateway"
+		version = "1.15.2"
+		// honoNodeServer is the override that makes Portkey's streams work (see above).
+		honoNodeServer = "2.1.9"
+	)
 	dir := func(r *runner) string { return filepath.Join(r.dir, "portkey") }
 	return &peer{
 		name: "Portkey gateway",
@@ -116,8 +127,17 @@ func portkeyPeer() *peer {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return "", "", err
 			}
-			logf("installing %s with npm", pkg)
-			cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--silent", pkg)
+			manifest, err := json.Marshal(map[string]any{"name": "aigw-bench-portkey", "private": true,
+				"dependencies": map[string]string{pkg: version},
+				"overrides":    map[string]string{"@hono/node-server": honoNodeServer}})
+			if err != nil {
+				return "", "", err
+			}
+			if err := os.WriteFile(filepath.Join(d, "package.json"), manifest, 0o644); err != nil {
+				return "", "", err
+			}
+			logf("installing %s@%s (@hono/node-server %s) with npm", pkg, version, honoNodeServer)
+			cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--silent")
 			cmd.Dir = d
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return "", "", fmt.Errorf("npm install %s: %v\n%s", pkg, err, out)
@@ -131,7 +151,7 @@ func portkeyPeer() *peer {
 				return "", "", fmt.Errorf("reading the installed %s version: %v", pkg, err)
 			}
 			node, _ := exec.CommandContext(ctx, "node", "--version").Output()
-			return meta.Version + ", node " + strings.TrimSpace(string(node)), "", nil
+			return meta.Version + " (@hono/node-server " + honoNodeServer + "), node " + strings.TrimSpace(string(node)), "", nil
 		},
 		start: func(ctx context.Context, r *runner, slug string, _, listen int) (*caddyProcess, error) {
 			d := dir(r)

@@ -149,7 +149,7 @@ func globalOptions(adminPort int, dataDir string) string {
 
 // startCaddy writes caddyfile and runs Caddy with it, isolated in its own HOME and XDG directories, and waits
 // until every port in ready accepts connections.
-func startCaddy(ctx context.Context, bin, dir, name, caddyfile string, adminPort int, ready []int, set *processSet) (*caddyProcess, error) {
+func startCaddy(ctx context.Context, bin, dir, name, caddyfile string, adminPort int, ready []int, set *processSet, env ...string) (*caddyProcess, error) {
 	pdir := filepath.Join(dir, name)
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		return nil, err
@@ -161,6 +161,7 @@ func startCaddy(ctx context.Context, bin, dir, name, caddyfile string, adminPort
 	logPath := filepath.Join(pdir, "caddy.log")
 	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+pdir, "XDG_DATA_HOME="+pdir, "XDG_CONFIG_HOME="+pdir)
+	cmd.Env = append(cmd.Env, env...)
 	return startProcess(ctx, cmd, name, logPath, "127.0.0.1:"+strconv.Itoa(adminPort), ready, set)
 }
 

@@ -36,6 +36,8 @@ type family struct {
 	plain, stream string
 	// holdStreams measures the open-streams memory figures.
 	holdStreams bool
+	// env is added to the Caddy process's environment.
+	env []string
 }
 
 const (
@@ -94,6 +96,10 @@ func families() []*family {
 		url:   gatewayURL("gpt-4o-mini"),
 		probe: probeCountedUsage,
 	}
+	// The same gateway with net/http's Transport to the upstream instead of its own HTTP/1.1 client.
+	netHTTP := gw("openai nethttp", "openai", "gpt-4o-mini")
+	netHTTP.plain, netHTTP.stream = "ai_gateway openai, net/http client", "ai_gateway openai, net/http client, stream"
+	netHTTP.env, netHTTP.holdStreams = []string{"AIGW_NETHTTP_CLIENT=1"}, false
 	limitFam := &family{
 		name: "openai + rate limit", portsUsed: 1, adaptCheck: true,
 		plain:  "ai_gateway openai, rate limit on",
@@ -118,6 +124,7 @@ func families() []*family {
 	return []*family{
 		proxy,
 		gw("openai", "openai", "gpt-4o-mini"),
+		netHTTP,
 		gw("anthropic", "anthropic", "claude-sonnet-4-5"),
 		gw("gemini", "gemini", "gemini-2.5-flash-lite"),
 		usageFam,
@@ -261,7 +268,7 @@ func (r *runner) runFamily(ctx context.Context, f *family) ([]*row, []string) {
 		}
 	}
 	logf("starting Caddy for %s", f.name)
-	p, err := startCaddy(ctx, r.bin, r.dir, slug, cfg, ports[0], ports[1:], r.procs)
+	p, err := startCaddy(ctx, r.bin, r.dir, slug, cfg, ports[0], ports[1:], r.procs, f.env...)
 	if err != nil {
 		return []*row{{name: f.plain, skipped: "Caddy could not start, see problems"}}, []string{err.Error()}
 	}
@@ -281,7 +288,7 @@ func (r *runner) runFamily(ctx context.Context, f *family) ([]*row, []string) {
 		rw := &row{name: name, stream: stream}
 		if stream && f.holdStreams && r.opts.openStreams > 0 && ctx.Err() == nil {
 			// In a fresh process, before any load run, so that the figure is not the heap that load left behind.
-			fresh, err := startCaddy(ctx, r.bin, r.dir, slug+"_streams", cfg, ports[0], ports[1:], r.procs)
+			fresh, err := startCaddy(ctx, r.bin, r.dir, slug+"_streams", cfg, ports[0], ports[1:], r.procs, f.env...)
 			if err != nil {
 				return rows, []string{err.Error()}
 			}

@@ -70,7 +70,9 @@ type Provider struct {
 	// FirstTokenTimeout bounds the wait for a stream's first event; past it the attempt fails and the next
 	// target is tried. Default: none (Timeout).
 	FirstTokenTimeout time.Duration
-	// Transport overrides the provider's HTTP transport (tests, custom TLS). Default: a tuned http.Transport.
+	// Transport overrides the provider's HTTP transport (tests, custom TLS). Default: for a plain-http base URL
+	// that no proxy applies to, the gateway's own HTTP/1.1 client (h1Client); otherwise a tuned
+	// http.Transport. AIGW_NETHTTP_CLIENT=1 in the environment makes every provider use the http.Transport.
 	Transport http.RoundTripper
 }
 

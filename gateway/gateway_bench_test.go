@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -192,7 +193,18 @@ func proxies(b *testing.B, upstream string) map[string]http.Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(three.Close)
+	// The gateway with net/http's Transport instead of its own HTTP/1.1 client, for comparison.
+	nethttp, err := New(Config{
+		Providers: []Provider{{Name: "sim", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}),
+			BaseURL: upstream + "/v1", APIKeys: []string{"sk-upstream"},
+			Transport: &http.Transport{MaxIdleConnsPerHost: 1024, ForceAttemptHTTP2: true}}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nethttp.Close)
 	return map[string]http.Handler{
+		"gateway_nethttp":     nethttp,
 		"gateway":             benchGateway(b, upstream+"/v1"),
 		"gateway_rate_limit":  limited,
 		"gateway_3_targets":   three,
@@ -216,12 +228,13 @@ func BenchmarkRequestPath(b *testing.B) {
 	} {
 		up := httptest.NewServer(simulator.New(simulator.Config{CompletionTokens: mode.tokens}))
 		handlers := proxies(b, up.URL)
-		for _, name := range []string{"gateway", "gateway_rate_limit", "gateway_3_targets", "httputil", "caddy_reverse_proxy"} {
+		for _, name := range []string{"gateway", "gateway_nethttp", "gateway_rate_limit", "gateway_3_targets", "httputil", "caddy_reverse_proxy"} {
 			h := handlers[name]
 			b.Run(mode.name+"/"+name, func(b *testing.B) {
 				w := &discardWriter{h: make(http.Header)}
 				body := []byte(mode.body)
 				b.ReportAllocs()
+				cpu := processCPU()
 				for b.Loop() {
 					w.reset()
 					r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", bytes.NewReader(body))
@@ -232,8 +245,66 @@ func BenchmarkRequestPath(b *testing.B) {
 						b.Fatalf("status %d, answer ends with %q", w.status, w.tail)
 					}
 				}
+				b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			})
 		}
 		up.Close()
+	}
+}
+
+// cannedUpstream is a RoundTripper answering every request with one recorded answer, without any connection:
+// it allocates only the Response, its header map and body reader.
+type cannedUpstream struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (c *cannedUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	return &http.Response{StatusCode: c.status, Header: c.header.Clone(), ContentLength: int64(len(c.body)),
+		Body: io.NopCloser(bytes.NewReader(c.body)), Request: r}, nil
+}
+
+// BenchmarkHandlerOwn measures what the gateway's handler itself allocates and costs for one plain request,
+// without any HTTP client or upstream server: its provider's transport answers from memory with the
+// simulator's recorded answer. The "harness" row is the test's own request and recorder, to subtract.
+func BenchmarkHandlerOwn(b *testing.B) {
+	rec := httptest.NewRecorder()
+	simulator.New(simulator.Config{CompletionTokens: 20}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost,
+		"/v1/chat/completions", strings.NewReader(benchBody)))
+	canned := &cannedUpstream{status: rec.Code, header: rec.Header().Clone(), body: rec.Body.Bytes()}
+	g, err := New(Config{
+		Providers: []Provider{{Name: "sim", Dialect: transform.NewOpenAI(transform.OpenAIOptions{}),
+			BaseURL: "http://upstream.invalid/v1", APIKeys: []string{"sk-upstream"}, Transport: canned}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(g.Close)
+	harness := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	for _, h := range []struct {
+		name string
+		h    http.Handler
+	}{{"harness", harness}, {"gateway", g}} {
+		b.Run(h.name, func(b *testing.B) {
+			w := &discardWriter{h: make(http.Header)}
+			body := []byte(benchBody)
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				w.reset()
+				r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", bytes.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Authorization", "Bearer sk-client")
+				h.h.ServeHTTP(w, r)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

@@ -54,6 +54,7 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 			sw.final = x.ep.surface.finalEvent
 		}
 	}
+	defer sw.counter.Release()
 	tr := ops.stream(treq)
 	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
 	done, terr := tr.Translate(ev, sw)

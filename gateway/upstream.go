@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type upstream struct {
 	forward   []string
 	transport http.RoundTripper
 	own       *http.Transport
+	h1        *h1Client
 	// ops are the dialect's implementations of the endpoints, by Endpoint; nil where it has none.
 	ops [endpointCount]*dialectOps
 	// videos serves the calls about video jobs (video.go); nil when the dialect has none.
@@ -53,6 +55,15 @@ func newUpstream(p *Provider, forward []string) *upstream {
 		if dial <= 0 {
 			dial = DefaultDialTimeout
 		}
+		if base, err := url.Parse(u.base); err == nil && base.Host != "" && useH1Client(&http.Request{URL: base}) {
+			addr := base.Host
+			if base.Port() == "" {
+				addr = net.JoinHostPort(base.Hostname(), "80")
+			}
+			u.h1 = newH1Client(addr, dial, p.ResponseHeaderTimeout)
+			u.transport = u.h1
+			return u
+		}
 		u.own = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           dialContext(&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}),
@@ -72,6 +83,9 @@ func newUpstream(p *Provider, forward []string) *upstream {
 func (u *upstream) close() {
 	if u.own != nil {
 		u.own.CloseIdleConnections()
+	}
+	if u.h1 != nil {
+		u.h1.close()
 	}
 }
 
@@ -161,14 +175,18 @@ func addUpstreamHeader(h, client http.Header, forward []string, extra http.Heade
 	for k, vs := range extra {
 		h[k] = vs
 	}
-	// One array for both values, each slice capped at its own element.
-	vals := make([]string, 2)
-	vals[0], vals[1] = "application/json", "application/json"
+	h["Content-Type"], h["Accept"] = jsonValue, jsonValue
 	if stream {
-		vals[1] = "text/event-stream"
+		h["Accept"] = eventStreamValue
 	}
-	h["Content-Type"], h["Accept"] = vals[0:1:1], vals[1:2:2]
 }
+
+// Header values shared by every upstream request: read only, and capped, so that an Add to the same key
+// appends to a copy.
+var (
+	jsonValue        = []string{"application/json"}[:1:1]
+	eventStreamValue = []string{"text/event-stream"}[:1:1]
+)
 
 // connectionNames reports whether the Connection header values conn name the header k (hop-by-hop).
 func connectionNames(conn []string, k string) bool {

@@ -2,7 +2,11 @@ package usage
 
 import (
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 // BenchmarkCount measures Tokenizer.Count (cut at pre-token boundaries, cached segments) on the mixed corpus,
@@ -51,6 +55,35 @@ func BenchmarkStreamCounterAddChunk(b *testing.B) {
 	}
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N), "allocs/chunk")
+}
+
+// BenchmarkStreamCounterStream measures what counting costs a whole stream of 200 one-word chunks, handed over
+// as the passthrough relay does (AddChoices, the chunk already parsed): when the upstream reports usage (the
+// count is never asked for) and when it does not (Completion at the end).
+func BenchmarkStreamCounterStream(b *testing.B) {
+	tk := NewTokenizer()
+	tk.Warm()
+	words := strings.Fields(corpus(b)[:4000])
+	chunks := make([]gjson.Result, 200)
+	for i := range chunks {
+		chunks[i] = gjson.GetBytes(contentChunk(" "+words[i%len(words)]), "choices")
+	}
+	for _, reported := range []bool{true, false} {
+		b.Run("usage_reported="+strconv.FormatBool(reported), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c := tk.NewStreamCounter("openai/gpt-4o-mini")
+				for _, ch := range chunks {
+					c.AddChoices(ch)
+				}
+				if !reported {
+					c.Completion()
+				}
+				c.Release()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(chunks)), "ns/chunk")
+		})
+	}
 }
 
 func BenchmarkPriceTableCost(b *testing.B) {

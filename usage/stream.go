@@ -15,22 +15,46 @@ const (
 const toolKeyStride = 1 << 16
 
 // StreamCounter counts the completion tokens of one streamed chat completion from its OpenAI
-// chat.completion.chunk payloads. It keeps no text, only a few hundred bytes per kind of output, so its memory
-// is constant whatever the stream's length. A StreamCounter is not safe for concurrent use.
+// chat.completion.chunk payloads. It keeps at most deferSize bytes of chunks and deferTextSize of text per
+// kind of output, so its memory is constant whatever the stream's length, and it counts lazily: chunks are
+// queued as they are, and read and tokenized only when a buffer is full or Completion is called. A stream that
+// fits (about 400 chunks) and whose upstream reports its own usage, so that Completion is never called, costs
+// a copy of its choices and nothing more. A StreamCounter is not safe for concurrent use.
 type StreamCounter struct {
+	owner     *Tokenizer
 	enc       *encoder
 	content   textStream
 	reasoning textStream
 	toolArgs  textStream
 	extra     int // tool names, hidden per-call and end-of-message tokens
+	// deferred queues the choices arrays not counted yet, each after its length in 4 bytes (AddChoices).
+	deferred []byte
 }
 
 // NewStreamCounter returns a counter for a completion from model (with or without a provider prefix).
 func (t *Tokenizer) NewStreamCounter(model string) *StreamCounter {
 	enc, _ := t.encoderFor(model)
-	c := &StreamCounter{enc: enc}
-	c.content.key, c.reasoning.key, c.toolArgs.key = -1, -1, -1
+	c, _ := t.counters.Get().(*StreamCounter)
+	if c == nil {
+		c = &StreamCounter{}
+	}
+	c.owner, c.enc = t, enc
+	c.content.reset()
+	c.reasoning.reset()
+	c.toolArgs.reset()
+	c.extra = 0
+	c.deferred = c.deferred[:0]
 	return c
+}
+
+// Release gives the counter back for reuse by a later NewStreamCounter. The counter must not be used after.
+func (c *StreamCounter) Release() {
+	if c == nil {
+		return
+	}
+	t := c.owner
+	c.owner, c.enc = nil, nil
+	t.counters.Put(c)
 }
 
 // AddChunk counts one chat.completion.chunk payload (the data of one SSE event, without "data: "): the
@@ -47,11 +71,40 @@ func (c *StreamCounter) AddChunk(chunk []byte) {
 
 // AddChoices counts the choices array of a chunk that the caller has already parsed, sparing AddChunk's
 // lookup. choices must stay valid for the duration of the call only.
+//
+// Counting is deferred: the array's bytes are queued, and only read when the queue is full (deferSize bytes,
+// about 400 chunks of one choice) or when Completion asks for the count.
 func (c *StreamCounter) AddChoices(choices gjson.Result) {
-	if c.addSingleTextChoice(choices.Raw) {
+	raw := choices.Raw
+	if len(c.deferred)+4+len(raw) > deferSize {
+		c.countDeferred()
+		if 4+len(raw) > deferSize {
+			c.countChoices(raw)
+			return
+		}
+	}
+	n := len(raw)
+	c.deferred = append(c.deferred, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	c.deferred = append(c.deferred, raw...)
+}
+
+// countDeferred counts the queued choices arrays, in the order they arrived, and empties the queue.
+func (c *StreamCounter) countDeferred() {
+	q := c.deferred
+	for len(q) >= 4 {
+		n := int(q[0])<<24 | int(q[1])<<16 | int(q[2])<<8 | int(q[3])
+		c.countChoices(unsafeString(q[4 : 4+n]))
+		q = q[4+n:]
+	}
+	c.deferred = c.deferred[:0]
+}
+
+// countChoices counts one choices array.
+func (c *StreamCounter) countChoices(raw string) {
+	if c.addSingleTextChoice(raw) {
 		return
 	}
-	c.addParsedChoices(choices)
+	c.addParsedChoices(gjson.Parse(raw))
 }
 
 // addParsedChoices counts a choices array element by element.
@@ -223,6 +276,7 @@ func finishTokens(reason string) int {
 // Completion returns the completion tokens counted so far, reasoning included, and the reasoning part alone.
 // It may be called at any point, for example when a stream is cut short, and again after more chunks.
 func (c *StreamCounter) Completion() (tokens, reasoningTokens int) {
+	c.countDeferred()
 	c.content.flush(c.enc)
 	c.reasoning.flush(c.enc)
 	c.toolArgs.flush(c.enc)

@@ -231,3 +231,38 @@ func TestStreamCounterFastPathMatchesParsedPath(t *testing.T) {
 		}
 	}
 }
+
+// A released counter comes back empty: what one stream counted never leaks into the next one's count, even
+// when the first never asked for its count (its upstream reported usage) and left text pending.
+func TestStreamCounterReuseStartsEmpty(t *testing.T) {
+	tk := NewTokenizer()
+	for range 3 {
+		c := tk.NewStreamCounter("gpt-4o")
+		c.AddChunk(contentChunk("Some text that is never counted, left pending."))
+		c.AddChunk([]byte(`{"choices":[{"index":0,"delta":{"reasoning_content":"hidden"},"finish_reason":"stop"}]}`))
+		c.Release()
+	}
+	c := tk.NewStreamCounter("gpt-4")
+	c.AddChunk(contentChunk("Hello there"))
+	total, reasoning := c.Completion()
+	if want := tk.Count("gpt-4", "Hello there"); total != want || reasoning != 0 {
+		t.Errorf("reused counter: (%d, reasoning %d), want (%d, 0)", total, reasoning, want)
+	}
+	c.Release()
+}
+
+// A chunk larger than the counter's queue is counted on arrival, after the chunks queued before it: the count
+// is the whole text's, in order.
+func TestStreamCounterChunkLargerThanQueue(t *testing.T) {
+	tk := NewTokenizer()
+	big := strings.Repeat("A long tool-free answer, sent in one piece. ", deferSize/40)
+	parts := []string{"Before it: a few words.", " " + big, " And after it, the end."}
+	c := tk.NewStreamCounter("gpt-4o")
+	for _, p := range parts {
+		c.AddChunk(contentChunk(p))
+	}
+	if got, want := firstOf(c.Completion()), tk.Count("gpt-4o", strings.Join(parts, "")); got != want {
+		t.Errorf("counted %d, whole text %d", got, want)
+	}
+	c.Release()
+}

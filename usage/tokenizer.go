@@ -13,6 +13,8 @@ import (
 type Tokenizer struct {
 	o200k  encoder
 	cl100k encoder
+	// counters recycles StreamCounters with their text buffers (StreamCounter.Release).
+	counters sync.Pool
 }
 
 // NewTokenizer returns a Tokenizer whose encodings load on first use. Call Warm at provision time to load them
