@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -28,6 +29,9 @@ type h1Client struct {
 	addr                  string
 	dialer                net.Dialer
 	responseHeaderTimeout time.Duration
+	// other carries the requests for any other origin (a download location a provider redirects to): the
+	// client's connections all go to addr, so such a request must never be written to them.
+	other http.RoundTripper
 
 	mu     sync.Mutex
 	idle   []*h1Conn
@@ -109,6 +113,12 @@ func (t *h1Client) close() {
 
 // RoundTrip implements http.RoundTripper.
 func (t *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.serves(req.URL) {
+		if t.other == nil {
+			return nil, fmt.Errorf("no transport for %s://%s", req.URL.Scheme, req.URL.Host)
+		}
+		return t.other.RoundTrip(req)
+	}
 	ctx := req.Context()
 	hc, err := t.get(ctx)
 	if err != nil {
@@ -639,6 +649,18 @@ func (c *chunkedReader) chunkEnd() error {
 		return nil
 	}
 	return errMalformedAnswer
+}
+
+// serves reports whether u is at the client's own origin: plain http to its address.
+func (t *h1Client) serves(u *url.URL) bool {
+	if u.Scheme != "http" {
+		return false
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "80")
+	}
+	return host == t.addr
 }
 
 // useH1Client reports whether an upstream at base (a parsed base URL's scheme and host) gets the h1Client:

@@ -409,3 +409,32 @@ func TestH1ClientReadsBufferedChunksTogether(t *testing.T) {
 		t.Errorf("one Read: %q, %v; want every event and io.EOF", buf[:n], err)
 	}
 }
+
+// TestH1ClientSendsOtherOriginsElsewhere: the client's connections all go to its upstream, so a request for
+// another origin (a download a provider redirects to) must reach that origin, never the upstream.
+func TestH1ClientSendsOtherOriginsElsewhere(t *testing.T) {
+	var upstreamHits, otherHits atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { upstreamHits.Add(1) }))
+	defer up.Close()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherHits.Add(1)
+		io.WriteString(w, "other origin")
+	}))
+	defer other.Close()
+	c := newH1Client(strings.TrimPrefix(up.URL, "http://"), time.Second, 0)
+	defer c.close()
+	req, _ := http.NewRequest(http.MethodGet, other.URL+"/file", nil)
+	if _, err := c.RoundTrip(req); err == nil {
+		t.Fatal("without a transport for other origins the request was sent")
+	}
+	c.other = http.DefaultTransport
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "other origin" || otherHits.Load() != 1 || upstreamHits.Load() != 0 {
+		t.Errorf("got %q; other origin hit %d times, the upstream %d", b, otherHits.Load(), upstreamHits.Load())
+	}
+}

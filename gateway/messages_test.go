@@ -245,7 +245,7 @@ func TestMessagesCountTokens(t *testing.T) {
 		t.Errorf("a local count reached the upstream: %s", c.path)
 	default:
 	}
-	rec, _ = postMessages(t, g, "/v1/messages/count_tokens", `{"model":"openai/gpt-4o","messages":[{"role":"system","content":"x"}]}`)
+	rec, _ = postMessages(t, g, "/v1/messages/count_tokens", `{"model":"openai/gpt-4o","messages":[{"role":"tool","content":"x"}]}`)
 	anthropicError(t, rec, 400, "invalid_request_error")
 }
 

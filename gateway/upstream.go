@@ -61,23 +61,30 @@ func newUpstream(p *Provider, forward []string) *upstream {
 				addr = net.JoinHostPort(base.Hostname(), "80")
 			}
 			u.h1 = newH1Client(addr, dial, p.ResponseHeaderTimeout)
+			u.h1.other = newTransport(p, dial)
 			u.transport = u.h1
 			return u
 		}
-		u.own = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialContext(&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}),
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          0,
-			MaxIdleConnsPerHost:   1024,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   dial,
-			ResponseHeaderTimeout: p.ResponseHeaderTimeout,
-			ExpectContinueTimeout: time.Second,
-		}
+		u.own = newTransport(p, dial)
 		u.transport = u.own
 	}
 	return u
+}
+
+// newTransport is the net/http transport of a provider: its own upstream when that is not plain http, and
+// any other origin it sends the gateway to.
+func newTransport(p *Provider, dial time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialContext(&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}),
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   dial,
+		ResponseHeaderTimeout: p.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
 }
 
 func (u *upstream) close() {
@@ -86,6 +93,9 @@ func (u *upstream) close() {
 	}
 	if u.h1 != nil {
 		u.h1.close()
+		if t, ok := u.h1.other.(*http.Transport); ok {
+			t.CloseIdleConnections()
+		}
 	}
 }
 
