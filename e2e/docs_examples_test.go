@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,8 +112,8 @@ func TestDocsExamplesRun(t *testing.T) {
 					t.Fatal(err)
 				}
 				runExample(t, "", nil, "python3", "-m", "py_compile", f)
-				if exec.Command("python3", "-c", "import openai").Run() != nil && strings.Contains(code, "openai") {
-					t.Log("compiled; not run: the python openai package is not installed")
+				if mods := pythonImports(code); exec.Command("python3", "-c", "import "+strings.Join(mods, ", ")).Run() != nil {
+					t.Logf("compiled; not run: a package it imports is not installed (%s)", strings.Join(mods, ", "))
 					return
 				}
 				out = runExample(t, "", nil, "python3", f)
@@ -161,9 +162,9 @@ func runExample(t *testing.T, dir string, env []string, name string, args ...str
 }
 
 // buildGoExamples builds every Go example that has an expectation, in one `go build` of one module with a
-// package per example (the SDK compiles once), and returns each example's binary by its index. The module
-// requires the openai-go version of this repository's go.mod and has its go.sum, so nothing new is
-// downloaded.
+// package per example (the SDKs compile once), and returns each example's binary by its index. The module
+// has this repository's requirements and go.sum, so the examples use the SDK versions the tests pin and
+// nothing new is downloaded.
 func buildGoExamples(t *testing.T, examples []example, addr string) map[int]string {
 	t.Helper()
 	root, err := filepath.Abs("..")
@@ -174,9 +175,9 @@ func buildGoExamples(t *testing.T, examples []example, addr string) map[int]stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^\s*github\.com/openai/openai-go/v3 (v\S+)`).FindSubmatch(gomod)
-	if m == nil {
-		t.Fatal("go.mod does not require github.com/openai/openai-go/v3")
+	requires := regexp.MustCompile(`(?ms)^require \(.*?^\)`).FindAll(gomod, -1)
+	if len(requires) == 0 {
+		t.Fatal("go.mod has no require block")
 	}
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
@@ -184,7 +185,7 @@ func buildGoExamples(t *testing.T, examples []example, addr string) map[int]stri
 	}
 	dir := t.TempDir()
 	files := map[string][]byte{"go.sum": sum,
-		"go.mod": []byte("module docsexamples\n\ngo 1.26\n\nrequire github.com/openai/openai-go/v3 " + string(m[1]) + "\n")}
+		"go.mod": append([]byte("module docsexamples\n\ngo 1.26\n\n"), bytes.Join(requires, []byte("\n\n"))...)}
 	bins := map[int]string{}
 	for i, ex := range examples {
 		if ex.lang != "go" || ex.expect == "" {
@@ -207,4 +208,15 @@ func buildGoExamples(t *testing.T, examples []example, addr string) map[int]stri
 	}
 	runExample(t, dir, []string{"GOFLAGS=-mod=mod", "GOWORK=off"}, "go", "build", "-o", filepath.Join(dir, "bin")+"/", "./...")
 	return bins
+}
+
+// pythonImports are the top-level modules a Python example imports.
+func pythonImports(code string) []string {
+	var mods []string
+	for _, m := range regexp.MustCompile(`(?m)^(?:import|from) ([A-Za-z_][A-Za-z0-9_]*)`).FindAllStringSubmatch(code, -1) {
+		if !slices.Contains(mods, m[1]) {
+			mods = append(mods, m[1])
+		}
+	}
+	return mods
 }
