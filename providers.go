@@ -100,6 +100,9 @@ func (pc *ProviderConfig) build(ctx caddy.Context, repl *caddy.Replacer, warn fu
 			p.APIKeys = append(p.APIKeys, key)
 		}
 	}
+	if tc, ok := dia.(dialects.TargetCredentials); ok {
+		p.APIKeys = append(p.APIKeys, tc.TargetCredentials()...)
+	}
 	if len(p.APIKeys) == 0 && len(pc.APIKeys) > 0 {
 		warn(fmt.Sprintf("provider '%s': api_key resolved to an empty value; requests will be sent without credentials", pc.Name))
 	} else if len(p.APIKeys) == 0 && !dia.Keyless() && p.BaseURL == "" {
