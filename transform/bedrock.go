@@ -175,12 +175,11 @@ func (b *Bedrock) TranslateError(status int, h http.Header, body []byte) *Error 
 // bedrockError builds the OpenAI error for an AWS exception type (as x-amzn-ErrorType gives it, maybe with
 // ":" and a URL after it, or in lower camel case inside a stream) and message.
 func bedrockError(status int, typ, msg string) *Error {
-	if i := strings.IndexAny(typ, ":#"); i >= 0 {
-		if j := strings.LastIndexByte(typ, '#'); j >= 0 && j > i {
-			typ = typ[j+1:]
-		} else {
-			typ = typ[:i]
-		}
+	if i := strings.IndexByte(typ, ':'); i >= 0 {
+		typ = typ[:i]
+	}
+	if j := strings.LastIndexByte(typ, '#'); j >= 0 {
+		typ = typ[j+1:]
 	}
 	if typ != "" {
 		typ = strings.ToUpper(typ[:1]) + typ[1:]
