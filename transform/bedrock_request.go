@@ -162,6 +162,9 @@ func appendBedrockMessages(dst []byte, messages gjson.Result) ([]byte, error) {
 		case "assistant":
 			t.open("assistant")
 			err = bedrockAssistant(&t, m, param)
+			if err == nil && hasCacheControl(m) && t.blocks > 0 {
+				t.raw(bedrockCachePoint)
+			}
 		case "tool":
 			if t.role == "user" && !t.toolOnly {
 				t.close()
@@ -178,6 +181,10 @@ func appendBedrockMessages(dst []byte, messages gjson.Result) ([]byte, error) {
 			}
 			t.dst = AppendJSONString(t.dst, text)
 			t.dst = append(t.dst, "}]}}"...)
+			if hasCacheControl(m) || anyCacheControl(m.Get("content")) {
+				t.raw(bedrockCachePoint)
+				t.toolOnly = true // a marker after tool results keeps the message open to the next ones
+			}
 		default:
 			err = InvalidRequest(param+".role", "unsupported message role "+strconv.Quote(role)+
 				" for a Bedrock model: use system, developer, user, assistant or tool")
@@ -278,7 +285,11 @@ func bedrockUserContent(t *anthropicTurns, content gjson.Result, param string) *
 
 // bedrockAssistant appends an assistant message's text and its tool calls as toolUse blocks.
 func bedrockAssistant(t *anthropicTurns, m gjson.Result, param string) *Error {
+	before := t.blocks
 	bedrockText(t, contentText(m.Get("content")))
+	if t.blocks > before && anyCacheControl(m.Get("content")) {
+		t.raw(bedrockCachePoint)
+	}
 	var err *Error
 	j := -1
 	m.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
@@ -389,4 +400,14 @@ func bedrockThinkingBudget(req *Request, root gjson.Result) (int64, error) {
 		return 0, nil
 	}
 	return anthropicThinkingBudget(req.Body, root)
+}
+
+// anyCacheControl reports whether a content array has a part with cache_control.
+func anyCacheControl(content gjson.Result) bool {
+	found := false
+	content.ForEach(func(_, part gjson.Result) bool {
+		found = hasCacheControl(part)
+		return !found
+	})
+	return found
 }

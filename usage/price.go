@@ -17,6 +17,21 @@ type Price struct {
 	// CacheWrite is the price of prompt tokens written to the provider's prompt cache (Anthropic charges
 	// 1.25× Input for 5-minute cache writes); 0 means Input.
 	CacheWrite float64
+	// CacheWrite1h is the price of prompt tokens written to the cache for one hour (Anthropic: 2× Input);
+	// 0 means CacheWrite.
+	CacheWrite1h float64
+	// LongContext, when set, prices a whole exchange whose prompt (PromptTokens) exceeds its threshold at
+	// its own prices instead, as Gemini 2.5 Pro does above 200k prompt tokens and Claude Sonnet does with
+	// the 1M-token context window.
+	LongContext *LongContextPrice
+}
+
+// LongContextPrice is a price tier for prompts above a size.
+type LongContextPrice struct {
+	// Above is the prompt size, in tokens, above which the tier applies.
+	Above int
+	// Input, Output, CachedInput, CacheWrite and CacheWrite1h are as in Price (0 means the same fallbacks).
+	Input, Output, CachedInput, CacheWrite, CacheWrite1h float64
 }
 
 // PriceRule prices the models whose "provider/model" name matches Pattern, a glob with path.Match semantics:
@@ -49,7 +64,7 @@ func NewPriceTable(rules []PriceRule) (*PriceTable, error) {
 			return nil, fmt.Errorf("price pattern %q is not a valid glob (%v): use * ? [] as in path.Match, e.g. openai/gpt-4o*", r.Pattern, err)
 		}
 		p := r.Price
-		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 {
+		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
 			return nil, fmt.Errorf("price for %q is negative: prices are USD per million tokens, 0 or more", r.Pattern)
 		}
 		t.rules = append(t.rules, compile(r))
@@ -98,18 +113,26 @@ func (t *PriceTable) Cost(providerModel string, u Usage) (usd float64, found boo
 	return p.cost(u), true
 }
 
-// cost applies p to u.
+// cost applies p to u: the long-context tier when the prompt is above it; cache reads at CachedInput, cache
+// writes at CacheWrite (the one-hour ones at CacheWrite1h), the rest of the prompt at Input.
 func (p Price) cost(u Usage) float64 {
-	cachedPrice, writePrice := p.CachedInput, p.CacheWrite
+	if lc := p.LongContext; lc != nil && u.PromptTokens > lc.Above {
+		p = Price{Input: lc.Input, Output: lc.Output, CachedInput: lc.CachedInput, CacheWrite: lc.CacheWrite, CacheWrite1h: lc.CacheWrite1h}
+	}
+	cachedPrice, writePrice, write1hPrice := p.CachedInput, p.CacheWrite, p.CacheWrite1h
 	if cachedPrice == 0 {
 		cachedPrice = p.Input
 	}
 	if writePrice == 0 {
 		writePrice = p.Input
 	}
+	if write1hPrice == 0 {
+		write1hPrice = writePrice
+	}
 	cached, written := max(u.CachedTokens, 0), max(u.CacheWriteTokens, 0)
+	written1h := min(max(u.CacheWrite1hTokens, 0), written)
 	plain := max(u.PromptTokens-cached-written, 0)
-	micro := float64(plain)*p.Input + float64(cached)*cachedPrice + float64(written)*writePrice +
-		float64(max(u.CompletionTokens, 0))*p.Output
+	micro := float64(plain)*p.Input + float64(cached)*cachedPrice + float64(written-written1h)*writePrice +
+		float64(written1h)*write1hPrice + float64(max(u.CompletionTokens, 0))*p.Output
 	return micro / 1e6
 }

@@ -40,6 +40,9 @@ type Usage struct {
 	CachedTokens int
 	// CacheWriteTokens is the part of PromptTokens written to the provider's prompt cache (Anthropic).
 	CacheWriteTokens int
+	// CacheWrite1hTokens is the part of CacheWriteTokens written with a one-hour lifetime (Anthropic's
+	// ttl "1h", priced above the default five minutes).
+	CacheWrite1hTokens int
 	// ReasoningTokens is the part of CompletionTokens spent on reasoning or thinking.
 	ReasoningTokens int
 	Origin          Origin
