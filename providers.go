@@ -21,7 +21,7 @@ type ProviderConfig struct {
 	Name string `json:"name"`
 	// DialectRaw is the provider's API dialect, a module of the http.handlers.ai_gateway.dialects
 	// namespace selected by "type": openai (any OpenAI-compatible server; "preset" picks a known service's
-	// base URL), azure, anthropic, gemini, ollama_native, or a third-party module. Its other fields are the
+	// base URL), azure, anthropic, gemini, ollama_native, bedrock, vertex, or a third-party module. Its other fields are the
 	// dialect's own options. Default: the preset or dialect named like the provider, else openai with no
 	// preset (base_url is then needed).
 	DialectRaw json.RawMessage `json:"dialect,omitempty" caddy:"namespace=http.handlers.ai_gateway.dialects inline_key=type"`

@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
 	"github.com/aibackend/caddy-ai-gateway/internal/awscreds"
 	"github.com/aibackend/caddy-ai-gateway/internal/caddyopt"
@@ -50,7 +51,7 @@ func (Bedrock) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision resolves the region and credentials and builds the translator.
-func (b *Bedrock) Provision(caddy.Context) error {
+func (b *Bedrock) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	b.region = repl.ReplaceAll(b.Region, "")
 	if b.region == "" {
@@ -63,7 +64,8 @@ func (b *Bedrock) Provision(caddy.Context) error {
 	for i, c := range b.Credentials {
 		id, secret := repl.ReplaceAll(c.AccessKeyID, ""), repl.ReplaceAll(c.SecretAccessKey, "")
 		if id == "" || secret == "" {
-			return fmt.Errorf("bedrock credentials %d: access_key_id and secret_access_key resolved to an empty value", i+1)
+			// kept as a target whose requests fail saying so, rather than signed with other credentials
+			ctx.Logger().Warn("bedrock: a credential set resolved to an empty access_key_id or secret_access_key; its requests will fail", zap.Int("set", i+1))
 		}
 		opts.CredentialSets = append(opts.CredentialSets, awscreds.Static(id, secret, repl.ReplaceAll(c.SessionToken, "")))
 		b.creds = append(b.creds, transform.BedrockCredentialPrefix+strconv.Itoa(i))

@@ -75,7 +75,7 @@ func (v *Vertex) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if ts == nil {
-		ctx.Logger().Warn("vertex: no credentials found (no credentials_file or credentials_json, and no Application Default Credentials); requests need an api_key")
+		ctx.Logger().Warn("vertex: no OAuth2 credentials (credentials_file or credentials_json resolved to nothing, or no Application Default Credentials); requests need an api_key")
 	}
 	if v.project == "" {
 		v.project = project
@@ -97,7 +97,11 @@ func (v *Vertex) tokenSource(repl *caddy.Replacer) (oauth2.TokenSource, string, 
 	// token requests get a client with a timeout: an Authorize call must not hang on the token endpoint
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second})
 	raw := []byte(repl.ReplaceAll(v.CredentialsJSON, ""))
-	if file := repl.ReplaceAll(v.CredentialsFile, ""); file != "" {
+	file := repl.ReplaceAll(v.CredentialsFile, "")
+	if len(raw) == 0 && file == "" && (v.CredentialsJSON != "" || v.CredentialsFile != "") {
+		return nil, "", nil // configured but resolved to nothing: no credentials rather than other ones
+	}
+	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, "", fmt.Errorf("vertex credentials_file: %v", err)

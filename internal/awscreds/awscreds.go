@@ -35,9 +35,12 @@ func Chain() aws.CredentialsProvider {
 	}))
 }
 
-// Static returns a provider of fixed credentials.
+// Static returns a provider of fixed credentials; it fails when the key id or the secret is empty.
 func Static(accessKeyID, secretAccessKey, sessionToken string) aws.CredentialsProvider {
 	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		if accessKeyID == "" || secretAccessKey == "" {
+			return aws.Credentials{}, errors.New("the configured access_key_id or secret_access_key is empty (an unset placeholder?)")
+		}
 		return aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey, SessionToken: sessionToken,
 			Source: "caddy-ai-gateway config"}, nil
 	})
