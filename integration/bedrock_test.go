@@ -27,6 +27,16 @@ const bedrockAPIKey = "ABSKbedrockapikeyexample"
 // bedrockAnswer is the fake's Converse answer: a tool call when the request offers tools, else text.
 func bedrockAnswer(call cloudfake.BedrockCall) ([]byte, int, string, string) {
 	switch {
+	case call.Op == "invoke" && strings.HasPrefix(call.ModelID, "amazon.titan-embed"):
+		if !gjson.GetBytes(call.Body, "inputText").Exists() {
+			return nil, 400, "ValidationException", "Malformed input request: required key [inputText] not found"
+		}
+		return []byte(`{"embedding":[0.125,-0.5,0.25],"inputTextTokenCount":7}`), 0, "", ""
+	case call.Op == "invoke" && strings.HasPrefix(call.ModelID, "cohere.embed"):
+		if !gjson.GetBytes(call.Body, "texts").IsArray() || gjson.GetBytes(call.Body, "input_type").Str == "" {
+			return nil, 400, "ValidationException", "Malformed input request: texts and input_type are required"
+		}
+		return []byte(`{"embeddings":[[0.1,0.2],[0.3,0.4]],"id":"e1","response_type":"embeddings_floats","texts":["a","b"]}`), 0, "", ""
 	case strings.Contains(string(call.Body), "throttle me"):
 		return nil, http.StatusTooManyRequests, "ThrottlingException", "Too many requests, please wait before trying again."
 	case strings.Contains(string(call.Body), "bad field"):
@@ -203,5 +213,38 @@ func TestBedrockErrors(t *testing.T) {
 		if c.status == 400 && attempts != 1 || c.status != 400 && attempts != 2 {
 			t.Errorf("%s: %d attempts", c.prompt, attempts)
 		}
+	}
+}
+
+// TestBedrockEmbeddings: openai-go's embeddings through the gateway to Titan and Cohere Embed on Bedrock
+// (InvokeModel), signed requests checked by the fake.
+func TestBedrockEmbeddings(t *testing.T) {
+	client, _, fake := bedrockGateway(t)
+	ctx := context.Background()
+	titan, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "bedrock/amazon.titan-embed-text-v2:0",
+		Input: openai.EmbeddingNewParamsInputUnion{OfString: openai.String("hello world")}, Dimensions: openai.Int(256)})
+	if err != nil {
+		t.Fatalf("titan: %v", err)
+	}
+	if len(titan.Data) != 1 || titan.Data[0].Embedding[1] != -0.5 || titan.Usage.PromptTokens != 7 {
+		t.Errorf("titan %s", titan.RawJSON())
+	}
+	call := fake.Calls()[len(fake.Calls())-1]
+	if call.Op != "invoke" || gjson.GetBytes(call.Body, "dimensions").Int() != 256 || gjson.GetBytes(call.Body, "inputText").Str != "hello world" {
+		t.Errorf("titan request %s %s", call.Op, call.Body)
+	}
+	co, err := client.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "bedrock/cohere.embed-english-v3",
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b"}}})
+	if err != nil {
+		t.Fatalf("cohere: %v", err)
+	}
+	if len(co.Data) != 2 || co.Data[1].Embedding[0] != 0.3 {
+		t.Errorf("cohere %s", co.RawJSON())
+	}
+	_, err = client.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "bedrock/amazon.titan-embed-text-v2:0",
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b"}}})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 {
+		t.Errorf("two texts for Titan: %v", err)
 	}
 }

@@ -168,3 +168,21 @@ func TestVertexTokenRefresh(t *testing.T) {
 		t.Errorf("after the refresh margin: %d tokens issued, last token %q: want a new token before the old one expired", n, calls[len(calls)-1].Token)
 	}
 }
+
+// TestVertexEmbeddings: openai-go's embeddings through the gateway to Vertex AI's :predict.
+func TestVertexEmbeddings(t *testing.T) {
+	client, fake := vertexGateway(t, time.Hour)
+	emb, err := client.Embeddings.New(context.Background(), openai.EmbeddingNewParams{Model: "vertex/text-embedding-005",
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"one two", "three four five"}}, Dimensions: openai.Int(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(emb.Data) != 2 || emb.Data[1].Embedding[0] != 0.25 || emb.Usage.PromptTokens != 5 {
+		t.Errorf("embeddings %s", emb.RawJSON())
+	}
+	call := fake.Calls()[len(fake.Calls())-1]
+	if call.Method != "predict" || gjson.GetBytes(call.Body, "instances.1.content").Str != "three four five" ||
+		gjson.GetBytes(call.Body, "parameters.outputDimensionality").Int() != 3 {
+		t.Errorf("request %s %s", call.Method, call.Body)
+	}
+}

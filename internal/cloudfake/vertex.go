@@ -116,6 +116,20 @@ func (v *Vertex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "data: %s\r\n\r\n", ev)
 			w.(http.Flusher).Flush()
 		}
+	case publisher == "google" && method == "predict":
+		insts := gjson.GetBytes(body, "instances")
+		if !insts.IsArray() || len(insts.Array()) == 0 {
+			googleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "instances must be a non-empty list")
+			return
+		}
+		v.record(call)
+		var preds []string
+		for i, in := range insts.Array() {
+			preds = append(preds, fmt.Sprintf(`{"embeddings":{"values":[0.%d5,-0.25,0.5],"statistics":{"token_count":%d,"truncated":false}}}`,
+				i+1, len(strings.Fields(in.Get("content").String()))))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"predictions":[%s],"metadata":{"billableCharacterCount":42}}`, strings.Join(preds, ","))
 	case publisher == "anthropic" && (method == "rawPredict" || method == "streamRawPredict"):
 		if gjson.GetBytes(body, "anthropic_version").String() != "vertex-2023-10-16" || gjson.GetBytes(body, "model").Exists() {
 			w.Header().Set("Content-Type", "application/json")
