@@ -312,8 +312,8 @@ func header(h eventstream.Headers, name string) string {
 	if v == nil {
 		return ""
 	}
-	if s, ok := v.Get().(string); ok {
-		return s
+	if s, ok := v.(eventstream.StringValue); ok {
+		return string(s)
 	}
 	return v.String()
 }
