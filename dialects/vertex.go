@@ -34,7 +34,7 @@ const vertexEarlyRefresh = time.Minute
 // translation and Claude models (publishers/anthropic, rawPredict) with the Anthropic translation.
 // Credentials: OAuth2 access tokens from a service account key (credentials_file, or credentials_json from a
 // placeholder) or Application Default Credentials, shared by all requests of the provider and refreshed a
-// minute before they expire; or an api_key (Vertex AI express mode).
+// minute before they expire; or an api_key (a Google Cloud API key), sent as x-goog-api-key.
 type Vertex struct {
 	// Project is the Google Cloud project id. Default: the credentials' project_id, else
 	// GOOGLE_CLOUD_PROJECT.

@@ -23,7 +23,7 @@ type VertexOptions struct {
 	// Location is the region, e.g. us-central1, or "global".
 	Location string
 	// TokenSource gives the OAuth2 access tokens requests carry (shared by all requests, refreshed before
-	// they expire). Nil sends no token (an API key of the provider is then needed: Vertex express mode).
+	// they expire). Nil sends no token (an api_key of the provider is then needed).
 	TokenSource oauth2.TokenSource
 	// Gemini and Anthropic configure the translations reused for the two publishers' models.
 	Gemini    GeminiOptions
@@ -35,7 +35,7 @@ type VertexOptions struct {
 // rawPredict and streamRawPredict with anthropic_version vertex-2023-10-16 in the body, the Anthropic
 // dialect's translation). Models whose name starts with "claude" go to Anthropic, every other one to
 // Google. Requests carry an OAuth2 access token (Authorization: Bearer), or, when the provider has an
-// api_key, that key as x-goog-api-key (Vertex AI express mode, Gemini only).
+// api_key, that key as x-goog-api-key (a Google Cloud API key bound to a service account).
 type Vertex struct {
 	opts      VertexOptions
 	gemini    *Gemini
@@ -122,7 +122,7 @@ func vertexAnthropicBody(body []byte) ([]byte, error) {
 	return sjson.SetBytes(body, "anthropic_version", VertexAnthropicVersion)
 }
 
-// Authorize sets the OAuth2 access token, or the API key (express mode) when one is configured.
+// Authorize sets the OAuth2 access token, or the API key (x-goog-api-key) when one is configured.
 func (v *Vertex) Authorize(req *http.Request, apiKey string) error {
 	if apiKey != "" {
 		req.Header.Set("x-goog-api-key", apiKey)

@@ -47,8 +47,8 @@ func TestVertexRequests(t *testing.T) {
 	if err := v.Authorize(req, ""); err == nil {
 		t.Error("a request without credentials was authorized")
 	}
-	if err := v.Authorize(req, "AQ.express-key"); err != nil || req.Header.Get("x-goog-api-key") != "AQ.express-key" {
-		t.Errorf("express mode key: %v %v", err, req.Header)
+	if err := v.Authorize(req, "AQ.api-key"); err != nil || req.Header.Get("x-goog-api-key") != "AQ.api-key" {
+		t.Errorf("api key: %v %v", err, req.Header)
 	}
 	e := v.TranslateError(401, nil, []byte(`{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`))
 	if e.Status != 401 || !strings.HasPrefix(e.Message, "vertex: ") || !strings.Contains(e.Message, "service account") {
