@@ -138,16 +138,16 @@ func TestVertexOpenAISDK(t *testing.T) {
 // TestVertexTokenRefresh: concurrent requests share one access token, and a token is replaced before it
 // expires (a minute early), so no request reaches the fake, which refuses expired tokens, with one.
 func TestVertexTokenRefresh(t *testing.T) {
-	client, fake := vertexGateway(t, 61*time.Second) // valid for 1s by the gateway's one-minute margin
-	ask := func() error {
+	ask := func(client openai.Client) error {
 		_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "vertex/gemini-2.5-flash",
 			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("Hi")}})
 		return err
 	}
+	client, fake := vertexGateway(t, time.Hour)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
-		wg.Go(func() { errs <- ask() })
+		wg.Go(func() { errs <- ask(client) })
 	}
 	wg.Wait()
 	close(errs)
@@ -159,13 +159,18 @@ func TestVertexTokenRefresh(t *testing.T) {
 	if n := fake.Issued(); n != 1 {
 		t.Fatalf("%d tokens for 8 concurrent requests: want one shared token", n)
 	}
+
+	client, fake = vertexGateway(t, 61*time.Second) // good for 1s by the gateway's one-minute margin
+	if err := ask(client); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(1100 * time.Millisecond)
-	if err := ask(); err != nil {
+	if err := ask(client); err != nil {
 		t.Fatal(err)
 	}
 	calls := fake.Calls()
-	if n := fake.Issued(); n != 2 || calls[len(calls)-1].Token == calls[0].Token {
-		t.Errorf("after the refresh margin: %d tokens issued, last token %q: want a new token before the old one expired", n, calls[len(calls)-1].Token)
+	if n := fake.Issued(); n != 2 || calls[1].Token == calls[0].Token {
+		t.Errorf("after the refresh margin: %d tokens issued, tokens %q then %q: want a new token before the old one expired", n, calls[0].Token, calls[1].Token)
 	}
 }
 
