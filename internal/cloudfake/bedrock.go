@@ -3,6 +3,8 @@
 // access tokens and their expiry, API keys) and answers in the service's own wire format.
 package cloudfake
 
+//lint:file-ignore ST1005 the fakes answer with the services' own wording (capitalized sentences), as clients see it
+
 import (
 	"bytes"
 	"context"

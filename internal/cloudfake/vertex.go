@@ -1,3 +1,4 @@
+//lint:file-ignore ST1005 the fakes answer with the services' own wording (capitalized sentences), as clients see it
 package cloudfake
 
 import (
