@@ -1,5 +1,6 @@
-//lint:file-ignore ST1005 the fakes answer with the services' own wording (capitalized sentences), as clients see it
 package cloudfake
+
+//lint:file-ignore ST1005 the fakes answer with the services' own wording (capitalized sentences), as clients see it
 
 import (
 	"crypto"
