@@ -92,7 +92,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        match    model <glob...>           # e.g. openai/*
 //	    }
 //	    rate_limit_store memory|redis {
-//	        address  <host:port>
+//	        address  <host:port...>            # several: cluster seed nodes, or Sentinels
+//	        cluster                            # Redis Cluster
+//	        sentinel_master   <name>           # Redis Sentinel: the master's name
+//	        sentinel_password <password>
 //	        username <user>
 //	        password <password>                # e.g. {env.REDIS_PASSWORD}
 //	        db       <n>
@@ -106,6 +109,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_n             <n>                  # largest n (choices per request); default 8
 //	    fallthrough                            # pass paths the gateway does not serve to the next handler (default: 404 unknown_url)
 //	    client_keys       <key...>             # e.g. {env.GATEWAY_KEYS}
+//	    openapi           public|private       # …/openapi.json without a client key; default private
+//	    docs              on|off               # the Try it page at …/docs/; default off
+//	    virtual_keys {                         # keys managed at run time: …/keys API, …/console/ page
+//	        store      memory|redis { ... }    # default memory; redis takes rate_limit_store's options
+//	        admin_keys <key...>                # e.g. {env.GATEWAY_ADMIN_KEYS}; manage keys, cannot call models
+//	        console                            # serve the management page at …/console/
+//	    }
 //	}
 //
 // Every option that takes one value may be given once per block (a repeat is an error); the list options
@@ -200,6 +210,28 @@ var handlerOptions = caddyopt.Table[*handlerBlock]{
 		b.h.Fallthrough = true
 		return caddyopt.Flag(d)
 	}},
+	{Name: "openapi", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
+		}
+		if v != "public" && v != "private" {
+			return d.Errf("invalid openapi '%s': use public (no client key needed) or private (the default)", v)
+		}
+		b.h.OpenAPI = v
+		return nil
+	}},
+	{Name: "docs", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
+		v, err := caddyopt.String(d)
+		if err != nil {
+			return err
+		}
+		if v != "on" && v != "off" {
+			return d.Errf("invalid docs '%s': use on (serve the Try it page at …/docs/) or off", v)
+		}
+		b.h.Docs = v == "on"
+		return nil
+	}},
 	{Name: "client_keys", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
 		args := d.RemainingArgs()
 		if len(args) == 0 {
@@ -278,6 +310,10 @@ var handlerOptions = caddyopt.Table[*handlerBlock]{
 		}
 		b.h.RateLimitStore = st
 		return nil
+	}},
+	{Name: "virtual_keys", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.VirtualKeys, err = unmarshalVirtualKeys(d)
+		return err
 	}},
 	{Name: "on_store_error", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) error {
 		v, err := onStoreError(d)
@@ -700,6 +736,8 @@ func rateArg(d *caddyfile.Dispenser, name string) (ratelimit.Rate, error) {
 type storeBlock struct {
 	st  *RateLimitStore
 	top *caddyopt.Set
+	// what names the block in errors: "rate_limit_store " or "virtual_keys store ".
+	what string
 }
 
 // unmarshalStore parses a rate_limit_store block.
@@ -711,14 +749,14 @@ func unmarshalStore(d *caddyfile.Dispenser, top *caddyopt.Set) (*RateLimitStore,
 	if st.Type != "memory" && st.Type != "redis" {
 		return nil, d.Errf("rate_limit_store '%s': use memory or redis", st.Type)
 	}
-	return st, storeOptions.Parse(d, &storeBlock{st: st, top: top}, nil, "rate_limit_store ", nil)
+	return st, storeOptions.Parse(d, &storeBlock{st: st, top: top, what: "rate_limit_store "}, nil, "rate_limit_store ", nil)
 }
 
 // redisOption is a rate_limit_store option that only redis takes.
 func redisOption(set func(st *RateLimitStore, v string)) func(d *caddyfile.Dispenser, b *storeBlock) error {
 	return func(d *caddyfile.Dispenser, b *storeBlock) error {
 		if b.st.Type != "redis" {
-			return d.Errf("%s is only for rate_limit_store redis", d.Val())
+			return d.Errf("%s is only for %sredis", d.Val(), b.what)
 		}
 		v, err := caddyopt.String(d)
 		if err != nil {
@@ -731,23 +769,81 @@ func redisOption(set func(st *RateLimitStore, v string)) func(d *caddyfile.Dispe
 
 // storeOptions are the options of the rate_limit_store block.
 var storeOptions = caddyopt.Table[*storeBlock]{
-	{Name: "address", Parse: redisOption(func(st *RateLimitStore, v string) { st.Address = v })},
+	{Name: "address", Parse: func(d *caddyfile.Dispenser, b *storeBlock) error {
+		if b.st.Type != "redis" {
+			return d.Errf("address is only for %sredis", b.what)
+		}
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		b.st.Address, b.st.Addresses = args[0], args[1:]
+		return nil
+	}},
+	{Name: "cluster", Parse: func(d *caddyfile.Dispenser, b *storeBlock) error {
+		if b.st.Type != "redis" {
+			return d.Errf("cluster is only for %sredis", b.what)
+		}
+		b.st.Cluster = true
+		return caddyopt.Flag(d)
+	}},
+	{Name: "sentinel_master", Parse: redisOption(func(st *RateLimitStore, v string) { st.SentinelMaster = v })},
+	{Name: "sentinel_password", Parse: redisOption(func(st *RateLimitStore, v string) { st.SentinelPassword = v })},
 	{Name: "username", Parse: redisOption(func(st *RateLimitStore, v string) { st.Username = v })},
 	{Name: "password", Parse: redisOption(func(st *RateLimitStore, v string) { st.Password = v })},
 	{Name: "prefix", Parse: redisOption(func(st *RateLimitStore, v string) { st.Prefix = v })},
 	{Name: "db", Parse: func(d *caddyfile.Dispenser, b *storeBlock) (err error) {
 		if b.st.Type != "redis" {
-			return d.Errf("db is only for rate_limit_store redis")
+			return d.Errf("db is only for %sredis", b.what)
 		}
 		b.st.DB, err = intArg(d, 0)
 		return err
 	}},
 	{Name: "on_store_error", Parse: func(d *caddyfile.Dispenser, b *storeBlock) (err error) {
-		if err := b.top.See(d); err != nil {
-			return err
+		if b.top != nil {
+			if err := b.top.See(d); err != nil {
+				return err
+			}
 		}
 		b.st.OnStoreError, err = onStoreError(d)
 		return err
+	}},
+}
+
+// unmarshalVirtualKeys parses a virtual_keys block.
+func unmarshalVirtualKeys(d *caddyfile.Dispenser) (*VirtualKeys, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	vk := new(VirtualKeys)
+	if err := virtualKeysOptions.Parse(d, vk, nil, "virtual_keys ", nil); err != nil {
+		return nil, err
+	}
+	if len(vk.AdminKeys) == 0 {
+		return nil, d.Err("virtual_keys needs admin_keys, the keys that may manage keys: e.g. admin_keys {env.GATEWAY_ADMIN_KEYS}")
+	}
+	return vk, nil
+}
+
+// virtualKeysOptions are the options of the virtual_keys block.
+var virtualKeysOptions = caddyopt.Table[*VirtualKeys]{
+	{Name: "store", Parse: func(d *caddyfile.Dispenser, vk *VirtualKeys) error {
+		st := new(RateLimitStore)
+		if !d.Args(&st.Type) {
+			return d.ArgErr()
+		}
+		if st.Type != "memory" && st.Type != "redis" {
+			return d.Errf("virtual_keys store '%s': use memory or redis", st.Type)
+		}
+		vk.Store = st
+		return storeOptions.Parse(d, &storeBlock{st: st, what: "virtual_keys store "}, nil, "virtual_keys store ", nil)
+	}},
+	{Name: "admin_keys", Repeatable: true, Parse: func(d *caddyfile.Dispenser, vk *VirtualKeys) error {
+		return listArg(d, &vk.AdminKeys)
+	}},
+	{Name: "console", Parse: func(d *caddyfile.Dispenser, vk *VirtualKeys) error {
+		vk.Console = true
+		return caddyopt.Flag(d)
 	}},
 }
 

@@ -45,13 +45,22 @@ func asSite(block string) string {
 	return block // a whole Caddyfile
 }
 
-// TestDocsCaddyfilesAdapt adapts every Caddyfile block of README.md and every examples/*/Caddyfile, and
+// TestDocsCaddyfilesAdapt adapts every Caddyfile block of README.md and docs/*.md and every examples/*/Caddyfile, and
 // provisions the handlers they adapt to, so that the documentation cannot drift from the syntax.
 func TestDocsCaddyfilesAdapt(t *testing.T) {
+	t.Setenv("GATEWAY_ADMIN_KEYS", "docs-admin-key-0123456789")
 	docs := map[string]string{}
 	for i, b := range caddyfileBlocks(t, "README.md") {
 		if !isSyntax(b) {
 			docs["README.md block "+string(rune('1'+i))] = asSite(b)
+		}
+	}
+	pages, _ := filepath.Glob("docs/*.md")
+	for _, page := range pages {
+		for i, b := range caddyfileBlocks(t, page) {
+			if !isSyntax(b) {
+				docs[page+" block "+string(rune('1'+i))] = asSite(b)
+			}
 		}
 	}
 	examples, _ := filepath.Glob("examples/*/Caddyfile")
@@ -94,7 +103,8 @@ func optionNames(block string) []string {
 func TestSyntaxNamesEveryOption(t *testing.T) {
 	known := []string{"ai_gateway", "}"}
 	for _, names := range [][]string{handlerOptions.Names(), providerOptions.Names(), routeOptions.Names(),
-		retryOptions.Names(), cooldownOptions.Names(), rateLimitOptions.Names(), storeOptions.Names()} {
+		retryOptions.Names(), cooldownOptions.Names(), rateLimitOptions.Names(), storeOptions.Names(),
+		virtualKeysOptions.Names()} {
 		known = append(known, names...)
 	}
 	generic := slices.Clone(known)

@@ -33,8 +33,18 @@ type RateLimitStore struct {
 	// Type is memory (default; this process, kept across config reloads) or redis (shared by every gateway
 	// using the same Redis and prefix).
 	Type string `json:"type,omitempty"`
-	// Address is the Redis server's host:port. Default: 127.0.0.1:6379.
+	// Address is the Redis server's host:port (the first seed node of a cluster, the first Sentinel).
+	// Default: 127.0.0.1:6379.
 	Address string `json:"address,omitempty"`
+	// Addresses are more seed nodes of a Redis Cluster, or more Sentinels.
+	Addresses []string `json:"addresses,omitempty"`
+	// Cluster connects to a Redis Cluster through the seed nodes; every script then touches one hash slot.
+	Cluster bool `json:"cluster,omitempty"`
+	// SentinelMaster connects through Redis Sentinel (Address and Addresses are the Sentinels) to the master of
+	// this name.
+	SentinelMaster string `json:"sentinel_master,omitempty"`
+	// SentinelPassword authenticates to the Sentinels; placeholders are resolved at load time.
+	SentinelPassword string `json:"sentinel_password,omitempty"`
 	// Username is the Redis ACL user.
 	Username string `json:"username,omitempty"`
 	// Password authenticates to Redis; placeholders such as {env.REDIS_PASSWORD} are resolved at load time.
@@ -70,9 +80,8 @@ func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, err
 		key = "memory"
 		build = func() (caddy.Destructor, error) { return ratelimit.NewMemoryStore(), nil }
 	case "redis":
-		opts := ratelimit.RedisOptions{Address: cfg.Address, Username: cfg.Username,
-			Password: repl.ReplaceAll(cfg.Password, ""), DB: cfg.DB, Prefix: cfg.Prefix}
-		key = fmt.Sprintf("redis|%s|%s|%d|%s", opts.Address, opts.Username, opts.DB, opts.Prefix)
+		opts := redisOptions(cfg, repl)
+		key = "redis|" + redisIdentity(opts)
 		build = func() (caddy.Destructor, error) { return ratelimit.NewRedisStore(opts) }
 	default:
 		return nil, fmt.Errorf("rate_limit_store: unknown type '%s': use memory or redis", cfg.Type)

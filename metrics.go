@@ -5,11 +5,13 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aibackend/caddy-ai-gateway/gateway"
+	"github.com/aibackend/caddy-ai-gateway/keys"
 )
 
 // metrics are the gateway's Prometheus collectors in Caddy's registry. Caddy makes a new registry for each
@@ -23,6 +25,48 @@ type metrics struct {
 	ttfb        *prometheus.HistogramVec
 	attempts    *prometheus.CounterVec
 	storeErrors prometheus.Counter
+	// keyRequests, keyTokens and keyCost are per virtual key, labelled with its id and name from the store
+	// (never its secret); keyLabels bounds how many keys get their own series.
+	keyRequests *prometheus.CounterVec
+	keyTokens   *prometheus.CounterVec
+	keyCost     *prometheus.CounterVec
+	keyLabels   *keyLabels
+}
+
+// maxKeySeries is how many virtual keys get series of their own in one process; the usage of any further
+// key is counted under key_id and key_name "other". Keys are created by admins, not clients, but a
+// deployment with tens of thousands of them should not grow Prometheus without bound.
+const maxKeySeries = 1000
+
+// keyLabels remembers which keys have series.
+type keyLabels struct {
+	mu   sync.Mutex
+	seen map[string]string
+}
+
+// of returns the label values of k: its id and current name, or "other" once maxKeySeries keys have series.
+func (l *keyLabels) of(k *keys.Key) (id, name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n, ok := l.seen[k.ID]; ok && n == k.Name {
+		return k.ID, k.Name
+	}
+	if _, ok := l.seen[k.ID]; !ok && len(l.seen) >= maxKeySeries {
+		return "other", "other"
+	}
+	l.seen[k.ID] = k.Name
+	return k.ID, k.Name
+}
+
+// observeKey records one finished request of a virtual key.
+func (m *metrics) observeKey(k *keys.Key, u keys.Usage) {
+	id, name := m.keyLabels.of(k)
+	if c, err := m.keyRequests.GetMetricWithLabelValues(id, name); err == nil {
+		c.Inc()
+	}
+	add(m.keyTokens, float64(u.PromptTokens), id, name, "prompt")
+	add(m.keyTokens, float64(u.CompletionTokens), id, name, "completion")
+	add(m.keyCost, u.CostUSD, id, name)
 }
 
 const metricsNamespace, metricsSubsystem = "caddy", "ai_gateway"
@@ -71,6 +115,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Upstream attempts by target and outcome status, retries and fallbacks included.", "target", "status"), &err),
 		storeErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace,
 			Subsystem: metricsSubsystem, Name: "rate_limit_store_errors_total", Help: "Failures of the rate-limit store."}), &err),
+		keyRequests: register(reg, counterVec("key_requests_total",
+			"Requests of each virtual key that reached an upstream.", "key_id", "key_name"), &err),
+		keyTokens: register(reg, counterVec("key_tokens_total",
+			"Tokens of each virtual key by type (prompt, completion).", "key_id", "key_name", "type"), &err),
+		keyCost:   register(reg, counterVec("key_cost_usd_total", "Cost in USD of each virtual key.", "key_id", "key_name"), &err),
+		keyLabels: &keyLabels{seen: make(map[string]string)},
 	}
 	return m, err
 }

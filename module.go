@@ -6,6 +6,7 @@ package aigateway
 import (
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/aibackend/caddy-ai-gateway/gateway"
+	"github.com/aibackend/caddy-ai-gateway/keys"
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
@@ -25,7 +27,8 @@ func init() {
 // Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions, …/completions,
 // …/embeddings, …/moderations, …/rerank and GET …/models (and …/models/{id}) under whatever path its route
 // gives it, and answers any other path with an OpenAI-shaped 404 unknown_url (or, with fallthrough, passes it
-// to the next handler).
+// to the next handler). With virtual_keys it also serves the key management API (…/keys, …/keys/{id},
+// …/keys/{id}/rotate, …/key) and, with console, the management page (…/console/).
 // Clients name models "provider/model" (or an alias); the gateway picks the provider, injects its credential,
 // translates to its API and streams the answer back in OpenAI's format with usage.
 //
@@ -47,7 +50,7 @@ func init() {
 // `{http.ai_gateway.status}` | The HTTP status sent to the client
 // `{http.ai_gateway.attempts}` | How many upstream attempts were made
 // `{http.ai_gateway.cost}` | What the request cost in USD (empty when the model has no price)
-// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key); empty without client_keys. Set before rate-limit keys are expanded
+// `{http.ai_gateway.client_key}` | The client key's identity, "key-" and 16 hex digits of a SHA-256 with a fixed salt (never the key), or "vk-" and a virtual key's id; empty without client_keys and virtual_keys. Set before rate-limit keys are expanded
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
@@ -91,15 +94,26 @@ type Handler struct {
 	RateLimits []*RateLimit `json:"rate_limits,omitempty"`
 	// RateLimitStore says where limit counters live. Default: memory.
 	RateLimitStore *RateLimitStore `json:"rate_limit_store,omitempty"`
+	// VirtualKeys, when set, accepts client keys issued and managed at run time (…/keys, …/console/) beside
+	// ClientKeys.
+	VirtualKeys *VirtualKeys `json:"virtual_keys,omitempty"`
 
 	// Fallthrough passes requests for paths the gateway does not serve to the next handler, instead of
 	// answering them with a 404 unknown_url.
 	Fallthrough bool `json:"fallthrough,omitempty"`
+	// OpenAPI says who may read the OpenAPI document (…/openapi.json, …/openapi.yaml): "public" serves it
+	// without a client key; by default ("private") it needs one like every other endpoint.
+	OpenAPI string `json:"openapi,omitempty"`
+	// Docs serves the "Try it" page at …/docs/, which renders the OpenAPI document with a request panel per
+	// endpoint and sends requests with the key its user types in. Default: off.
+	Docs bool `json:"docs,omitempty"`
 
 	gw            *gateway.Gateway
 	logger        *zap.Logger
 	metrics       *metrics
 	storeKey      string
+	keyPoolKey    string
+	keys          *keys.Manager
 	tokenizerHeld bool
 }
 
@@ -147,6 +161,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		ReportCost:      h.ReportCost == nil || *h.ReportCost,
 		Claims:          h.claims,
 		OnStoreError:    h.storeFailed,
+		OpenAPIPublic:   h.OpenAPI == "public",
+		DocsPage:        h.Docs,
+		Version:         moduleVersion(),
 	}
 	if cfg.Limiter, err = h.provisionLimits(repl); err != nil {
 		return err
@@ -157,6 +174,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(h.ClientKeys) > 0 && len(cfg.ClientKeys) == 0 {
 		return fmt.Errorf("client_keys resolved to no key: check that the environment variable is set, or remove client_keys to allow every client")
 	}
+	if h.keys, err = h.provisionKeys(repl, cfg.ClientKeys); err != nil {
+		return err
+	}
+	cfg.Keys = h.keys
+	cfg.OnKeyUsage = h.metrics.observeKey
 	warn := func(msg string) { h.logger.Warn(msg) }
 	for _, pc := range h.Providers {
 		p, err := pc.build(ctx, repl, warn)
@@ -193,11 +215,16 @@ func (h *Handler) Cleanup() error {
 	if h.tokenizerHeld {
 		_, _ = tokenizers.Delete(tokenizerKey)
 	}
-	if h.storeKey != "" {
-		_, err := stores.Delete(h.storeKey)
-		return err
+	var err error
+	if h.keyPoolKey != "" {
+		_, err = keyPools.Delete(h.keyPoolKey)
 	}
-	return nil
+	if h.storeKey != "" {
+		if _, e := stores.Delete(h.storeKey); err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // tokenizers keeps one tokenizer across config reloads: its encoders take ~50 MB and ~50 ms to build, and
@@ -226,7 +253,11 @@ func sharedTokenizer() (*usage.Tokenizer, error) {
 
 // ServeHTTP serves gateway endpoints; other paths get a 404 unknown_url, or go to next with fallthrough.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if h.Fallthrough && gateway.Route(r) == gateway.NotOurs {
+	if h.keys != nil && h.keys.Serves(r.URL.Path) {
+		h.keys.ServeHTTP(w, r)
+		return nil
+	}
+	if h.Fallthrough && h.gw.Route(r) == gateway.NotOurs {
 		return next.ServeHTTP(w, r)
 	}
 	start := time.Now()
@@ -288,6 +319,10 @@ type logFields gateway.Result
 func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("endpoint", f.Endpoint)
 	enc.AddString("client_key", f.ClientKey)
+	if f.KeyID != "" {
+		enc.AddString("key_id", f.KeyID)
+		enc.AddString("key_name", f.KeyName)
+	}
 	enc.AddString("model", f.ClientModel)
 	enc.AddString("provider", f.Provider)
 	enc.AddString("upstream_model", f.UpstreamModel)
@@ -342,3 +377,21 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// moduleVersion is this module's version as built into the binary ("v1.2.3" with xcaddy), or "dev".
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	const path = "github.com/aibackend/caddy-ai-gateway"
+	if bi.Main.Path == path && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	for _, m := range bi.Deps {
+		if m.Path == path && m.Version != "" && m.Version != "(devel)" {
+			return m.Version
+		}
+	}
+	return "dev"
+}

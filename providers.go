@@ -96,9 +96,7 @@ func (pc *ProviderConfig) build(ctx caddy.Context, repl *caddy.Replacer, warn fu
 		}
 	}
 	for _, k := range pc.APIKeys {
-		for _, key := range splitList(repl.ReplaceAll(k, "")) {
-			p.APIKeys = append(p.APIKeys, key)
-		}
+		p.APIKeys = append(p.APIKeys, splitList(repl.ReplaceAll(k, ""))...)
 	}
 	if tc, ok := dia.(dialects.TargetCredentials); ok {
 		p.APIKeys = append(p.APIKeys, tc.TargetCredentials()...)

@@ -188,10 +188,11 @@ func (g *Gateway) estimate(x *exchange, claims []ratelimit.Claim, target string)
 	cost := -1.0
 	for i := range claims {
 		c := &claims[i]
-		if g.cfg.Limiter.CountsTokens(c.Rule) {
+		tokens, spend := g.cfg.Limiter.Counts(*c)
+		if tokens {
 			c.Tokens = g.tokenEstimate(x)
 		}
-		if g.cfg.Limiter.CountsSpend(c.Rule) {
+		if spend {
 			if cost < 0 {
 				cost = g.worstCost(x, target)
 			}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aibackend/caddy-ai-gateway/keys"
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
@@ -23,8 +24,12 @@ type exchange struct {
 	plan  router.Plan
 	// limit holds the rules claimed at admission (admitted); targetLimits those claimed for each target
 	// tried.
-	limit        ratelimit.Reservation
-	admitted     []ratelimit.Claim
+	limit    ratelimit.Reservation
+	admitted []ratelimit.Claim
+	// vkey is the virtual key that authenticated the request, keyLimit the reservation of its limits (nil
+	// when it has none: most requests do not pay for a second reservation's room).
+	vkey         *keys.Key
+	keyLimit     *ratelimit.Reservation
 	targetLimits []*targetLimit
 	// prompt is the locally counted prompt, computed at most once.
 	prompt int
@@ -41,8 +46,8 @@ type exchange struct {
 
 // serveAPI serves one request to the JSON endpoint ep: validation, routes and fallbacks, limits, retries,
 // usage and cost are the same for every endpoint.
-func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint, res *Result) {
-	x := &exchange{ep: ep, res: res, start: time.Now(), prompt: -1}
+func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint, res *Result, vk *keys.Key) {
+	x := &exchange{ep: ep, res: res, start: time.Now(), prompt: -1, vkey: vk}
 	res.CostUSD = -1
 	body, err := readBody(http.MaxBytesReader(w, r.Body, g.cfg.MaxRequestBody), r.ContentLength, g.cfg.MaxRequestBody)
 	if err != nil {
@@ -71,12 +76,22 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint,
 			return
 		}
 	}
+	if e := g.keyAllows(x); e != nil {
+		g.fail(w, res, e)
+		return
+	}
+	if e := g.reserveKey(w, r, x); e != nil {
+		g.fail(w, res, e)
+		return
+	}
 	if e := g.reserve(w, r, x); e != nil {
+		g.settleKey(r, x)
 		g.fail(w, res, e)
 		return
 	}
 	answered, last := g.tryTargets(w, r, x)
 	g.settle(r, x, answered)
+	g.settleKey(r, x)
 	if !answered {
 		g.fail(w, res, last)
 	}
@@ -111,6 +126,13 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 			continue // the target's dialect does not serve the endpoint
 		}
 		x.target = t.String()
+		if x.vkey != nil && !x.vkey.Allows(x.target) {
+			if last == nil {
+				last = modelNotAllowed(x)
+			}
+			limited = true
+			continue
+		}
 		if e := g.reserveTarget(r, x); e != nil {
 			last, limited = e, true
 			continue
@@ -252,6 +274,9 @@ func (g *Gateway) setAnswerHeaders(h *headerValues, x *exchange, provider, model
 	h.set(hdrAttempts, strconv.Itoa(len(x.res.Attempts)+1))
 	if x.res.Usage.Known() {
 		h.set(hdrUsage, x.res.Usage.Origin.String())
+	}
+	if x.keyLimit != nil {
+		x.keyLimit.Headers().Each(h.h.Set) // a virtual key's own limits; configured rules' below take precedence
 	}
 	x.limit.Headers().Each(h.h.Set)
 }

@@ -25,12 +25,14 @@ const (
 	Completions
 	Moderations
 	Rerank
+	OpenAPIDocument
+	DocsPage
 	endpointCount
 )
 
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
-	"moderations", "rerank"}
+	"moderations", "rerank", "openapi", "docs"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -57,8 +59,22 @@ func route(p string) Endpoint {
 		return ListModels
 	case strings.Contains(p, "/models/"):
 		return GetModel
+	case strings.HasSuffix(p, "/openapi.json"), strings.HasSuffix(p, "/openapi.yaml"):
+		return OpenAPIDocument
+	case docsAsset(p) != "":
+		return DocsPage
 	}
 	return NotOurs
+}
+
+// Route is the package's Route for this gateway's configuration: pages the configuration leaves off (the
+// "Try it" page without Config.DocsPage) are NotOurs.
+func (g *Gateway) Route(r *http.Request) Endpoint {
+	ep := route(r.URL.Path)
+	if ep == DocsPage && !g.cfg.DocsPage {
+		return NotOurs
+	}
+	return ep
 }
 
 // modelIn says where a request carries its model name.

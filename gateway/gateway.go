@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aibackend/caddy-ai-gateway/keys"
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
@@ -94,6 +95,14 @@ type Config struct {
 	// ClientKeys, when not empty, are the Bearer keys clients must present. Each request's key is published
 	// as a non-secret identity (Result.ClientKey, LimitScope.ClientKey).
 	ClientKeys []string
+	// OpenAPIPublic serves GET …/openapi.json and …/openapi.yaml without a client key. Default: the document
+	// needs a valid key like every other endpoint.
+	OpenAPIPublic bool
+	// DocsPage serves the "Try it" page at …/docs/: the OpenAPI document rendered with a request panel per
+	// endpoint. The page itself needs no key; the requests it sends use the key its user types in.
+	DocsPage bool
+	// Version is the version the OpenAPI document states; default "dev".
+	Version string
 	// Routes are client-facing model names served by tiers of targets.
 	Routes []router.RouteConfig
 	// Breaker configures the per-target circuit breaker.
@@ -118,6 +127,13 @@ type Config struct {
 	// OnStoreError is told about every failure of the rate-limit store (the request proceeds or is refused
 	// according to the limiter's policy).
 	OnStoreError func(err error)
+	// Keys, when set, accepts virtual keys (secrets starting with keys.SecretPrefix) beside ClientKeys, and
+	// refuses its admin keys on every model endpoint. A virtual key's allowed models are checked against each
+	// target after alias and route resolution, its limits and budget are reserved at admission and settled
+	// like rate_limit rules, and its usage is recorded when the request ends, for every endpoint.
+	Keys *keys.Manager
+	// OnKeyUsage, when set, is told about each finished request of a virtual key (for metrics).
+	OnKeyUsage func(k *keys.Key, u keys.Usage)
 }
 
 // LimitScope is what rate-limit claims are asked for: a request at admission, or one target of it.
@@ -250,6 +266,9 @@ type Result struct {
 	// with a fixed salt, never the key. Empty when no client keys are configured (every client is then one
 	// anonymous identity), or when the request was refused before it was authenticated.
 	ClientKey string
+	// KeyID and KeyName identify the virtual key that authenticated the request (ClientKey is then
+	// "vk-" and its id); empty for static client keys.
+	KeyID, KeyName string
 	// ClientModel is the model as the client named it (after default_model).
 	ClientModel string
 	// Provider and UpstreamModel name the target that answered (or the last one tried).
@@ -295,20 +314,29 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Serve answers one request for a gateway endpoint and returns what happened. Requests for other paths get
 // a 404 OpenAI-shaped error; embedders that chain handlers check Route first.
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
-	ep := Route(r)
+	ep := g.Route(r)
 	res := &Result{Endpoint: ep.String()}
 	if ep == NotOurs {
 		g.fail(w, res, transform.NewError(http.StatusNotFound, "invalid_request_error", "unknown_url",
 			"unknown request URL: "+r.Method+" "+r.URL.Path))
 		return res
 	}
-	id, e := g.authorize(r)
-	if e != nil {
+	if ep == DocsPage {
+		g.serveDocsPage(w, r, res)
+		return res
+	}
+	id, vk, e := g.authorize(r)
+	if e != nil && !(ep == OpenAPIDocument && g.cfg.OpenAPIPublic) {
 		g.fail(w, res, e)
 		return res
 	}
 	res.ClientKey = id
+	if vk != nil {
+		res.KeyID, res.KeyName = vk.ID, vk.Name
+	}
 	switch ep {
+	case OpenAPIDocument:
+		g.serveOpenAPI(w, r, res)
 	case ListModels, GetModel:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -316,7 +344,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 				"use GET for "+r.URL.Path))
 			return res
 		}
-		g.serveModels(w, r, ep, res)
+		g.serveModels(w, r, ep, res, vk)
 	default:
 		spec := endpointByID[ep]
 		if r.Method != spec.methods {
@@ -325,25 +353,45 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 				"use "+spec.methods+" for "+r.URL.Path))
 			return res
 		}
-		g.serveAPI(w, r, spec, res)
+		g.serveAPI(w, r, spec, res, vk)
 	}
 	return res
 }
 
-// authorize checks the client's key and returns its identity. A request with more than one Authorization
-// header is refused whether or not keys are configured: which one counts would otherwise depend on who
-// reads it, and a rate-limit key built from the header could be varied at will.
-func (g *Gateway) authorize(r *http.Request) (string, *transform.Error) {
+// authorize checks the client's key and returns its identity, and the virtual key when it is one. A request
+// with more than one Authorization header is refused whether or not keys are configured: which one counts
+// would otherwise depend on who reads it, and a rate-limit key built from the header could be varied at will.
+func (g *Gateway) authorize(r *http.Request) (string, *keys.Key, *transform.Error) {
 	if len(r.Header.Values("Authorization")) > 1 {
-		return "", transform.NewError(http.StatusBadRequest, "invalid_request_error", "multiple_authorization_headers",
+		return "", nil, transform.NewError(http.StatusBadRequest, "invalid_request_error", "multiple_authorization_headers",
 			"the request has more than one Authorization header: send exactly one, 'Authorization: Bearer <key>'")
 	}
-	if len(g.keyHashes) == 0 {
-		return "", nil
+	if len(g.keyHashes) == 0 && g.cfg.Keys == nil {
+		return "", nil, nil
 	}
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	key = strings.TrimSpace(key)
+	if ok && g.cfg.Keys != nil {
+		if strings.HasPrefix(key, keys.SecretPrefix) {
+			k, err := g.cfg.Keys.Authenticate(r.Context(), key)
+			if err != nil {
+				var ae *keys.AuthError
+				errors.As(err, &ae)
+				typ := "invalid_request_error"
+				if ae.Status >= 500 {
+					typ = "server_error"
+				}
+				return "", nil, transform.NewError(ae.Status, typ, ae.Code, ae.Message)
+			}
+			return "vk-" + k.ID, k, nil
+		}
+		if g.cfg.Keys.IsAdmin(key) {
+			return "", nil, transform.NewError(http.StatusForbidden, "invalid_request_error", "admin_key_not_allowed",
+				"admin keys manage keys and cannot call models: use a client key")
+		}
+	}
 	if ok {
-		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
+		sum := sha256.Sum256([]byte(key))
 		match, index := 0, 0
 		for i := range g.keyHashes {
 			eq := subtle.ConstantTimeCompare(sum[:], g.keyHashes[i][:])
@@ -351,14 +399,14 @@ func (g *Gateway) authorize(r *http.Request) (string, *transform.Error) {
 			index = subtle.ConstantTimeSelect(eq, i, index)
 		}
 		if match == 1 {
-			return g.keyIDs[index], nil
+			return g.keyIDs[index], nil, nil
 		}
 	}
 	msg := "missing API key: send it as 'Authorization: Bearer <key>'"
 	if ok {
 		msg = "incorrect API key provided"
 	}
-	return "", transform.NewError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", msg)
+	return "", nil, transform.NewError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", msg)
 }
 
 // fail writes e as the response.

@@ -5,17 +5,29 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aibackend/caddy-ai-gateway/keys"
 	"github.com/aibackend/caddy-ai-gateway/transform"
 )
 
 // serveModels answers GET …/models with every name the gateway serves, in OpenAI's list format, and
-// GET …/models/{id} with one of them.
-func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoint, res *Result) {
+// GET …/models/{id} with one of them. A virtual key with allowed models sees only the names that reach one.
+func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request, ep Endpoint, res *Result, vk *keys.Key) {
 	b := g.modelList
+	restricted := vk != nil && len(vk.Models) > 0
+	if ep == ListModels && restricted {
+		b = g.appendAllowedModels(nil, vk)
+	}
 	if ep == GetModel {
 		id := r.URL.Path[strings.Index(r.URL.Path, "/models/")+len("/models/"):]
 		if _, err := g.router.Resolve(id); err != nil {
 			g.fail(w, res, asError(err))
+			return
+		}
+		if restricted && !g.reaches(id, vk) {
+			e := transform.NewError(http.StatusForbidden, "invalid_request_error", "model_not_allowed",
+				"this API key may not use model '"+id+"': ask the gateway's administrator to allow it")
+			e.Param = "model"
+			g.fail(w, res, e)
 			return
 		}
 		owner, ok := g.owners[id]
@@ -47,6 +59,37 @@ func (g *Gateway) appendModelList(b []byte) []byte {
 		b = appendModel(b, m.ID, m.OwnedBy, g.created, g.modelEndpoints(m.ID))
 	}
 	return append(b, "]}"...)
+}
+
+// appendAllowedModels appends the model list of the names whose targets vk may reach.
+func (g *Gateway) appendAllowedModels(b []byte, vk *keys.Key) []byte {
+	b = append(b, `{"object":"list","data":[`...)
+	first := true
+	for _, m := range g.router.Models() {
+		if !g.reaches(m.ID, vk) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendModel(b, m.ID, m.OwnedBy, g.created, g.modelEndpoints(m.ID))
+	}
+	return append(b, "]}"...)
+}
+
+// reaches reports whether vk may use some target of model (after alias and route resolution).
+func (g *Gateway) reaches(model string, vk *keys.Key) bool {
+	targets, err := g.router.Resolve(model)
+	if err != nil {
+		return false
+	}
+	for _, t := range targets {
+		if vk.Allows(t.String()) {
+			return true
+		}
+	}
+	return false
 }
 
 // modelEndpoints is the set of endpoints some target of model can serve, a bit per Endpoint.

@@ -250,7 +250,7 @@ func TestUnknownPathsAre404UnlessFallthrough(t *testing.T) {
 
 	st, _, body := s.post("/api/v1/models", "", "Content-Type", "")
 	if st != http.StatusMethodNotAllowed {
-		t.Errorf("POST /api/v1/models = %d, want 405 from the gateway", st)
+		t.Errorf("POST /api/v1/models = %d %s, want 405 from the gateway", st, body)
 	}
 	resp := s.request(context.Background(), http.MethodGet, "/api/v1/models", "")
 	body, _ = io.ReadAll(resp.Body)

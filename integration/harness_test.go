@@ -106,7 +106,7 @@ func startGateway(t *testing.T, gatewayBody string) *site {
 	}
 	port := freePort(t)
 	s := &site{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), logDir: logDir,
-		client: &http.Client{Transport: &http.Transport{}, Timeout: 15 * time.Second}}
+		client: &http.Client{Transport: newConformance(t, &http.Transport{}, clientKey), Timeout: 15 * time.Second}}
 	t.Cleanup(s.client.CloseIdleConnections)
 	cfg := fmt.Sprintf(caddyfile, s.logDir, gatewayBody, strings.TrimPrefix(next.URL, "http://"), port)
 	tester := caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: adminPort, LoadRequestTimeout: 10 * time.Second})

@@ -22,7 +22,8 @@ func TestMain(m *testing.M) {
 	}
 	for env, sub := range map[string]string{"HOME": "home", "XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "data", "XDG_CACHE_HOME": "cache"} {
 		p := filepath.Join(dir, sub)
-		if err := os.MkdirAll(p, 0o700); err == nil {
+		err := os.MkdirAll(p, 0o700)
+		if err == nil {
 			err = os.Setenv(env, p)
 		}
 		if err != nil {

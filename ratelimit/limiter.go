@@ -22,6 +22,11 @@ type Claim struct {
 	// prompt and n × max_tokens at the model's price). Settle replaces it with the real cost. Zero (a model
 	// without a price) reserves nothing.
 	CostUSD float64
+	// Limits, when set, are the claim's own limits, used instead of those of a configured rule: limits that
+	// live in a database and change while the Limiter runs, such as a virtual key's. Rule then names the
+	// counters (its Name is ignored) and need not be given to New; Limits must pass Rule.Validate. Counters
+	// are kept per Rule and Key as for configured rules, so a changed limit applies to the counted usage at once.
+	Limits *Rule
 }
 
 // StoreErrorPolicy says what a Limiter does with a request when its store fails.
@@ -150,6 +155,15 @@ func (l *Limiter) CountsSpend(rule string) bool {
 	return r != nil && r.budgetNano > 0
 }
 
+// Counts reports whether a claim's rule (its own Limits, or the configured rule it names) limits tokens and
+// whether it has a budget, that is whether the claim needs a token estimate and a cost estimate.
+func (l *Limiter) Counts(c Claim) (tokens, spend bool) {
+	if c.Limits != nil {
+		return !c.Limits.Tokens.IsZero(), c.Limits.Budget.nanoUSD() > 0
+	}
+	return l.CountsTokens(c.Rule), l.CountsSpend(c.Rule)
+}
+
 // Store returns the store the limiter charges.
 func (l *Limiter) Store() Store { return l.store }
 
@@ -203,6 +217,10 @@ func (l *Limiter) fill(b *batch, claims []Claim) error {
 	b.grow(len(claims))
 	for i, c := range claims {
 		rl := l.rules[c.Rule]
+		if c.Limits != nil {
+			rl = &rule{name: c.Rule, req: c.Limits.Requests, tok: c.Limits.Tokens, budget: c.Limits.Budget,
+				budgetNano: c.Limits.Budget.nanoUSD()}
+		}
 		if rl == nil {
 			b.n = 0
 			return fmt.Errorf("rate limit %q is not defined: claims must name a configured rule", c.Rule)

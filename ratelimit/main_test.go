@@ -14,16 +14,48 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/aibackend/caddy-ai-gateway/internal/redistest"
 )
 
 // redisURL is the Redis the tests use: AIGW_REDIS_URL, or a redis-server started by TestMain.
 var redisURL, redisMissing string
 
+// cluster is a three-node Redis Cluster started by TestMain; nil (clusterMissing says why) without redis-server.
+var (
+	cluster        *redistest.Cluster
+	clusterMissing string
+)
+
 func TestMain(m *testing.M) {
 	stop := startRedis()
+	if clusterMissing = redistest.Missing(); clusterMissing == "" {
+		var err error
+		if cluster, err = redistest.NewCluster(); err != nil {
+			clusterMissing = err.Error()
+		}
+	}
 	code := m.Run()
+	if cluster != nil {
+		cluster.Close()
+	}
 	stop()
 	os.Exit(code)
+}
+
+// clusterOptions returns options for the test cluster with a prefix of the test's own, or skips the test
+// when there is none (and fails instead under CI=true).
+func clusterOptions(tb testing.TB) RedisOptions {
+	tb.Helper()
+	if cluster == nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("Redis Cluster tests must run in CI: %s", clusterMissing)
+		}
+		tb.Skip(clusterMissing)
+	}
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	return RedisOptions{Addresses: cluster.Addrs, Cluster: true, Prefix: "aigwtest:" + hex.EncodeToString(id[:]) + ":"}
 }
 
 func startRedis() (stop func()) {
@@ -109,10 +141,11 @@ func newRedisStore(tb testing.TB, o RedisOptions) *RedisStore {
 	return s
 }
 
-// eachStore runs test against a fresh MemoryStore and a fresh RedisStore.
+// eachStore runs test against a fresh MemoryStore, a fresh RedisStore and a fresh RedisStore on a cluster.
 func eachStore(t *testing.T, test func(t *testing.T, s Store)) {
 	t.Run("memory", func(t *testing.T) { test(t, NewMemoryStore()) })
 	t.Run("redis", func(t *testing.T) { test(t, newRedisStore(t, redisOptions(t))) })
+	t.Run("redis-cluster", func(t *testing.T) { test(t, newRedisStore(t, clusterOptions(t))) })
 }
 
 // clock is a settable clock for Options.Now.

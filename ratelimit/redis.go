@@ -16,6 +16,16 @@ import (
 type RedisOptions struct {
 	// Address is host:port of the Redis server; default 127.0.0.1:6379.
 	Address string
+	// Addresses are more servers: the seed nodes of a Redis Cluster (with Cluster), or the Sentinels (with
+	// MasterName). Address, when set, is the first of them.
+	Addresses []string
+	// Cluster connects to a Redis Cluster through the seed nodes in Address and Addresses.
+	Cluster bool
+	// MasterName connects through Redis Sentinel: the Sentinels in Address and Addresses are asked for the
+	// current master of this name.
+	MasterName string
+	// SentinelPassword authenticates to the Sentinels, when they require it.
+	SentinelPassword string
 	// Username is the ACL user; empty for the default user.
 	Username string
 	// Password authenticates the user (or the server's requirepass when Username is empty).
@@ -55,43 +65,79 @@ func RedisOptionsFromURL(rawURL string) (RedisOptions, error) {
 // RedisStore keeps counters in Redis so that several gateways enforce one combined limit. Each Reserve is one
 // round trip running one Lua script that checks and charges all of a request's claims atomically (EVALSHA,
 // falling back to EVAL when Redis does not have the script cached); Settle and Cancel are one more each.
-// Keys are <prefix>rl:<rule>:<hash of the key>:{r,t,b:<period start>} and expire once drained. All keys of a
-// request are touched by one script, so Redis Cluster is not supported; use a single server or Sentinel.
+// Keys are <prefix>rl:{<hash of the rule and key>}:{r,t,b:<period start>} and expire once drained.
+//
+// On a Redis Cluster the three keys of one claim share a hash slot (the braces are a hash tag), and each
+// claim is checked and charged by a script of its own, one after another: when a later claim is refused, the
+// earlier ones are given back. Every limit still holds exactly (each check-and-charge is atomic); a request
+// refused by a later claim may, for the instant before the give-back, make a concurrent one see the earlier
+// counters fuller than they end up.
 type RedisStore struct {
-	client *redis.Client
-	prefix string
+	client  redis.UniversalClient
+	prefix  string
+	cluster bool
+}
+
+// NewRedisClient returns a client for o: a Redis Cluster client with o.Cluster, a Sentinel-backed client with
+// o.MasterName, else a client of one server. It does not connect yet. Commands are never retried (a retried
+// script could charge twice) and dial once, so that an outage fails requests fast.
+func NewRedisClient(o RedisOptions) (redis.UniversalClient, error) {
+	addrs := o.Addresses
+	if o.Address != "" || len(addrs) == 0 {
+		addrs = append([]string{orString(o.Address, "127.0.0.1:6379")}, addrs...)
+	}
+	if o.DB < 0 {
+		return nil, fmt.Errorf("redis db %d: must be 0 or more", o.DB)
+	}
+	if o.Cluster && o.DB != 0 {
+		return nil, fmt.Errorf("redis db %d: a Redis Cluster has only database 0", o.DB)
+	}
+	if o.Cluster && o.MasterName != "" {
+		return nil, errors.New("redis: choose Cluster or Sentinel (a master name), not both")
+	}
+	if !o.Cluster && o.MasterName == "" && len(addrs) > 1 {
+		return nil, errors.New("redis: several addresses need cluster (seed nodes) or a Sentinel master name")
+	}
+	uo := &redis.UniversalOptions{
+		Addrs:            addrs,
+		Username:         o.Username,
+		Password:         o.Password,
+		SentinelPassword: o.SentinelPassword,
+		MasterName:       o.MasterName,
+		IsClusterMode:    o.Cluster,
+		DB:               o.DB,
+		TLSConfig:        o.TLS,
+		DialTimeout:      orDefault(o.DialTimeout, time.Second),
+		ReadTimeout:      orDefault(o.ReadTimeout, time.Second),
+		WriteTimeout:     orDefault(o.WriteTimeout, time.Second),
+		PoolSize:         o.PoolSize,
+		// A retried script could charge a request twice: a failure goes to OnStoreError instead.
+		MaxRetries: -1,
+		// A cluster's MOVED and ASK answers are followed (the script ran nowhere); nothing else is retried.
+		MaxRedirects: 3,
+		// One dial attempt: while Redis is down each request should fail fast, not wait for dial back-offs.
+		DialerRetries:         1,
+		ContextTimeoutEnabled: true,
+		DisableIdentity:       true,
+	}
+	return redis.NewUniversalClient(uo), nil
 }
 
 // NewRedisStore returns a store on the Redis server described by o. It does not connect yet; call Ping to
 // check the server is reachable.
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
-	if o.Address == "" {
-		o.Address = "127.0.0.1:6379"
+	c, err := NewRedisClient(o)
+	if err != nil {
+		return nil, err
 	}
-	if o.Prefix == "" {
-		o.Prefix = "aigw:"
+	return &RedisStore{client: c, prefix: orString(o.Prefix, "aigw:"), cluster: o.Cluster}, nil
+}
+
+func orString(s, def string) string {
+	if s == "" {
+		return def
 	}
-	if o.DB < 0 {
-		return nil, fmt.Errorf("redis db %d: must be 0 or more", o.DB)
-	}
-	c := redis.NewClient(&redis.Options{
-		Addr:         o.Address,
-		Username:     o.Username,
-		Password:     o.Password,
-		DB:           o.DB,
-		TLSConfig:    o.TLS,
-		DialTimeout:  orDefault(o.DialTimeout, time.Second),
-		ReadTimeout:  orDefault(o.ReadTimeout, time.Second),
-		WriteTimeout: orDefault(o.WriteTimeout, time.Second),
-		PoolSize:     o.PoolSize,
-		// A retried script could charge a request twice: a failure goes to OnStoreError instead.
-		MaxRetries: -1,
-		// One dial attempt: while Redis is down each request should fail fast, not wait for dial back-offs.
-		DialerRetries:         1,
-		ContextTimeoutEnabled: true,
-		DisableIdentity:       true,
-	})
-	return &RedisStore{client: c, prefix: o.Prefix}, nil
+	return s
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -119,10 +165,9 @@ func (s *RedisStore) keys(b *batch) []string {
 	for i := 0; i < b.n; i++ {
 		o := b.at(i)
 		buf = append(buf[:0], s.prefix...)
-		buf = append(buf, "rl:"...)
-		buf = append(buf, o.rule.name...)
-		buf = append(buf, ':')
+		buf = append(buf, "rl:{"...)
 		buf = o.key.appendHex(buf)
+		buf = append(buf, '}')
 		keys = append(keys, string(buf)+":r", string(buf)+":t",
 			string(buf)+":b:"+strconv.FormatInt(o.periodStart/int64(time.Second), 10))
 	}
@@ -132,6 +177,50 @@ func (s *RedisStore) keys(b *batch) []string {
 func micros(d time.Duration) int64 { return int64(d / time.Microsecond) }
 
 func (s *RedisStore) reserve(ctx context.Context, b *batch) (int, Kind, error) {
+	if s.cluster && b.n > 1 {
+		return s.reserveEach(ctx, b)
+	}
+	return s.reserveAll(ctx, b)
+}
+
+// reserveEach reserves claim after claim, each in its own slot; when one is refused, the ones before it are
+// given back.
+func (s *RedisStore) reserveEach(ctx context.Context, b *batch) (int, Kind, error) {
+	for i := 0; i < b.n; i++ {
+		one := batch{now: b.now, n: 1}
+		one.inline[0] = *b.at(i)
+		denied, kind, err := s.reserveAll(ctx, &one)
+		*b.at(i) = one.inline[0]
+		if err == nil && kind == 0 {
+			continue
+		}
+		if gerr := s.giveBack(ctx, b, i); err == nil {
+			err = gerr
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		return i + denied, kind, nil
+	}
+	return 0, 0, nil
+}
+
+// giveBack cancels the first n claims of b, reserved by reserveEach.
+func (s *RedisStore) giveBack(ctx context.Context, b *batch, n int) error {
+	for j := 0; j < n; j++ {
+		one := batch{now: b.now, n: 1}
+		one.inline[0] = *b.at(j)
+		o := &one.inline[0]
+		o.reqDelta, o.tokDelta, o.spendDelta = -1, -float64(o.tokens), -o.spend
+		if err := s.adjustAll(context.WithoutCancel(ctx), &one); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reserveAll checks and charges every claim of b in one script.
+func (s *RedisStore) reserveAll(ctx context.Context, b *batch) (int, Kind, error) {
 	args := make([]any, 0, 1+8*b.n)
 	args = append(args, b.now/int64(time.Microsecond))
 	for i := 0; i < b.n; i++ {
@@ -182,6 +271,22 @@ func parseLevel(v any) (float64, error) {
 }
 
 func (s *RedisStore) adjust(ctx context.Context, b *batch) error {
+	if !s.cluster || b.n == 1 {
+		return s.adjustAll(ctx, b)
+	}
+	var first error
+	for i := 0; i < b.n; i++ {
+		one := batch{now: b.now, n: 1}
+		one.inline[0] = *b.at(i)
+		if err := s.adjustAll(ctx, &one); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// adjustAll applies the deltas of every claim of b in one script.
+func (s *RedisStore) adjustAll(ctx context.Context, b *batch) error {
 	args := make([]any, 0, 1+8*b.n)
 	args = append(args, b.now/int64(time.Microsecond))
 	for i := 0; i < b.n; i++ {

@@ -10,14 +10,6 @@ func twoTargets(c *Config) {
 	c.Routes = []RouteConfig{{Name: "m", Policy: PolicyRoundRobin, Tiers: [][]WeightedTarget{targets("a/x", "b/x")}}}
 }
 
-// fail runs one failed attempt against the target the plan for model gives first.
-func fail(t *testing.T, r *Router, model string) Target {
-	t.Helper()
-	tg := first(t, r, model)
-	r.Start(tg).Done(Outcome{Failed: true})
-	return tg
-}
-
 // providersOf returns the providers of n single-target plans for model.
 func providersOf(t *testing.T, r *Router, model string, n int) map[string]int {
 	t.Helper()
@@ -31,7 +23,7 @@ func providersOf(t *testing.T, r *Router, model string, n int) map[string]int {
 }
 
 func TestConsecutiveFailuresCoolDownProbeAndRestore(t *testing.T) {
-	r, clk := newTestRouter(t, nil)
+	r, _ := newTestRouter(t, nil)
 	a := Target{Provider: "a", Model: "x"}
 	for range DefaultConsecutiveFailures - 1 {
 		r.Start(a).Done(Outcome{Failed: true})

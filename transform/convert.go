@@ -106,7 +106,7 @@ func toolArgumentsObject(args string) ([]byte, error) {
 // compactJSON appends src (valid JSON) to dst without insignificant whitespace. If src is not valid JSON it
 // is appended unchanged.
 func compactJSON(dst, src []byte) []byte {
-	if bytes.IndexAny(src, " \t\r\n") < 0 {
+	if !bytes.ContainsAny(src, " \t\r\n") {
 		return append(dst, src...)
 	}
 	buf := bytes.NewBuffer(dst)
