@@ -88,6 +88,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        key      <placeholders>            # e.g. {http.ai_gateway.client_key}
 //	        requests <n>/<window>              # e.g. 60/1m
 //	        tokens   <n>/<window>              # e.g. 200000/1m
+//	        images   <n>/<window>              # images generated, e.g. 100/1d
 //	        budget   <usd>usd/<period>         # e.g. 25usd/1mo (periods 1m 1h 1d 1mo, calendar UTC)
 //	        match    model <glob...>           # e.g. openai/*
 //	    }
@@ -103,6 +104,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    on_store_error allow|deny              # default allow
 //	    max_request_body  <size>               # default 4MB
+//	    max_upload_body   <size>               # multipart uploads (audio files, image edits), streamed; default 26MiB
 //	    max_response_body <size>               # non-streamed upstream answers; default 16MiB
 //	    max_event_size    <size>               # one line of an upstream stream; default 1MiB
 //	    max_output_tokens <n>                  # default 8192
@@ -180,6 +182,10 @@ var handlerOptions = caddyopt.Table[*handlerBlock]{
 	}},
 	{Name: "max_request_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
 		b.h.MaxRequestBody, err = sizeArg(d, "4MB")
+		return err
+	}},
+	{Name: "max_upload_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
+		b.h.MaxUploadBody, err = sizeArg(d, "26MiB")
 		return err
 	}},
 	{Name: "max_response_body", Parse: func(d *caddyfile.Dispenser, b *handlerBlock) (err error) {
@@ -693,6 +699,10 @@ var rateLimitOptions = caddyopt.Table[*RateLimit]{
 	}},
 	{Name: "tokens", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) (err error) {
 		rl.Tokens, err = rateArg(d, rl.Name)
+		return err
+	}},
+	{Name: "images", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) (err error) {
+		rl.Images, err = rateArg(d, rl.Name)
 		return err
 	}},
 	{Name: "budget", Parse: func(d *caddyfile.Dispenser, rl *RateLimit) error {

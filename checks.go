@@ -13,7 +13,7 @@ import (
 // or misread: negative durations, counts and sizes, out-of-range rates and statuses, and prices that are
 // negative or not finite. The Caddyfile adapter refuses them at adapt time; this catches JSON configs.
 func (h *Handler) checkValues() error {
-	if err := notNegative("", count("max_request_body", h.MaxRequestBody),
+	if err := notNegative("", count("max_request_body", h.MaxRequestBody), count("max_upload_body", h.MaxUploadBody),
 		count("max_output_tokens", int64(h.MaxOutputTokens))); err != nil {
 		return err
 	}

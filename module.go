@@ -60,6 +60,9 @@ type Handler struct {
 	DefaultModel string `json:"default_model,omitempty"`
 	// MaxRequestBody bounds request bodies, in bytes. Default: 4 MiB.
 	MaxRequestBody int64 `json:"max_request_body,omitempty"`
+	// MaxUploadBody bounds the multipart bodies of image edits and audio transcriptions and translations, in
+	// bytes; their files are streamed upstream, not held in memory. Default: 26 MiB.
+	MaxUploadBody int64 `json:"max_upload_body,omitempty"`
 	// MaxResponseBody bounds a non-streamed upstream answer, in bytes; a larger one fails the attempt with a
 	// 502 upstream_response_too_large and the next target is tried. Default: 16 MiB.
 	MaxResponseBody int64 `json:"max_response_body,omitempty"`
@@ -149,6 +152,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Aliases:         h.Aliases,
 		DefaultModel:    h.DefaultModel,
 		MaxRequestBody:  h.MaxRequestBody,
+		MaxUploadBody:   h.MaxUploadBody,
 		MaxResponseBody: h.MaxResponseBody,
 		MaxEventSize:    h.MaxEventSize,
 		MaxOutputTokens: h.MaxOutputTokens,
@@ -296,6 +300,9 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 		if res.CostUSD >= 0 {
 			repl.Set("http.ai_gateway.cost", strconv.FormatFloat(res.CostUSD, 'f', -1, 64))
 		}
+		if res.Usage.VideoSeconds > 0 {
+			repl.Set("http.ai_gateway.video_seconds", res.Usage.VideoSeconds)
+		}
 	}
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); !ok || srv == nil || srv.Logs != nil {
 		if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
@@ -332,6 +339,20 @@ func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddInt("total_tokens", f.Usage.TotalTokens)
 	enc.AddString("usage_origin", f.Usage.Origin.String())
 	enc.AddFloat64("cost_usd", max(f.CostUSD, 0))
+	// Media units, on the image, audio and video endpoints' lines only.
+	if f.Usage.Images > 0 {
+		enc.AddInt("images", f.Usage.Images)
+	}
+	if f.Usage.Characters > 0 {
+		enc.AddInt("characters", f.Usage.Characters)
+	}
+	if f.Usage.AudioSeconds > 0 {
+		enc.AddFloat64("audio_seconds", f.Usage.AudioSeconds)
+	}
+	if f.Usage.VideoSeconds > 0 {
+		enc.AddInt("video_seconds", f.Usage.VideoSeconds)
+		enc.AddString("video_size", f.Usage.VideoSize)
+	}
 	enc.AddDuration("time_to_first_byte", f.TimeToFirstByte)
 	_ = enc.AddArray("attempts", (*logAttempts)(f))
 	if f.Err != nil {

@@ -20,7 +20,7 @@ const npmDir = "npm"
 
 // npmScenarios are the scenarios acceptance.mjs must have; the test runs every scenario it lists.
 var npmScenarios = []string{"models", "chat", "chat-stream", "embeddings-default", "embeddings-float", "embeddings-base64",
-	"completions", "completions-stream", "moderations", "errors", "parse", "parse-stream", "ai-sdk"}
+	"completions", "completions-stream", "moderations", "videos", "errors", "parse", "parse-stream", "ai-sdk"}
 
 // npmInstall runs `npm ci` in npmDir once per test run.
 var npmInstall struct {
@@ -70,9 +70,9 @@ func npmCI(t *testing.T) {
 // TestQuickstartOpenAINode runs the npm `openai` client and the Vercel AI SDK against the real quickstart, one
 // node process per scenario of npm/acceptance.mjs: the model list and one model; chat streamed and not on the
 // three chat providers; embeddings (the client's default base64, float, explicit base64) on OpenAI and Gemini;
-// completions streamed and not; moderations; typed errors (unsupported_endpoint, unknown_url); structured
-// outputs with `.parse` and `.stream` on the three chat providers; and the AI SDK's generateText, streamText,
-// structured output and embed.
+// completions streamed and not; moderations; video jobs (create, poll, download) on OpenAI and Veo; typed
+// errors (unsupported_endpoint, unknown_url); structured outputs with `.parse` and `.stream` on the three chat
+// providers; and the AI SDK's generateText, streamText, structured output and embed.
 func TestQuickstartOpenAINode(t *testing.T) {
 	requireE2E(t)
 	requireNode(t)

@@ -44,6 +44,9 @@ func (g *Gateway) completeUsage(x *exchange, reported usage.Usage, body []byte) 
 			body, _ = sjson.SetRawBytes(body, "usage", appendPromptUsage(nil, u))
 		}
 	}
+	if x.ep.units != nil {
+		x.ep.units(x.req, &u)
+	}
 	x.res.Usage = u
 	x.res.CostUSD = g.cost(name, u)
 	if g.cfg.ReportCost && x.res.CostUSD >= 0 && x.ep.usage != usageNone {
@@ -186,8 +189,13 @@ func denialError(d ratelimit.Denial) *transform.Error {
 // may reach.
 func (g *Gateway) estimate(x *exchange, claims []ratelimit.Claim, target string) {
 	cost := -1.0
+	var units usage.Usage
+	if x.ep.units != nil {
+		x.ep.units(x.req, &units)
+	}
 	for i := range claims {
 		c := &claims[i]
+		c.Images = units.Images
 		tokens, spend := g.cfg.Limiter.Counts(*c)
 		if tokens {
 			c.Tokens = g.tokenEstimate(x)
@@ -239,6 +247,9 @@ func (g *Gateway) worstCost(x *exchange, target string) float64 {
 func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
 	prompt := g.promptTokens(x, x.req.model)
 	u := usage.Usage{PromptTokens: prompt, CompletionTokens: x.req.n * g.completionEstimate(x)}
+	if x.ep.units != nil { // images, characters and video seconds asked for, priced per unit
+		x.ep.units(x.req, &u)
+	}
 	plain, ok := g.prices.Cost(providerModel, u)
 	if !ok {
 		return 0

@@ -39,6 +39,8 @@ type exchange struct {
 	// exchange rather than allocations of their own.
 	reqv apiRequest
 	treq transform.Request
+	// form is the multipart body of an upload endpoint's request; nil for JSON requests.
+	form *form
 	// firstAttempt backs res.Attempts for the common single attempt; a second one moves them to the heap.
 	// It is never reused: res.Attempts keeps it for as long as the access log holds the Result.
 	firstAttempt [1]Attempt
@@ -49,6 +51,14 @@ type exchange struct {
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint, res *Result, vk *keys.Key) {
 	x := &exchange{ep: ep, res: res, start: time.Now(), prompt: -1, vkey: vk}
 	res.CostUSD = -1
+	if ep.model == modelInMultipart || ep.model == modelInJSONOrForm && isMultipart(r) {
+		if !g.readFormRequest(w, r, x) {
+			return
+		}
+		defer x.form.close()
+		g.serveExchange(w, r, x)
+		return
+	}
 	body, err := readBody(http.MaxBytesReader(w, r.Body, g.cfg.MaxRequestBody), r.ContentLength, g.cfg.MaxRequestBody)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -63,8 +73,13 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint,
 		g.fail(w, res, verr)
 		return
 	}
-	req := &x.reqv
-	x.req = req
+	x.req = &x.reqv
+	g.serveExchange(w, r, x)
+}
+
+// serveExchange routes a validated request (x.req) and tries its targets.
+func (g *Gateway) serveExchange(w http.ResponseWriter, r *http.Request, x *exchange) {
+	req, res, ep := x.req, x.res, x.ep
 	res.ClientModel, res.Stream = req.model, req.stream
 	if err := g.router.PlanInto(&x.plan, req.model, req.fallbacks); err != nil {
 		g.fail(w, res, asError(err))
@@ -144,7 +159,7 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 			return true, e
 		}
 		last = e
-		if r.Context().Err() != nil || !g.retryable(e) {
+		if r.Context().Err() != nil || !g.retryable(e) || (x.form != nil && !x.form.replayable()) {
 			break
 		}
 	}
@@ -186,6 +201,9 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 	// Attempts run one after another and nothing keeps treq past its attempt: each attempt overwrites it.
 	x.treq = transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
 		IncludeUsage: x.req.includeUsage, Provider: t.Provider}
+	if x.form != nil {
+		x.treq.Form = x.form
+	}
 	treq := &x.treq
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
 	health := g.router.Start(t)
@@ -221,13 +239,22 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	sent := time.Now()
 	resp, cancel, serr := g.send(r.Context(), u, t.Key, out, r.Header, treq.Stream)
 	if serr != nil {
+		if e := x.form.readError(g); e != nil {
+			return false, 0, e
+		}
 		return false, 0, transportError(r.Context(), u.Name, serr)
 	}
 	defer cancel()
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
 		b, _ := readLimited(resp.Body, maxErrorBody)
+		if e := x.form.readError(g); e != nil {
+			return false, time.Since(sent), e
+		}
 		return false, time.Since(sent), u.Dialect.TranslateError(resp.StatusCode, resp.Header, b)
+	}
+	if x.ep.answers == answerMedia {
+		return g.relayMedia(w, r, x, u, ops, treq, resp, sent)
 	}
 	if treq.Stream {
 		return g.relayStream(w, r, x, u, ops, treq, resp, cancel, sent)
@@ -243,6 +270,9 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	outBody, use, terr := ops.translate(treq, b)
 	if terr != nil {
 		return false, ttfb, asError(terr)
+	}
+	if x.ep.own != nil {
+		outBody = x.ep.own(t, treq.ClientModel, outBody)
 	}
 	outBody = g.completeUsage(x, use, outBody)
 	// Content-Length and the cost are formatted into one string, which their values share.

@@ -25,6 +25,14 @@ const (
 	Completions
 	Moderations
 	Rerank
+	ImageGenerations
+	ImageEdits
+	Speech
+	Transcriptions
+	Translations
+	Videos       // POST …/videos creates a job; GET …/videos lists them (video.go)
+	Video        // GET or DELETE …/videos/{id}
+	VideoContent // GET …/videos/{id}/content
 	OpenAPIDocument
 	DocsPage
 	endpointCount
@@ -32,7 +40,8 @@ const (
 
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
-	"moderations", "rerank", "openapi", "docs"}
+	"moderations", "rerank", "images_generations", "images_edits", "audio_speech", "audio_transcriptions",
+	"audio_translations", "videos", "video", "video_content", "openapi", "docs"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -53,6 +62,9 @@ func route(p string) Endpoint {
 		if e.suffix != "" && strings.HasSuffix(p, e.suffix) {
 			return e.id
 		}
+	}
+	if ep := routeVideo(p); ep != NotOurs {
+		return ep
 	}
 	switch {
 	case strings.HasSuffix(p, "/models"):
@@ -83,7 +95,27 @@ type modelIn uint8
 const (
 	// modelInJSON: a top-level string field of a JSON body (endpoint.modelField).
 	modelInJSON modelIn = iota
-	// Later: modelInMultipart (a form field of a multipart body), modelInPath (a path segment).
+	// modelInMultipart: the "model" field of a multipart/form-data body, which is read only as far as the
+	// model and then streamed upstream (form.go). Its size limit is Config.MaxUploadBody, not MaxRequestBody.
+	modelInMultipart
+	// modelInJSONOrForm: modelInMultipart for a multipart/form-data request, modelInJSON for any other (video
+	// jobs: the SDKs send a form, curl users often JSON). The whole form is read before routing, its files
+	// spooled: the job's length and size, which price it, may follow its reference image.
+	modelInJSONOrForm
+	// Later: modelInPath (a path segment).
+)
+
+// answerKind says what a successful upstream answer may be.
+type answerKind uint8
+
+const (
+	// answerJSON: a JSON object translated by dialectOps.translate, or a stream of chunks (stream.go).
+	answerJSON answerKind = iota
+	// answerMedia: whatever the upstream's Content-Type says (media.go): JSON, translated whole by
+	// dialectOps.media (which may turn it into other bytes, e.g. audio); a text/event-stream of OpenAI's named
+	// media events (image_generation.*, speech.audio.*, transcript.text.*), relayed event by event; or any
+	// other bytes (audio, a text transcript), relayed as they arrive, flushed after each read.
+	answerMedia
 )
 
 // usageInBody says how the gateway writes usage it counted into an answer that had none.
@@ -126,6 +158,17 @@ type endpoint struct {
 	// ops returns the dialect's implementation of the endpoint, nil when it has none. It is asked once per
 	// provider, when the gateway is built.
 	ops func(d transform.Dialect) *dialectOps
+	// own rewrites a translated answer that is a resource held by the target t (a video job: its id names t,
+	// video.go); model is the client's model name. nil: answers are kept as translated.
+	own func(t router.Target, model string, body []byte) []byte
+	// answers is what a successful answer may be (answerJSON unless set).
+	answers answerKind
+	// formField validates one text field of a multipart request (model, models and stream are the
+	// engine's); nil: none.
+	formField func(req *apiRequest, name, value string) *transform.Error
+	// units are the media units a request asks for (images, characters), for limits and pricing before the
+	// answer says more; nil: none.
+	units func(req *apiRequest, u *usage.Usage)
 }
 
 // dialectOps is one dialect's implementation of one endpoint.
@@ -133,10 +176,18 @@ type dialectOps struct {
 	build     func(*transform.Request) (*transform.Outgoing, error)
 	translate func(*transform.Request, []byte) ([]byte, usage.Usage, error)
 	stream    func(*transform.Request) transform.StreamTranslator
+	// media translates a JSON answer of an answerMedia endpoint into the client's bytes and their
+	// Content-Type.
+	media func(*transform.Request, []byte) ([]byte, string, usage.Usage, error)
 }
 
-// endpoints are the JSON endpoints served through the engine, in the order Route tries their suffixes.
-var endpoints = [...]endpoint{
+// endpoints are the endpoints served through the engine, in the order Route tries their suffixes: the JSON
+// ones, then the media ones, then video jobs.
+var endpoints = append(append(jsonEndpoints[:len(jsonEndpoints):len(jsonEndpoints)], mediaEndpoints[:]...),
+	videoEndpoints[:]...)
+
+// jsonEndpoints are the endpoints whose requests and answers are JSON.
+var jsonEndpoints = [...]endpoint{
 	{
 		id: ChatCompletions, suffix: "/chat/completions", methods: "POST", modelField: "model",
 		required: []string{"messages"}, field: chatField, streams: true, chunkObject: "chat.completion.chunk",
@@ -183,6 +234,66 @@ var endpoints = [...]endpoint{
 		ops: func(d transform.Dialect) *dialectOps {
 			if rr, ok := d.(transform.RerankDialect); ok {
 				return &dialectOps{build: rr.BuildRerank, translate: rr.TranslateRerank}
+			}
+			return nil
+		},
+	},
+}
+
+// mediaEndpoints are the image and audio endpoints (endpoints continues with them).
+var mediaEndpoints = [...]endpoint{
+	{
+		id: ImageGenerations, suffix: "/images/generations", methods: "POST", modelField: "model",
+		required: []string{"prompt"}, field: imagesField, streams: true, prompt: countField("prompt"),
+		answers: answerMedia, units: imageUnits,
+		ops: func(d transform.Dialect) *dialectOps {
+			if m, ok := d.(transform.ImagesDialect); ok {
+				return &dialectOps{build: m.BuildImages, media: m.TranslateImages}
+			}
+			return nil
+		},
+	},
+	{
+		id: ImageEdits, suffix: "/images/edits", methods: "POST", model: modelInMultipart, modelField: "model",
+		formField: imagesFormField, prompt: noPrompt, answers: answerMedia, units: imageUnits,
+		ops: func(d transform.Dialect) *dialectOps {
+			if m, ok := d.(transform.ImageEditsDialect); ok {
+				return &dialectOps{build: m.BuildImageEdits, media: m.TranslateImageEdits}
+			}
+			return nil
+		},
+	},
+	{
+		id: Speech, suffix: "/audio/speech", methods: "POST", modelField: "model",
+		required: []string{"input"}, field: speechField, prompt: countField("input"), answers: answerMedia,
+		units: speechUnits,
+		ops: func(d transform.Dialect) *dialectOps {
+			if m, ok := d.(transform.SpeechDialect); ok {
+				return &dialectOps{build: m.BuildSpeech, media: m.TranslateSpeech}
+			}
+			return nil
+		},
+	},
+	{
+		id: Transcriptions, suffix: "/audio/transcriptions", methods: "POST", model: modelInMultipart,
+		modelField: "model", formField: transcriptionFormField, prompt: noPrompt, answers: answerMedia,
+		ops: func(d transform.Dialect) *dialectOps {
+			if m, ok := d.(transform.TranscriptionsDialect); ok {
+				return &dialectOps{build: func(r *transform.Request) (*transform.Outgoing, error) {
+					return m.BuildTranscriptions(r, false)
+				}, media: m.TranslateTranscriptions}
+			}
+			return nil
+		},
+	},
+	{
+		id: Translations, suffix: "/audio/translations", methods: "POST", model: modelInMultipart,
+		modelField: "model", formField: transcriptionFormField, prompt: noPrompt, answers: answerMedia,
+		ops: func(d transform.Dialect) *dialectOps {
+			if m, ok := d.(transform.TranscriptionsDialect); ok {
+				return &dialectOps{build: func(r *transform.Request) (*transform.Outgoing, error) {
+					return m.BuildTranscriptions(r, true)
+				}, media: m.TranslateTranscriptions}
 			}
 			return nil
 		},

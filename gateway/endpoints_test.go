@@ -401,7 +401,8 @@ func TestModelsListTheirEndpoints(t *testing.T) {
 		got[m.Get("id").Str] = m.Get("endpoints").Raw
 		return true
 	})
-	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","rerank"]` ||
+	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","rerank",`+
+		`"images/generations","images/edits","audio/speech","audio/transcriptions","audio/translations","videos"]` ||
 		got["anthropic/claude-x"] != `["chat/completions"]` {
 		t.Errorf("endpoints per model: %v", got)
 	}

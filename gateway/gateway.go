@@ -1,5 +1,7 @@
 // Package gateway is the AI gateway's request engine: it validates OpenAI API requests (chat completions,
-// completions, embeddings, moderations, rerank; see endpoint.go, one description per endpoint), picks an
+// completions, embeddings, moderations, rerank, images, audio; see endpoint.go, one description per
+// endpoint, form.go for multipart uploads, media.go for answers that are not JSON and video.go for video
+// jobs), picks an
 // upstream whose dialect serves the endpoint, translates to the provider's dialect, and relays the answer
 // (streamed event by event) back in OpenAI's format with usage. It has no Caddy dependency, so Go programs can embed it as an http.Handler; the
 // Caddy module in the repository root is a thin layer of configuration, placeholders and logging around it.
@@ -26,6 +28,7 @@ import (
 // Defaults for Config fields left zero.
 const (
 	DefaultMaxRequestBody  = 4 << 20
+	DefaultMaxUploadBody   = 26 << 20
 	DefaultMaxResponseBody = 16 << 20
 	DefaultMaxEventSize    = 1 << 20
 	DefaultMaxOutputTokens = 8192
@@ -80,6 +83,12 @@ type Config struct {
 	DefaultModel string
 	// MaxRequestBody bounds request bodies in bytes. Default: DefaultMaxRequestBody.
 	MaxRequestBody int64
+	// MaxUploadBody bounds the multipart bodies of the upload endpoints (image edits, audio transcriptions and
+	// translations), in bytes: the files are streamed upstream rather than held in memory, so the limit is
+	// the providers' (OpenAI takes audio files up to 25 MB) plus room for the other fields. A larger body is
+	// refused with 413, before anything is sent when its Content-Length says so. Default:
+	// DefaultMaxUploadBody (26 MiB).
+	MaxUploadBody int64
 	// MaxResponseBody bounds a non-streamed upstream answer, in bytes: a larger one is not read further and
 	// fails the attempt with a 502 upstream_response_too_large (the next target is tried). Each attempt holds
 	// at most about this much, so it also bounds memory per request in flight. Default: DefaultMaxResponseBody.
@@ -170,6 +179,9 @@ type Gateway struct {
 func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxRequestBody <= 0 {
 		cfg.MaxRequestBody = DefaultMaxRequestBody
+	}
+	if cfg.MaxUploadBody <= 0 {
+		cfg.MaxUploadBody = DefaultMaxUploadBody
 	}
 	if cfg.MaxResponseBody <= 0 {
 		cfg.MaxResponseBody = DefaultMaxResponseBody
@@ -345,8 +357,14 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 			return res
 		}
 		g.serveModels(w, r, ep, res, vk)
+	case Video, VideoContent:
+		g.serveVideoCall(w, r, ep, res)
 	default:
 		spec := endpointByID[ep]
+		if ep == Videos && r.Method != spec.methods {
+			g.serveVideoCall(w, r, ep, res)
+			return res
+		}
 		if r.Method != spec.methods {
 			w.Header().Set("Allow", spec.methods)
 			g.fail(w, res, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",

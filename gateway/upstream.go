@@ -26,6 +26,8 @@ type upstream struct {
 	own       *http.Transport
 	// ops are the dialect's implementations of the endpoints, by Endpoint; nil where it has none.
 	ops [endpointCount]*dialectOps
+	// videos serves the calls about video jobs (video.go); nil when the dialect has none.
+	videos transform.VideosDialect
 }
 
 func newUpstream(p *Provider, forward []string) *upstream {
@@ -36,6 +38,9 @@ func newUpstream(p *Provider, forward []string) *upstream {
 		if e.id == ChatCompletions || filter == nil || filter.ServesEndpoint(e.suffix[1:]) {
 			u.ops[e.id] = e.ops(p.Dialect)
 		}
+	}
+	if v, ok := p.Dialect.(transform.VideosDialect); ok && (filter == nil || filter.ServesEndpoint("videos")) {
+		u.videos = v
 	}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout
@@ -177,7 +182,18 @@ func connectionNames(conn []string, k string) bool {
 // send performs one upstream request. The returned cancel must be called once the body is done with.
 func (g *Gateway) send(ctx context.Context, u *upstream, key int, out *transform.Outgoing, client http.Header, stream bool) (*http.Response, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.Timeout)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.base+out.Path, bytes.NewReader(out.Body))
+	method := out.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	var body io.Reader = bytes.NewReader(out.Body)
+	switch {
+	case out.BodyReader != nil:
+		body = out.BodyReader
+	case len(out.Body) == 0 && method != http.MethodPost:
+		body = nil
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.base+out.Path, body)
 	if err != nil {
 		cancel()
 		return nil, nil, err

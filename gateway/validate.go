@@ -26,6 +26,12 @@ type apiRequest struct {
 	n int
 	// required counts the endpoint's required fields seen.
 	required int
+	// Media units asked for: the images' size and quality (n is their number), a speech input's characters.
+	imageSize, imageQuality string
+	characters              int
+	// videoSeconds and videoSize are a video job's length and size as asked (0 and "" when not).
+	videoSeconds int
+	videoSize    string
 }
 
 var validRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}

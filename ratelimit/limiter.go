@@ -27,6 +27,9 @@ type Claim struct {
 	// counters (its Name is ignored) and need not be given to New; Limits must pass Rule.Validate. Counters
 	// are kept per Rule and Key as for configured rules, so a changed limit applies to the counted usage at once.
 	Limits *Rule
+	// Images is the number of images the request asks for, charged against the rule's image rate (and not
+	// corrected by Settle); 0 for requests that make none.
+	Images int
 }
 
 // StoreErrorPolicy says what a Limiter does with a request when its store fails.
@@ -103,6 +106,10 @@ type rule struct {
 	req, tok   Rate
 	budget     Budget
 	budgetNano int64
+	// images is the rule's image rate as a rule of its own, whose token rate counts images (nil: none);
+	// countsImages marks such a rule.
+	images       *rule
+	countsImages bool
 	// period caches the budget period last computed, as Unix nanoseconds [start, end).
 	period atomic.Pointer[[2]int64]
 }
@@ -138,7 +145,11 @@ func New(store Store, rules []Rule, opts Options) (*Limiter, error) {
 		if _, dup := l.rules[r.Name]; dup {
 			return nil, fmt.Errorf("rate limit %q is defined twice: give each rate_limit block its own name", r.Name)
 		}
-		l.rules[r.Name] = &rule{name: r.Name, req: r.Requests, tok: r.Tokens, budget: r.Budget, budgetNano: r.Budget.nanoUSD()}
+		rl := &rule{name: r.Name, req: r.Requests, tok: r.Tokens, budget: r.Budget, budgetNano: r.Budget.nanoUSD()}
+		if !r.Images.IsZero() {
+			rl.images = &rule{name: r.Name, tok: r.Images, countsImages: true}
+		}
+		l.rules[r.Name] = rl
 	}
 	return l, nil
 }
@@ -214,7 +225,15 @@ func reserveVia(ctx context.Context, s Store, b batch) (batch, int, Kind, error)
 }
 
 func (l *Limiter) fill(b *batch, claims []Claim) error {
-	b.grow(len(claims))
+	extra := 0
+	for _, c := range claims {
+		if rl := l.rules[c.Rule]; rl != nil && rl.images != nil && c.Images > 0 {
+			extra++
+		}
+	}
+	b.grow(len(claims) + extra)
+	// The image rates follow the claims, as ops of their own under a key of their own.
+	next := len(claims)
 	for i, c := range claims {
 		rl := l.rules[c.Rule]
 		if c.Limits != nil {
@@ -233,6 +252,11 @@ func (l *Limiter) fill(b *batch, claims []Claim) error {
 		}
 		if rl.budgetNano > 0 {
 			o.spend = usdToNano(c.CostUSD)
+		}
+		if rl.images != nil && c.Images > 0 {
+			io := b.at(next)
+			next++
+			io.rule, io.key, io.tokens = rl.images, hashKey(c.Rule+"\x00images", c.Key), int64(c.Images)
 		}
 		for j := 0; j < i; j++ {
 			if b.at(j).key == o.key {

@@ -23,6 +23,8 @@ const (
 	KindStoreUnavailable
 	// KindInvalid is a claim naming an unknown rule: a bug in the caller's configuration.
 	KindInvalid
+	// KindImages is an images-per-window rate.
+	KindImages
 )
 
 // String returns requests, tokens, budget, store_unavailable or invalid.
@@ -38,6 +40,8 @@ func (k Kind) String() string {
 		return "store_unavailable"
 	case KindInvalid:
 		return "invalid"
+	case KindImages:
+		return "images"
 	}
 	return ""
 }
@@ -81,7 +85,7 @@ func (r *Reservation) Settle(ctx context.Context, actualTokens int, costUSD floa
 	for i := 0; i < r.b.n; i++ {
 		o := r.b.at(i)
 		o.reqDelta, o.tokDelta, o.spendDelta = reqDelta, 0, 0
-		if actualTokens >= 0 && !o.rule.tok.IsZero() {
+		if actualTokens >= 0 && !o.rule.tok.IsZero() && !o.rule.countsImages {
 			reserved := o.tokens
 			if r.untaken {
 				reserved = 0
@@ -166,6 +170,16 @@ func (r *Reservation) Denial() Denial {
 	}
 	o := r.b.at(r.denied)
 	d.Rule = o.rule.name
+	if r.kind == KindTokens && o.rule.countsImages {
+		d.Kind = KindImages
+		d.Limit, d.Window, d.Requested = o.rule.tok.Limit, o.rule.tok.Window, o.tokens
+		d.TooLarge = o.tokens > d.Limit
+		d.RetryAfter = d.Window
+		if !d.TooLarge {
+			d.RetryAfter = drainTime(o.tokLevel+float64(o.tokens)-float64(d.Limit), o.rule.tok)
+		}
+		return d
+	}
 	switch r.kind {
 	case KindRequests:
 		d.Limit, d.Window = o.rule.req.Limit, o.rule.req.Window
@@ -222,7 +236,7 @@ func (d Denial) Code() string {
 	switch d.Kind {
 	case KindBudget:
 		return "insufficient_quota"
-	case KindRequests, KindTokens:
+	case KindRequests, KindTokens, KindImages:
 		return "rate_limit_exceeded"
 	case KindStoreUnavailable:
 		return "rate_limit_store_unavailable"
@@ -245,6 +259,15 @@ func (d Denial) Message() string {
 		}
 		return "Rate limit " + strconv.Quote(d.Rule) + " reached: " + strconv.FormatInt(d.Limit, 10) +
 			" tokens per " + formatWindow(d.Window) + " (this request reserves " + strconv.FormatInt(d.Requested, 10) +
+			")" + retry + "."
+	case KindImages:
+		if d.TooLarge {
+			return "Request too large for rate limit " + strconv.Quote(d.Rule) + ": it asks for " +
+				strconv.FormatInt(d.Requested, 10) + " images but the limit is " + strconv.FormatInt(d.Limit, 10) +
+				" images per " + formatWindow(d.Window) + "; lower n."
+		}
+		return "Rate limit " + strconv.Quote(d.Rule) + " reached: " + strconv.FormatInt(d.Limit, 10) +
+			" images per " + formatWindow(d.Window) + " (this request asks for " + strconv.FormatInt(d.Requested, 10) +
 			")" + retry + "."
 	case KindBudget:
 		budget := formatUSD(d.BudgetUSD) + " USD per " + periodName(d.Period)
@@ -331,7 +354,7 @@ func (r *Reservation) Headers() Headers {
 		if !o.rule.req.IsZero() {
 			pick(&h.Requests, o.reqLevel, o.rule.req)
 		}
-		if !o.rule.tok.IsZero() {
+		if !o.rule.tok.IsZero() && !o.rule.countsImages {
 			pick(&h.Tokens, o.tokLevel, o.rule.tok)
 		}
 	}

@@ -21,6 +21,9 @@ type Rule struct {
 	Tokens Rate `json:"tokens,omitzero"`
 	// Budget caps the spend in USD per calendar period, e.g. 25usd/1mo.
 	Budget Budget `json:"budget,omitzero"`
+	// Images caps the number of images generated per window, e.g. 100/1d: each image request is charged
+	// the n images it asks for (other requests are not charged).
+	Images Rate `json:"images,omitzero"`
 }
 
 // Validate reports what is wrong with the rule, if anything.
@@ -28,8 +31,11 @@ func (r Rule) Validate() error {
 	if r.Name == "" {
 		return errors.New("rate limit rule has no name: give every rate_limit block a name")
 	}
-	if r.Requests.IsZero() && r.Tokens.IsZero() && r.Budget.IsZero() {
-		return fmt.Errorf("rate limit %q sets no limit: add requests, tokens or budget", r.Name)
+	if r.Requests.IsZero() && r.Tokens.IsZero() && r.Budget.IsZero() && r.Images.IsZero() {
+		return fmt.Errorf("rate limit %q sets no limit: add requests, tokens, budget or images", r.Name)
+	}
+	if err := r.Images.validate(); err != nil {
+		return fmt.Errorf("rate limit %q: images: %w", r.Name, err)
 	}
 	if err := r.Requests.validate(); err != nil {
 		return fmt.Errorf("rate limit %q: requests: %w", r.Name, err)

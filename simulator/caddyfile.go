@@ -33,6 +33,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		chunk_tokens      <n>
 //		report_usage      on|off
 //		models            <id...>
+//		video_render_time <duration>
 //
 //		# faults
 //		fail_rate   <0..1>
@@ -64,6 +65,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseDurationArg(d, &h.TTFT)
 		case "retry_after":
 			err = parseDurationArg(d, &h.RetryAfter)
+		case "video_render_time":
+			err = parseDurationArg(d, &h.VideoRenderTime)
 		case "tokens_per_second":
 			err = parseFloatArg(d, &h.TokensPerSecond)
 		case "fail_rate":

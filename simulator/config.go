@@ -49,6 +49,12 @@
 //     violence/graphic). Flagged categories score above 0.9, the others below 0.002.
 //   - Rerank (*/rerank, the shape Cohere v2, Jina and vLLM share): results sorted by relevance_score, which
 //     grows with the share of the query's words a document holds, with top_n and return_documents.
+//   - Video jobs (video.go): OpenAI's */videos (create from JSON or multipart, status, list, delete, content)
+//     and Veo's :predictLongRunning, operations and file download. A job is queued for the first fifth of
+//     video_render_time, then in_progress with its progress, then completed; its content is a valid MP4 (one
+//     H.264 track written without an encoder, mp4.go) of the seconds and aspect ratio asked for, whose colours
+//     follow the prompt. A prompt with the word "fail" makes a job that fails. The simulator keeps the last
+//     1,024 jobs in memory.
 package simulator
 
 import (
@@ -133,6 +139,10 @@ type Config struct {
 	// x-goog-api-key or Gemini's ?key= query parameter. Other requests get 401 in the dialect's error shape.
 	RequireKey string `json:"require_key,omitempty"`
 
+	// VideoRenderTime is how long a video job takes: queued for its first fifth, then in_progress, then
+	// completed (or failed, for a prompt with the word "fail"). Default: 3s.
+	VideoRenderTime caddy.Duration `json:"video_render_time,omitempty"`
+
 	// Models are listed by GET /models. Default: ["simulator"]. Requests may name any model: it is echoed.
 	Models []string `json:"models,omitempty"`
 }
@@ -140,8 +150,8 @@ type Config struct {
 // Validate reports the first knob that is out of range.
 func (c Config) Validate() error {
 	switch {
-	case c.Latency < 0, c.TTFT < 0, c.RetryAfter < 0:
-		return fmt.Errorf("latency, ttft and retry_after must not be negative")
+	case c.Latency < 0, c.TTFT < 0, c.RetryAfter < 0, c.VideoRenderTime < 0:
+		return fmt.Errorf("latency, ttft, retry_after and video_render_time must not be negative")
 	case c.TokensPerSecond < 0:
 		return fmt.Errorf("tokens_per_second must not be negative (0 means as fast as possible), got %v", c.TokensPerSecond)
 	case c.CompletionTokens < 0:

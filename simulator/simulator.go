@@ -28,6 +28,9 @@ type Simulator struct {
 	requireKey string
 	models     []string
 	bufs       sync.Pool
+	// videos are the video jobs (video.go), each rendered in videoRender.
+	videos      videoJobs
+	videoRender time.Duration
 }
 
 // New returns a handler that serves, by path:
@@ -46,6 +49,13 @@ type Simulator struct {
 //	POST */models/{model}:countTokens              Gemini token count
 //	POST */models/{model}:embedContent             Gemini embedding
 //	POST */models/{model}:batchEmbedContents       Gemini embeddings
+//	POST */models/{model}:predict                  Imagen images
+//	POST */images/generations, */images/edits      OpenAI images (media.go: real PNGs)
+//	POST */audio/speech                            OpenAI speech (a tone: wav, pcm; silent mp3)
+//	POST */audio/transcriptions, */translations    OpenAI transcription (text from the uploaded file)
+//	POST, GET */videos; GET, DELETE */videos/{id}; GET */videos/{id}/content   OpenAI video jobs
+//	POST */models/{model}:predictLongRunning; GET */models/{model}/operations/{id};
+//	GET */files/{id}:download                      Gemini Veo video jobs (video.go)
 //
 // Anything else gets 404. Out-of-range knobs are clamped or replaced by their defaults; call
 // Config.Validate first to report them. The package documentation says what each endpoint answers.
@@ -55,11 +65,22 @@ func New(cfg Config) *Simulator {
 		s.models = []string{DefaultModel}
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
+	s.videoRender = time.Duration(cfg.VideoRenderTime)
+	if s.videoRender <= 0 {
+		s.videoRender = DefaultVideoRenderTime
+	}
 	return s
 }
 
 // ServeHTTP answers one request as the provider its path names would.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.serveVideo(w, r) {
+		return
+	}
+	if h := mediaRoute(r); h != nil {
+		s.serveMedia(w, r, h)
+		return
+	}
 	ep, ok := route(r)
 	if !ok {
 		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/models") {
@@ -118,6 +139,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ep.json != nil {
 		s.serveJSON(ctx, w, ep, buf)
+		return
+	}
+	if m := geminiModality(buf.Bytes()); m != "" && ep.model != "" && !ep.stream && !ep.countTokens {
+		s.serveGeminiMedia(ctx, w, k, buf.Bytes(), m)
 		return
 	}
 	ex := &exchange{k: k, model: ep.model, stream: ep.stream, counting: ep.countTokens, created: time.Now().Unix(), tok: s.tok}
@@ -325,6 +350,8 @@ func route(r *http.Request) (endpoint, bool) {
 		ep.json = serveGeminiEmbed
 	case "batchEmbedContents":
 		ep.json = serveGeminiBatchEmbed
+	case "predict":
+		ep.json = servePredict
 	default:
 		return endpoint{}, false
 	}

@@ -8,6 +8,7 @@
 package transform
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/tidwall/gjson"
@@ -29,6 +30,8 @@ type Request struct {
 	IncludeUsage bool
 	// Provider is the configured provider's name, for error messages; empty means the dialect's own name.
 	Provider string
+	// Form is the client's multipart body, for the endpoints that take one (Body is then nil).
+	Form Form
 }
 
 // provider returns the name error messages give the upstream.
@@ -41,10 +44,15 @@ func (r *Request) provider(dialect string) string {
 
 // Outgoing is the upstream request a dialect built.
 type Outgoing struct {
+	// Method is the HTTP method; empty means POST.
+	Method string
 	// Path is appended to the provider's base URL; it may carry a query string.
 	Path string
 	// Body is the upstream request body.
 	Body []byte
+	// BodyReader, when set, is the upstream request body instead of Body: one read as it is sent (a multipart
+	// body streamed from the client, a JSON body with a file inline). Header then sets its Content-Type.
+	BodyReader io.Reader
 	// Header holds dialect-specific headers (e.g. anthropic-version); nil when there are none. The gateway
 	// sends a JSON Content-Type and an Accept for every request itself; auth is set by Dialect.Authorize.
 	Header http.Header

@@ -47,11 +47,16 @@ func (o *OpenAI) TranslateRerank(req *Request, body []byte) ([]byte, usage.Usage
 }
 
 // ServesEndpoint reports whether the configured API has the endpoint: Azure OpenAI has no moderations or
-// rerank deployments; OpenAI and compatible servers are asked for every endpoint (one that lacks it answers
-// with its own error).
+// rerank deployments (it has image and audio ones); OpenAI and compatible servers are asked for every
+// endpoint (one that lacks it answers with its own error).
 func (o *OpenAI) ServesEndpoint(endpoint string) bool {
 	if o.opts.Azure != nil {
-		return endpoint == "chat/completions" || endpoint == "completions" || endpoint == "embeddings"
+		switch endpoint {
+		case "chat/completions", "completions", "embeddings", "images/generations", "images/edits",
+			"audio/speech", "audio/transcriptions", "audio/translations":
+			return true
+		}
+		return false
 	}
 	return true
 }

@@ -24,6 +24,26 @@ type Price struct {
 	// its own prices instead, as Gemini 2.5 Pro does above 200k prompt tokens and Claude Sonnet does with
 	// the 1M-token context window.
 	LongContext *LongContextPrice
+
+	// Media prices, for image and audio models (see mediaPrices). A model is priced per token, per unit or
+	// both; the costs add up.
+	//
+	// ImageInput and AudioInput are the prices of image and audio prompt tokens (Usage.ImagePromptTokens,
+	// AudioPromptTokens) per million; 0 means Input.
+	ImageInput float64
+	AudioInput float64
+	// Images prices each generated image by its size and quality, the first matching entry; PerImage prices
+	// an image none matches. (A pointer keeps Price comparable.)
+	Images   *ImagePriceList
+	PerImage float64
+	// PerMillionCharacters prices a speech request's input characters (Usage.Characters).
+	PerMillionCharacters float64
+	// PerMinute prices transcribed or translated audio (Usage.AudioSeconds), by the second.
+	PerMinute float64
+	// Videos prices each second of generated video by its size, the first matching entry; PerVideoSecond
+	// prices a second of a size none matches (see videoPrices).
+	Videos         *VideoPriceList
+	PerVideoSecond float64
 }
 
 // LongContextPrice is a price tier for prompts above a size.
@@ -32,6 +52,24 @@ type LongContextPrice struct {
 	Above int
 	// Input, Output, CachedInput, CacheWrite and CacheWrite1h are as in Price (0 means the same fallbacks).
 	Input, Output, CachedInput, CacheWrite, CacheWrite1h float64
+}
+
+// VideoPriceList is a video model's prices per second.
+type VideoPriceList []VideoPrice
+
+// VideoPrice is the USD price of one second of video of a size (width x height).
+type VideoPrice struct {
+	Size string
+	USD  float64
+}
+
+// ImagePriceList is a model's per-image prices.
+type ImagePriceList []ImagePrice
+
+// ImagePrice is the USD price of one image of a size and quality; an empty Size or Quality matches any.
+type ImagePrice struct {
+	Size, Quality string
+	USD           float64
 }
 
 // PriceRule prices the models whose "provider/model" name matches Pattern, a glob with path.Match semantics:
@@ -64,9 +102,16 @@ func NewPriceTable(rules []PriceRule) (*PriceTable, error) {
 			return nil, fmt.Errorf("price pattern %q is not a valid glob (%v): use * ? [] as in path.Match, e.g. openai/gpt-4o*", r.Pattern, err)
 		}
 		p := r.Price
-		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 {
+		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 || p.ImageInput < 0 ||
+			p.AudioInput < 0 || p.PerImage < 0 || p.PerMillionCharacters < 0 || p.PerMinute < 0 || p.PerVideoSecond < 0 {
 			return nil, fmt.Errorf("price for %q is negative: prices are USD per million tokens, 0 or more", r.Pattern)
 		}
+		t.rules = append(t.rules, compile(r))
+	}
+	for _, r := range mediaPrices {
+		t.rules = append(t.rules, compile(r))
+	}
+	for _, r := range videoPrices {
 		t.rules = append(t.rules, compile(r))
 	}
 	for _, r := range defaultPrices {
@@ -113,11 +158,12 @@ func (t *PriceTable) Cost(providerModel string, u Usage) (usd float64, found boo
 	return p.cost(u), true
 }
 
-// cost applies p to u: the long-context tier when the prompt is above it; cache reads at CachedInput, cache
-// writes at CacheWrite (the one-hour ones at CacheWrite1h), the rest of the prompt at Input.
+// cost applies p to u: the long-context tier's token prices when the prompt is above it; cache reads at
+// CachedInput, cache writes at CacheWrite (the one-hour ones at CacheWrite1h), image and audio prompt tokens at
+// their prices, the rest of the prompt at Input; then the media units.
 func (p Price) cost(u Usage) float64 {
 	if lc := p.LongContext; lc != nil && u.PromptTokens > lc.Above {
-		p = Price{Input: lc.Input, Output: lc.Output, CachedInput: lc.CachedInput, CacheWrite: lc.CacheWrite, CacheWrite1h: lc.CacheWrite1h}
+		p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h = lc.Input, lc.Output, lc.CachedInput, lc.CacheWrite, lc.CacheWrite1h
 	}
 	cachedPrice, writePrice, write1hPrice := p.CachedInput, p.CacheWrite, p.CacheWrite1h
 	if cachedPrice == 0 {
@@ -132,7 +178,54 @@ func (p Price) cost(u Usage) float64 {
 	cached, written := max(u.CachedTokens, 0), max(u.CacheWriteTokens, 0)
 	written1h := min(max(u.CacheWrite1hTokens, 0), written)
 	plain := max(u.PromptTokens-cached-written, 0)
+	image := min(max(u.ImagePromptTokens, 0), plain)
+	audio := min(max(u.AudioPromptTokens, 0), plain-image)
+	plain -= image + audio
+	imagePrice, audioPrice := p.ImageInput, p.AudioInput
+	if imagePrice == 0 {
+		imagePrice = p.Input
+	}
+	if audioPrice == 0 {
+		audioPrice = p.Input
+	}
 	micro := float64(plain)*p.Input + float64(cached)*cachedPrice + float64(written-written1h)*writePrice +
-		float64(written1h)*write1hPrice + float64(max(u.CompletionTokens, 0))*p.Output
-	return micro / 1e6
+		float64(written1h)*write1hPrice +
+		float64(image)*imagePrice + float64(audio)*audioPrice + float64(max(u.CompletionTokens, 0))*p.Output +
+		float64(max(u.Characters, 0))*p.PerMillionCharacters
+	usd := micro / 1e6
+	if u.Images > 0 {
+		usd += float64(u.Images) * p.imagePrice(u.ImageSize, u.ImageQuality)
+	}
+	if u.AudioSeconds > 0 {
+		usd += u.AudioSeconds / 60 * p.PerMinute
+	}
+	if u.VideoSeconds > 0 {
+		usd += float64(u.VideoSeconds) * p.videoSecondPrice(u.VideoSize)
+	}
+	return usd
+}
+
+// videoSecondPrice is the price of one second of video of size.
+func (p Price) videoSecondPrice(size string) float64 {
+	if p.Videos != nil {
+		for _, vp := range *p.Videos {
+			if vp.Size == size {
+				return vp.USD
+			}
+		}
+	}
+	return p.PerVideoSecond
+}
+
+// imagePrice is the price of one image of size and quality.
+func (p Price) imagePrice(size, quality string) float64 {
+	if p.Images == nil {
+		return p.PerImage
+	}
+	for _, ip := range *p.Images {
+		if (ip.Size == "" || ip.Size == size) && (ip.Quality == "" || ip.Quality == quality) {
+			return ip.USD
+		}
+	}
+	return p.PerImage
 }

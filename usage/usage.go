@@ -46,6 +46,24 @@ type Usage struct {
 	// ReasoningTokens is the part of CompletionTokens spent on reasoning or thinking.
 	ReasoningTokens int
 	Origin          Origin
+	// Media units, for the image and audio endpoints (zero elsewhere). ImagePromptTokens and
+	// AudioPromptTokens are the parts of PromptTokens that were images or audio (GPT image models,
+	// transcription models), priced at Price.ImageInput and Price.AudioInput.
+	ImagePromptTokens int
+	AudioPromptTokens int
+	// Images is the number of images generated; ImageSize ("1024x1024") and ImageQuality ("high",
+	// "standard") pick their price.
+	Images       int
+	ImageSize    string
+	ImageQuality string
+	// Characters is the number of characters of a speech request's input.
+	Characters int
+	// AudioSeconds is the length of the audio transcribed or translated.
+	AudioSeconds float64
+	// VideoSeconds is the length of the video a job makes, and VideoSize its width x height ("1280x720"),
+	// which picks its price.
+	VideoSeconds int
+	VideoSize    string
 }
 
 // Known reports whether u holds any usage.

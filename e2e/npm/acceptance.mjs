@@ -4,7 +4,7 @@
 //   AIGW_BASE_URL=http://127.0.0.1:8080/v1 AIGW_API_KEY=quickstart-key node acceptance.mjs chat
 //
 // A scenario prints "ok <name>" and exits 0, or prints what did not match and exits 1.
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
@@ -139,6 +139,35 @@ const scenarios = {
     check(!res.results[1].flagged, `second input flagged: ${show(res.results[1])}`);
   },
 
+  // A video job on each provider that makes them: create (multipart, with a reference image), poll until it
+  // completes, download the MP4 and read its movie header for the length asked for.
+  async videos(client) {
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000' +
+      '1f15c4890000000d49444154789c63f80f00000101000518d84e0000000049454e44ae426082', 'hex');
+    for (const model of ['openai/sora-2', 'google/veo-3.1-generate-preview']) {
+      let video = await client.videos.create({
+        model, prompt: 'A paper boat on a pond', seconds: '4', size: '1280x720',
+        input_reference: await OpenAI.toFile(png, 'ref.png', { type: 'image/png' }),
+      });
+      check(video.id?.startsWith('video_') && video.model === model && video.status === 'queued', `${model}: created ${show(video)}`);
+      const seen = new Set([video.status]);
+      for (const deadline = Date.now() + 20_000; video.status === 'queued' || video.status === 'in_progress';) {
+        check(Date.now() < deadline, `${model}: still ${video.status} after 20 s`);
+        await new Promise((r) => setTimeout(r, 200));
+        video = await client.videos.retrieve(video.id);
+        seen.add(video.status);
+      }
+      check(video.status === 'completed' && video.progress === 100 && video.seconds === '4',
+        `${model}: finished ${show(video)} (statuses ${[...seen]})`);
+      const res = await client.videos.downloadContent(video.id);
+      const mp4 = Buffer.from(await res.arrayBuffer());
+      check(res.headers.get('content-type') === 'video/mp4' && mp4.subarray(4, 8).toString() === 'ftyp',
+        `${model}: downloaded ${mp4.length} bytes of ${res.headers.get('content-type')}`);
+      const mvhd = mp4.indexOf('mvhd');
+      check(mvhd > 0 && mp4.readUInt32BE(mvhd + 20) === 4 * mp4.readUInt32BE(mvhd + 16), `${model}: the video does not last 4 s`);
+    }
+  },
+
   async parse(client) {
     for (const model of chatModels) {
       const res = await client.chat.completions.parse({
@@ -204,6 +233,58 @@ const scenarios = {
       });
       checkVector(`${model} embed`, embedding, 20);
     }
+  },
+
+  // Images from an OpenAI-compatible provider and from Gemini: real PNGs (the simulator inverts an edited one).
+  async images(client) {
+    const size = (png) => [png.readUInt32BE(16), png.readUInt32BE(20)];
+    for (const model of ['openai/gpt-image-1', 'google/gemini-2.5-flash-image']) {
+      const res = await client.images.generate({ model, prompt: 'a lighthouse at dusk', size: '1024x1024' });
+      const png = Buffer.from(res.data?.[0]?.b64_json ?? '', 'base64');
+      check(png.subarray(1, 4).toString() === 'PNG', `${model} generate: not a PNG: ${show(res).slice(0, 200)}`);
+      check(size(png).join('x') === '1024x1024', `${model} generate: ${size(png).join('x')}`);
+      const small = Buffer.from(
+        (await client.images.generate({ model: 'openai/gpt-image-1', prompt: 'a small square', size: '64x64' })).data[0].b64_json, 'base64');
+      const edit = await client.images.edit({ model, prompt: 'the opposite colours', image: await toFile(small, 'in.png', { type: 'image/png' }) });
+      const out = Buffer.from(edit.data?.[0]?.b64_json ?? '', 'base64');
+      check(out.subarray(1, 4).toString() === 'PNG' && size(out).join('x') === '64x64', `${model} edit: ${size(out)}`);
+      check(!out.equals(small), `${model} edit: the image came back unchanged`);
+    }
+  },
+
+  // Speech (bytes as they arrive, a WAV of the input's length) and a multi-megabyte transcription.
+  async audio(client) {
+    const input = 'Hello from the gateway. '.repeat(10);
+    for (const model of ['openai/tts-1', 'google/gemini-2.5-flash-preview-tts']) {
+      const res = await client.audio.speech.create({ model, voice: 'alloy', input, response_format: 'wav' });
+      const reader = res.body.getReader();
+      const chunks = [];
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(Buffer.from(value));
+      }
+      const wav = Buffer.concat(chunks);
+      check(wav.subarray(0, 4).toString() === 'RIFF' && wav.subarray(8, 12).toString() === 'WAVE', `${model}: not a WAV file`);
+      const seconds = wav.readUInt32LE(40) / wav.readUInt32LE(28);
+      check(Math.abs(seconds - input.length * 0.06) < 0.1, `${model}: ${seconds} s for ${input.length} characters`);
+      if (model === 'openai/tts-1') {
+        check(chunks.length > 1 && chunks[0].length < wav.length / 2, `${model}: the audio arrived in ${chunks.length} piece(s): it was held back`);
+      }
+    }
+    const big = Buffer.alloc(3 << 20, 'not really audio ');
+    const tr = await client.audio.transcriptions.create({ model: 'openai/whisper-1', file: await toFile(big, 'big.mp3', { type: 'audio/mpeg' }) });
+    check(tr.text?.startsWith(`The file big.mp3 has ${big.length} bytes`), `transcription: ${show(tr)}`);
+    const stream = await client.audio.transcriptions.create({
+      model: 'openai/gpt-4o-mini-transcribe', stream: true, file: await toFile(big.subarray(0, 1000), 'a.wav', { type: 'audio/wav' }),
+    });
+    let deltas = 0;
+    let text = '';
+    for await (const ev of stream) {
+      if (ev.type === 'transcript.text.delta') deltas++;
+      if (ev.type === 'transcript.text.done') text = ev.text;
+    }
+    check(deltas > 3 && text.startsWith('The file a.wav has 1000 bytes'), `transcription stream: ${deltas} deltas, ${show(text)}`);
   },
 };
 
