@@ -53,7 +53,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //
 //	    # model names
-//	    alias         <name> <provider/model>   # repeatable
+//	    alias         <name> <provider/model>   # repeatable; <name> may be a glob: claude-*
 //	    default_model <provider/model>
 //
 //	    # routing: one client-facing name, several upstreams (repeatable)

@@ -80,9 +80,7 @@ func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, err
 		key = "memory"
 		build = func() (caddy.Destructor, error) { return ratelimit.NewMemoryStore(), nil }
 	case "redis":
-		opts := redisOptions(cfg, repl)
-		key = "redis|" + redisIdentity(opts)
-		build = func() (caddy.Destructor, error) { return ratelimit.NewRedisStore(opts) }
+		key, build = redisStore(cfg, repl)
 	default:
 		return nil, fmt.Errorf("rate_limit_store: unknown type '%s': use memory or redis", cfg.Type)
 	}
@@ -101,6 +99,13 @@ func (h *Handler) provisionLimits(repl *caddy.Replacer) (*ratelimit.Limiter, err
 		rules[i] = rl.Rule
 	}
 	return ratelimit.New(val.(ratelimit.Store), rules, ratelimit.Options{OnStoreError: policy})
+}
+
+// redisStore returns the pool key and constructor of the Redis store cfg describes (a single server,
+// Sentinel or a cluster).
+func redisStore(cfg *RateLimitStore, repl *caddy.Replacer) (string, func() (caddy.Destructor, error)) {
+	opts := redisOptions(cfg, repl)
+	return "redis|" + redisIdentity(opts), func() (caddy.Destructor, error) { return ratelimit.NewRedisStore(opts) }
 }
 
 // claims expands the key of each rule that applies to scope: at admission (no target), the rules without

@@ -25,7 +25,8 @@ func init() {
 }
 
 // Handler is an OpenAI-compatible AI gateway. It answers POST …/chat/completions, …/completions,
-// …/embeddings, …/moderations, …/rerank and GET …/models (and …/models/{id}) under whatever path its route
+// …/embeddings, …/moderations, …/rerank, …/responses (OpenAI's Responses API, with the stored responses
+// under …/responses/{id}) and GET …/models (and …/models/{id}) under whatever path its route
 // gives it, and answers any other path with an OpenAI-shaped 404 unknown_url (or, with fallthrough, passes it
 // to the next handler). With virtual_keys it also serves the key management API (…/keys, …/keys/{id},
 // …/keys/{id}/rotate, …/key) and, with console, the management page (…/console/).
@@ -39,7 +40,7 @@ func init() {
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, models, model
+// `{http.ai_gateway.endpoint}` | The endpoint asked for: chat_completions, completions, embeddings, moderations, rerank, responses, response, messages, messages_count_tokens, models, model
 // `{http.ai_gateway.provider}` | The provider that answered (or was last tried)
 // `{http.ai_gateway.model}` | The model as the client named it
 // `{http.ai_gateway.upstream_model}` | The model name sent upstream
@@ -54,7 +55,9 @@ func init() {
 type Handler struct {
 	// Providers are the upstream APIs the gateway can use.
 	Providers []*ProviderConfig `json:"providers,omitempty"`
-	// Aliases maps client-visible model names to "provider/model".
+	// Aliases maps client-visible model names to "provider/model" (or a route). A name with a '*' is a
+	// glob ("claude-*") serving names nothing else serves: exact names always win, then the longest
+	// pattern, then the first in lexical order.
 	Aliases map[string]string `json:"aliases,omitempty"`
 	// DefaultModel is used when a request names no model. Default: none (the request is refused).
 	DefaultModel string `json:"default_model,omitempty"`
@@ -118,6 +121,8 @@ type Handler struct {
 	keyPoolKey    string
 	keys          *keys.Manager
 	tokenizerHeld bool
+	// responseStoreKey is the pool key of the store of responses made through chat completions.
+	responseStoreKey string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -172,6 +177,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if cfg.Limiter, err = h.provisionLimits(repl); err != nil {
 		return err
 	}
+	if cfg.ResponseStore, err = h.provisionResponseStore(repl); err != nil {
+		return err
+	}
 	for _, k := range h.ClientKeys {
 		cfg.ClientKeys = append(cfg.ClientKeys, splitList(repl.ReplaceAll(k, ""))...)
 	}
@@ -218,6 +226,9 @@ func (h *Handler) Cleanup() error {
 	}
 	if h.tokenizerHeld {
 		_, _ = tokenizers.Delete(tokenizerKey)
+	}
+	if h.responseStoreKey != "" {
+		_, _ = stores.Delete(h.responseStoreKey)
 	}
 	var err error
 	if h.keyPoolKey != "" {
@@ -355,6 +366,10 @@ func (f *logFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	}
 	enc.AddDuration("time_to_first_byte", f.TimeToFirstByte)
 	_ = enc.AddArray("attempts", (*logAttempts)(f))
+	if f.MaxTokensAsked > 0 {
+		enc.AddInt("max_tokens_asked", f.MaxTokensAsked)
+		enc.AddInt("max_tokens_clamped_to", f.MaxTokensSent)
+	}
 	if f.Err != nil {
 		enc.AddString("error", f.Err.Error())
 	}

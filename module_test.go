@@ -44,7 +44,7 @@ func TestServeHTTPPublishesPlaceholdersAndMetrics(t *testing.T) {
 		}
 		return rec, repl
 	}
-	rec, repl := serve(http.MethodPost, "/v1/responses", `{}`)
+	rec, repl := serve(http.MethodPost, "/v1/assistants", `{}`)
 	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `"code":"unknown_url"`) {
 		t.Fatalf("a path the gateway does not serve must get a 404 unknown_url, not the next handler: %d %s", rec.Code, rec.Body)
 	}
@@ -52,7 +52,7 @@ func TestServeHTTPPublishesPlaceholdersAndMetrics(t *testing.T) {
 		t.Errorf("{http.ai_gateway.status} = %q for an unknown path, want 404", got)
 	}
 	h.Fallthrough = true
-	if rec, _ := serve(http.MethodPost, "/v1/responses", `{}`); rec.Code != http.StatusTeapot {
+	if rec, _ := serve(http.MethodPost, "/v1/assistants", `{}`); rec.Code != http.StatusTeapot {
 		t.Fatalf("with fallthrough, other paths must reach the next handler: %d", rec.Code)
 	}
 	if rec, _ := serve(http.MethodPost, "/v1/embeddings", `{"model":"openai/gpt-4o-mini"}`); rec.Code == http.StatusTeapot {

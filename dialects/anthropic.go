@@ -24,6 +24,10 @@ type Anthropic struct {
 	AnthropicVersion string `json:"anthropic_version,omitempty"`
 	// AnthropicBeta, when set, is sent as the anthropic-beta header.
 	AnthropicBeta string `json:"anthropic_beta,omitempty"`
+	// AllowedBetas, when not empty, are the only beta features Anthropic Messages API clients (Claude Code,
+	// the Anthropic SDKs) may ask for: the anthropic-beta header that the /v1/messages passthrough forwards
+	// keeps only these. Default: every beta the client sends is forwarded.
+	AllowedBetas []string `json:"allowed_betas,omitempty"`
 
 	dialect transform.Dialect
 }
@@ -36,7 +40,7 @@ func (Anthropic) CaddyModule() caddy.ModuleInfo {
 // Provision builds the translator.
 func (a *Anthropic) Provision(caddy.Context) error {
 	a.dialect = transform.NewAnthropic(transform.AnthropicOptions{DefaultMaxTokens: a.DefaultMaxTokens,
-		Version: a.AnthropicVersion, Beta: a.AnthropicBeta})
+		Version: a.AnthropicVersion, Beta: a.AnthropicBeta, Betas: a.AllowedBetas})
 	return nil
 }
 
@@ -70,6 +74,14 @@ var anthropicOptions = caddyopt.Table[*Anthropic]{
 		a.AnthropicBeta, err = caddyopt.String(d)
 		return err
 	}},
+	{Name: "allowed_betas", Repeatable: true, Parse: func(d *caddyfile.Dispenser, a *Anthropic) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.Errf("allowed_betas needs at least one beta feature name, e.g. interleaved-thinking-2025-05-14")
+		}
+		a.AllowedBetas = append(a.AllowedBetas, args...)
+		return nil
+	}},
 }
 
 // UnmarshalCaddyfile reads the anthropic options of a provider block. Syntax:
@@ -77,6 +89,7 @@ var anthropicOptions = caddyopt.Table[*Anthropic]{
 //	default_max_tokens <n>            # when the request sets none (Anthropic requires one); default 4096
 //	anthropic_version  <version>      # default 2023-06-01
 //	anthropic_beta     <features>
+//	allowed_betas      <feature...>   # Messages API clients may ask only for these betas; repeatable
 func (a *Anthropic) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // type name
 	return anthropicOptions.Parse(d, a, nil, "", func(d *caddyfile.Dispenser) error {

@@ -27,6 +27,10 @@ type Azure struct {
 	APIVersion string `json:"api_version,omitempty"`
 	// ForwardMetadata sends the request's metadata object upstream. Default: false, it is dropped.
 	ForwardMetadata bool `json:"forward_metadata,omitempty"`
+	// Responses says how Responses API requests are served: "native" (Azure's own Responses API at
+	// /openai/v1/responses, the deployment named by model) or "chat" (translated through chat completions).
+	// Default: native.
+	Responses string `json:"responses,omitempty"`
 
 	baseURL string
 	dialect transform.Dialect
@@ -47,9 +51,12 @@ func (a *Azure) Provision(caddy.Context) error {
 		ver = defaultAzureAPIVersion
 	}
 	a.dialect = transform.NewOpenAI(transform.OpenAIOptions{ForwardMetadata: a.ForwardMetadata,
-		Azure: &transform.AzureOptions{APIVersion: ver, Deployments: a.Deployments}})
+		Azure: &transform.AzureOptions{APIVersion: ver, Deployments: a.Deployments}, NativeResponses: a.Responses != "chat"})
 	return nil
 }
+
+// Validate checks the responses mode.
+func (a *Azure) Validate() error { return validResponsesMode(a.Responses) }
 
 // Translator returns the OpenAI translator in its Azure form.
 func (a *Azure) Translator() transform.Dialect { return a.dialect }
@@ -87,6 +94,10 @@ var azureOptions = caddyopt.Table[*Azure]{
 		a.ForwardMetadata = true
 		return caddyopt.Flag(d)
 	}},
+	{Name: "responses", Parse: func(d *caddyfile.Dispenser, a *Azure) (err error) {
+		a.Responses, err = parseResponsesMode(d)
+		return err
+	}},
 }
 
 // UnmarshalCaddyfile reads the azure options of a provider block. Syntax:
@@ -95,6 +106,7 @@ var azureOptions = caddyopt.Table[*Azure]{
 //	deployment  <model> <deployment>  # repeatable; default: the model name
 //	api_version <version>             # default 2024-10-21
 //	forward_metadata                  # send the request's metadata upstream (dropped by default)
+//	responses native|chat             # Responses API: Azure's own (default), or through chat completions
 func (a *Azure) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // type name
 	return azureOptions.Parse(d, a, nil, "", func(d *caddyfile.Dispenser) error {
@@ -107,5 +119,6 @@ func (*Azure) caddyfileOptions() []string { return azureOptions.Names() }
 var (
 	_ Dialect               = (*Azure)(nil)
 	_ caddy.Provisioner     = (*Azure)(nil)
+	_ caddy.Validator       = (*Azure)(nil)
 	_ caddyfile.Unmarshaler = (*Azure)(nil)
 )

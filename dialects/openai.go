@@ -49,6 +49,11 @@ type OpenAI struct {
 	// ForwardMetadata sends the request's metadata object upstream (OpenAI accepts it only with
 	// store: true). Default: false, it is dropped.
 	ForwardMetadata bool `json:"forward_metadata,omitempty"`
+	// Responses says how Responses API requests (POST …/responses) are served: "native" sends them to the
+	// upstream's own Responses API as they are (with previous_response_id, background, built-in tools, stored
+	// responses); "chat" translates them through chat completions (for servers without the Responses API).
+	// Default: native for the openai preset, chat for every other service.
+	Responses string `json:"responses,omitempty"`
 
 	dialect transform.Dialect
 }
@@ -60,12 +65,16 @@ func (OpenAI) CaddyModule() caddy.ModuleInfo {
 
 // Provision builds the translator.
 func (o *OpenAI) Provision(caddy.Context) error {
-	o.dialect = transform.NewOpenAI(transform.OpenAIOptions{ForwardMetadata: o.ForwardMetadata})
+	o.dialect = transform.NewOpenAI(transform.OpenAIOptions{ForwardMetadata: o.ForwardMetadata,
+		NativeResponses: o.Responses == "native" || (o.Responses == "" && o.Preset == "openai")})
 	return nil
 }
 
-// Validate checks the preset's name.
+// Validate checks the preset's name and the responses mode.
 func (o *OpenAI) Validate() error {
+	if err := validResponsesMode(o.Responses); err != nil {
+		return err
+	}
 	if _, ok := Presets[o.Preset]; o.Preset != "" && !ok {
 		names := make([]string, 0, len(Presets))
 		for n := range Presets {
@@ -91,12 +100,36 @@ var openAIOptions = caddyopt.Table[*OpenAI]{
 		o.ForwardMetadata = true
 		return caddyopt.Flag(d)
 	}},
+	{Name: "responses", Parse: func(d *caddyfile.Dispenser, o *OpenAI) (err error) {
+		o.Responses, err = parseResponsesMode(d)
+		return err
+	}},
+}
+
+// parseResponsesMode reads the argument of `responses native|chat`.
+func parseResponsesMode(d *caddyfile.Dispenser) (string, error) {
+	mode, err := caddyopt.String(d)
+	if err != nil {
+		return "", err
+	}
+	if validResponsesMode(mode) != nil {
+		return "", d.Errf("responses must be native or chat, not '%s'", mode)
+	}
+	return mode, nil
+}
+
+func validResponsesMode(mode string) error {
+	if mode != "" && mode != "native" && mode != "chat" {
+		return fmt.Errorf("responses must be native or chat, not '%s'", mode)
+	}
+	return nil
 }
 
 // UnmarshalCaddyfile reads the openai options of a provider block (presets are chosen by the provider's
 // type: `type groq`). Syntax:
 //
 //	forward_metadata                     # send the request's metadata upstream (dropped by default)
+//	responses native|chat                # Responses API: upstream's own (default for preset openai) or via chat
 func (o *OpenAI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // type name
 	return openAIOptions.Parse(d, o, nil, "", func(d *caddyfile.Dispenser) error {

@@ -20,7 +20,8 @@ const npmDir = "npm"
 
 // npmScenarios are the scenarios acceptance.mjs must have; the test runs every scenario it lists.
 var npmScenarios = []string{"models", "chat", "chat-stream", "embeddings-default", "embeddings-float", "embeddings-base64",
-	"completions", "completions-stream", "moderations", "videos", "errors", "parse", "parse-stream", "ai-sdk"}
+	"completions", "completions-stream", "moderations", "images", "audio", "videos", "errors", "parse", "parse-stream",
+	"ai-sdk", "ai-sdk-responses"}
 
 // npmInstall runs `npm ci` in npmDir once per test run.
 var npmInstall struct {

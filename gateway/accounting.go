@@ -42,6 +42,8 @@ func (g *Gateway) completeUsage(x *exchange, reported usage.Usage, body []byte) 
 			body, _ = sjson.SetRawBytes(body, "usage", u.AppendJSON(nil, -1))
 		case usagePromptOnly:
 			body, _ = sjson.SetRawBytes(body, "usage", appendPromptUsage(nil, u))
+		case usageSurface:
+			body = x.ep.surface.setUsage(body, u)
 		}
 	}
 	if x.ep.units != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
 	"github.com/aibackend/caddy-ai-gateway/router"
 	"github.com/aibackend/caddy-ai-gateway/transform"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 // exchange is the state of one request to a JSON endpoint.
@@ -41,6 +42,9 @@ type exchange struct {
 	treq transform.Request
 	// form is the multipart body of an upload endpoint's request; nil for JSON requests.
 	form *form
+	// pin, when set, restricts the request to the targets of this provider (one holding state the request
+	// refers to, such as a stored response).
+	pin string
 	// firstAttempt backs res.Attempts for the common single attempt; a second one moves them to the heap.
 	// It is never reused: res.Attempts keeps it for as long as the access log holds the Result.
 	firstAttempt [1]Attempt
@@ -63,14 +67,14 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint,
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, errTooLarge) {
-			g.fail(w, res, g.tooLarge())
+			g.failAs(w, res, ep, g.tooLarge())
 			return
 		}
-		g.fail(w, res, transform.InvalidRequest("", "could not read the request body"))
+		g.failAs(w, res, ep, transform.InvalidRequest("", "could not read the request body"))
 		return
 	}
 	if verr := g.validateInto(&x.reqv, ep, body); verr != nil {
-		g.fail(w, res, verr)
+		g.failAs(w, res, ep, verr)
 		return
 	}
 	x.req = &x.reqv
@@ -82,33 +86,39 @@ func (g *Gateway) serveExchange(w http.ResponseWriter, r *http.Request, x *excha
 	req, res, ep := x.req, x.res, x.ep
 	res.ClientModel, res.Stream = req.model, req.stream
 	if err := g.router.PlanInto(&x.plan, req.model, req.fallbacks); err != nil {
-		g.fail(w, res, asError(err))
+		g.failAs(w, res, ep, asError(err))
 		return
 	}
 	if ep.id != ChatCompletions { // every dialect serves chat
 		if e := g.unsupported(ep, req); e != nil {
-			g.fail(w, res, e)
+			g.failAs(w, res, ep, e)
+			return
+		}
+	}
+	if ep.surface != nil && ep.surface.prepare != nil {
+		if e := ep.surface.prepare(g, r, x); e != nil {
+			g.failAs(w, res, ep, e)
 			return
 		}
 	}
 	if e := g.keyAllows(x); e != nil {
-		g.fail(w, res, e)
+		g.failAs(w, res, ep, e)
 		return
 	}
 	if e := g.reserveKey(w, r, x); e != nil {
-		g.fail(w, res, e)
+		g.failAs(w, res, ep, e)
 		return
 	}
 	if e := g.reserve(w, r, x); e != nil {
 		g.settleKey(r, x)
-		g.fail(w, res, e)
+		g.failAs(w, res, ep, e)
 		return
 	}
 	answered, last := g.tryTargets(w, r, x)
 	g.settle(r, x, answered)
 	g.settleKey(r, x)
 	if !answered {
-		g.fail(w, res, last)
+		g.failAs(w, res, ep, last)
 	}
 }
 
@@ -137,8 +147,8 @@ func (g *Gateway) tryTargets(w http.ResponseWriter, r *http.Request, x *exchange
 		if wait > 0 && !sleep(r.Context(), wait) {
 			break
 		}
-		if g.providers[t.Provider].ops[x.ep.id] == nil {
-			continue // the target's dialect does not serve the endpoint
+		if g.providers[t.Provider].ops[x.ep.id] == nil || (x.pin != "" && t.Provider != x.pin) {
+			continue // the target's dialect does not serve the endpoint, or the request is for another provider
 		}
 		x.target = t.String()
 		if x.vkey != nil && !x.vkey.Allows(x.target) {
@@ -204,6 +214,14 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 	if x.form != nil {
 		x.treq.Form = x.form
 	}
+	if x.ep.surface != nil {
+		provider := t.Provider
+		x.treq.ResourceID = func(id string) string { return wrapResourceID(provider, id) }
+		x.treq.ClientHeader = r.Header
+		if x.ep.surface.inputTokens && !ops.native {
+			x.treq.InputTokens = g.promptTokens(x, x.target)
+		}
+	}
 	treq := &x.treq
 	x.res.Provider, x.res.UpstreamModel, x.res.ClientModel = t.Provider, t.Model, treq.ClientModel
 	health := g.router.Start(t)
@@ -232,6 +250,13 @@ func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *excha
 // client (a stream that began and then failed reports its error inside the stream); otherwise err is the
 // failure to retry or send. ttfb is when the upstream's first byte (first event, for streams) arrived.
 func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u *upstream, ops *dialectOps, t router.Target, treq *transform.Request) (answered bool, ttfb time.Duration, err *transform.Error) {
+	if ops.local != nil {
+		b, lerr := ops.local(treq)
+		if lerr != nil {
+			return false, 0, asError(lerr)
+		}
+		return g.answer(w, r, x, u.Name, t.Model, b, usage.Usage{Origin: usage.Reported}, ops), 0, nil
+	}
 	out, berr := ops.build(treq)
 	if berr != nil {
 		return false, 0, asError(berr)
@@ -250,6 +275,9 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 		b, _ := readLimited(resp.Body, maxErrorBody)
 		if e := x.form.readError(g); e != nil {
 			return false, time.Since(sent), e
+		}
+		if ops.translateError != nil {
+			return false, time.Since(sent), ops.translateError(resp.StatusCode, resp.Header, b)
 		}
 		return false, time.Since(sent), u.Dialect.TranslateError(resp.StatusCode, resp.Header, b)
 	}
@@ -274,7 +302,15 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	if x.ep.own != nil {
 		outBody = x.ep.own(t, treq.ClientModel, outBody)
 	}
+	return g.answer(w, r, x, u.Name, t.Model, outBody, use, ops), ttfb, nil
+}
+
+// answer writes a complete, successful answer: usage completed (and priced), headers, body.
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, x *exchange, provider, model string, outBody []byte, use usage.Usage, ops *dialectOps) bool {
 	outBody = g.completeUsage(x, use, outBody)
+	if s := x.ep.surface; s != nil && s.done != nil && !ops.native {
+		s.done(g, r, x, outBody)
+	}
 	// Content-Length and the cost are formatted into one string, which their values share.
 	var digits [64]byte
 	nums := strconv.AppendInt(digits[:0], int64(len(outBody)), 10)
@@ -286,7 +322,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	h := newHeaderValues(w.Header(), 7)
 	h.set("Content-Type", "application/json")
 	h.set("Content-Length", numbers[:lengthEnd])
-	g.setAnswerHeaders(&h, x, u.Name, t.Model)
+	g.setAnswerHeaders(&h, x, provider, model)
 	if x.res.CostUSD >= 0 {
 		h.set(hdrCost, numbers[lengthEnd:])
 	}
@@ -294,7 +330,7 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 	x.res.Status = http.StatusOK
 	x.res.TimeToFirstByte = time.Since(x.start)
 	_, _ = w.Write(outBody)
-	return true, ttfb, nil
+	return true
 }
 
 // setAnswerHeaders says who answered and how usage was obtained, and adds the rate-limit headers.

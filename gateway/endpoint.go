@@ -33,6 +33,13 @@ const (
 	Videos       // POST …/videos creates a job; GET …/videos lists them (video.go)
 	Video        // GET or DELETE …/videos/{id}
 	VideoContent // GET …/videos/{id}/content
+	Responses
+	// Response is a stored response of the Responses API: GET or DELETE …/responses/{id}, GET
+	// …/responses/{id}/input_items, POST …/responses/{id}/cancel.
+	Response
+	// Messages is Anthropic's Messages API, POST …/messages; MessagesCountTokens its …/messages/count_tokens.
+	Messages
+	MessagesCountTokens
 	OpenAPIDocument
 	DocsPage
 	endpointCount
@@ -41,7 +48,8 @@ const (
 // endpointNames are the endpoints' fixed names, for metrics labels, placeholders and logs.
 var endpointNames = [endpointCount]string{"", "chat_completions", "models", "model", "embeddings", "completions",
 	"moderations", "rerank", "images_generations", "images_edits", "audio_speech", "audio_transcriptions",
-	"audio_translations", "videos", "video", "video_content", "openapi", "docs"}
+	"audio_translations", "videos", "video", "video_content", "responses", "response", "messages",
+	"messages_count_tokens", "openapi", "docs"}
 
 // String is the endpoint's fixed name ("chat_completions", "embeddings", ...); empty for NotOurs.
 func (e Endpoint) String() string {
@@ -75,6 +83,8 @@ func route(p string) Endpoint {
 		return OpenAPIDocument
 	case docsAsset(p) != "":
 		return DocsPage
+	case strings.Contains(p, "/responses/"):
+		return Response
 	}
 	return NotOurs
 }
@@ -125,6 +135,7 @@ const (
 	usageNone       usageInBody = iota // the answer has no usage object (moderations, rerank)
 	usageFull                          // prompt, completion and total tokens with details (chat, completions)
 	usagePromptOnly                    // prompt_tokens and total_tokens (embeddings)
+	usageSurface                       // the surface's own usage object (surface.setUsage)
 )
 
 // endpoint describes one JSON API endpoint. Everything else (authentication, routes, fallbacks, retries,
@@ -156,7 +167,7 @@ type endpoint struct {
 	// usage is how counted usage is written into an answer that had none.
 	usage usageInBody
 	// ops returns the dialect's implementation of the endpoint, nil when it has none. It is asked once per
-	// provider, when the gateway is built.
+	// provider, when the gateway is built. A surface's endpoint has none: see surface.
 	ops func(d transform.Dialect) *dialectOps
 	// own rewrites a translated answer that is a resource held by the target t (a video job: its id names t,
 	// video.go); model is the client's model name. nil: answers are kept as translated.
@@ -169,6 +180,9 @@ type endpoint struct {
 	// units are the media units a request asks for (images, characters), for limits and pricing before the
 	// answer says more; nil: none.
 	units func(req *apiRequest, u *usage.Usage)
+	// surface, when set, makes the endpoint a client API that every dialect serves: natively where the
+	// dialect implements it, else through its chat completions (see surface in surface.go).
+	surface *surface
 }
 
 // dialectOps is one dialect's implementation of one endpoint.
@@ -179,6 +193,15 @@ type dialectOps struct {
 	// media translates a JSON answer of an answerMedia endpoint into the client's bytes and their
 	// Content-Type.
 	media func(*transform.Request, []byte) ([]byte, string, usage.Usage, error)
+	// native is set for a surface the dialect serves itself: its stream translator relays the surface's own
+	// events (to an EventSink). A surface served through chat has native false: its translator yields chat
+	// chunks, which a transform.SurfaceStream turns into the surface's events.
+	native bool
+	// translateError, when set, replaces the dialect's TranslateError (a native surface keeping the
+	// upstream's error body).
+	translateError func(status int, h http.Header, body []byte) *transform.Error
+	// local, when set, answers without an upstream (the gateway's own count_tokens): the answer body.
+	local func(*transform.Request) ([]byte, error)
 }
 
 // endpoints are the endpoints served through the engine, in the order Route tries their suffixes: the JSON
@@ -227,6 +250,20 @@ var jsonEndpoints = [...]endpoint{
 			}
 			return nil
 		},
+	},
+	{
+		id: Responses, suffix: "/responses", methods: "POST", modelField: "model", field: responsesField,
+		streams: true, generates: true, prompt: countResponsesPrompt, completion: countResponsesOutput,
+		usage: usageSurface, surface: responsesSurface,
+	},
+	{
+		id: Messages, suffix: "/messages", methods: "POST", modelField: "model", required: []string{"messages", "max_tokens"},
+		field: messagesField, streams: true, generates: true, prompt: countMessagesPrompt,
+		completion: countMessagesOutput, usage: usageSurface, surface: messagesSurface,
+	},
+	{
+		id: MessagesCountTokens, suffix: "/messages/count_tokens", methods: "POST", modelField: "model",
+		required: []string{"messages"}, field: countTokensField, prompt: countMessagesPrompt, surface: countTokensSurface,
 	},
 	{
 		id: Rerank, suffix: "/rerank", methods: "POST", modelField: "model",

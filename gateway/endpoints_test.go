@@ -401,16 +401,17 @@ func TestModelsListTheirEndpoints(t *testing.T) {
 		got[m.Get("id").Str] = m.Get("endpoints").Raw
 		return true
 	})
-	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","rerank",`+
-		`"images/generations","images/edits","audio/speech","audio/transcriptions","audio/translations","videos"]` ||
-		got["anthropic/claude-x"] != `["chat/completions"]` {
+	if got["openai/text-embedding-3-small"] != `["chat/completions","completions","embeddings","moderations","responses",`+
+		`"messages","messages/count_tokens","rerank","images/generations","images/edits","audio/speech",`+
+		`"audio/transcriptions","audio/translations","videos"]` ||
+		got["anthropic/claude-x"] != `["chat/completions","responses","messages","messages/count_tokens"]` {
 		t.Errorf("endpoints per model: %v", got)
 	}
 }
 
 func TestUnknownPathIsOpenAIShaped404(t *testing.T) {
 	g := newGateway(t, "http://127.0.0.1:1/v1")
-	rec, res := postTo(t, g, "/v1/responses", `{}`)
+	rec, res := postTo(t, g, "/v1/assistants", `{}`)
 	if rec.Code != http.StatusNotFound || gjson.Get(rec.Body.String(), "error.code").Str != "unknown_url" || res.Endpoint != "" {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}

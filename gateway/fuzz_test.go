@@ -134,7 +134,7 @@ func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, res *Result, stre
 	case head && status == http.StatusOK && len(body) == 0:
 	case status != http.StatusOK:
 		if !json.Valid(body) || gjson.GetBytes(body, "error.message").Type != gjson.String {
-			t.Fatalf("status %d with a body that is not an OpenAI error object: %.300q", status, body)
+			t.Fatalf("status %d with a body that is not an OpenAI or Anthropic error object: %.300q", status, body)
 		}
 	case rec.Header().Get("Content-Type") == "text/event-stream":
 		if !stream {
@@ -160,11 +160,28 @@ func checkStream(t *testing.T, body []byte) {
 	}
 	events := bytes.Split(bytes.TrimSuffix(body, []byte("\n\n")), []byte("\n\n"))
 	for i, ev := range events {
+		// A surface's stream (the Messages API) names its events: "event: <name>" before the data line,
+		// the name the data's type, and ends with message_stop or an error event.
+		name, named := []byte(nil), bytes.HasPrefix(ev, []byte("event: "))
+		if named {
+			name, ev, _ = bytes.Cut(bytes.TrimPrefix(ev, []byte("event: ")), []byte("\n"))
+		}
 		data, ok := bytes.CutPrefix(ev, []byte("data: "))
 		if !ok || bytes.Contains(data, []byte("\n")) {
 			t.Fatalf("event %d is not one data line: %.300q", i, ev)
 		}
 		last := i == len(events)-1
+		if named {
+			typ := gjson.GetBytes(data, "type").Str
+			if !json.Valid(data) || typ != string(name) {
+				t.Fatalf("event %d named %q has data of type %q: %.300q", i, name, typ, data)
+			}
+			if (typ == "message_stop" || typ == "error") != last ||
+				typ == "error" && gjson.GetBytes(data, "error.message").Type != gjson.String {
+				t.Fatalf("the stream's last event is not message_stop or an error: %.300q", tail(body))
+			}
+			continue
+		}
 		if string(data) == "[DONE]" {
 			if !last {
 				t.Fatalf("[DONE] is not the last event: %.300q", tail(body))
@@ -324,7 +341,8 @@ func validHeader(name, value string) bool {
 // fuzzMethods and fuzzPaths are what the first two inputs of FuzzServe select.
 var (
 	fuzzMethods = []string{http.MethodPost, http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions}
-	fuzzPaths   = []string{"/v1/chat/completions", "/api/v1/chat/completions", "/v1/models", "/v1/models/", "/v1/embeddings"}
+	fuzzPaths   = []string{"/v1/chat/completions", "/api/v1/chat/completions", "/v1/models", "/v1/models/", "/v1/embeddings",
+		"/v1/messages", "/v1/messages/count_tokens"}
 )
 
 // FuzzServe sends arbitrary requests (method, path, client key, one more header, body) through Serve to an
@@ -360,6 +378,17 @@ func FuzzServe(f *testing.F) {
 		for _, stream := range []bool{false, true} {
 			f.Add(uint8(0), uint8(0), auth, "User-Agent", "fuzz", chat(p+"/m", stream))
 		}
+	}
+	// Anthropic Messages API requests, to every provider (passthrough and translated) and to count_tokens.
+	msgs, _ := filepath.Glob("../transform/testdata/messages/request/*.in.json")
+	for i, p := range msgs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		model := fuzzProviders[i%len(fuzzProviders)] + "/claude-sonnet-4-5"
+		f.Add(uint8(0), uint8(5), "", "X-Api-Key", fuzzClientKey, withModel(f, b, model))
+		f.Add(uint8(0), uint8(6), auth, "Anthropic-Beta", "token-counting-2024-11-01", withModel(f, b, model))
 	}
 	f.Add(uint8(1), uint8(3), auth, "", "", []byte("gpt-4o-mini"))
 	f.Add(uint8(2), uint8(2), "", "", "", []byte(nil))

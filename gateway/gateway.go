@@ -77,7 +77,8 @@ type Provider struct {
 // Config configures a Gateway.
 type Config struct {
 	Providers []Provider
-	// Aliases maps client-visible model names to "provider/model".
+	// Aliases maps client-visible model names to "provider/model"; names with a '*' are globs (see
+	// router.Config.Aliases).
 	Aliases map[string]string
 	// DefaultModel is used when a request names no model.
 	DefaultModel string
@@ -133,6 +134,10 @@ type Config struct {
 	// plus n × max_tokens) and worst-case cost (that estimate at the price of the most expensive target
 	// the claim may pay for).
 	Claims func(r *http.Request, scope LimitScope) []ratelimit.Claim
+	// ResponseStore keeps the responses the gateway makes itself (the Responses API served through chat
+	// completions), for previous_response_id and GET …/responses/{id}. Default: a MemoryResponseStore of
+	// DefaultResponseStoreBytes and DefaultResponseStoreTTL.
+	ResponseStore ResponseStore
 	// OnStoreError is told about every failure of the rate-limit store (the request proceeds or is refused
 	// according to the limiter's policy).
 	OnStoreError func(err error)
@@ -173,6 +178,8 @@ type Gateway struct {
 	// modelList is the answer to GET …/models; owners maps each configured name to its owned_by.
 	modelList []byte
 	owners    map[string]string
+	// responses keeps the responses made through chat completions.
+	responses ResponseStore
 }
 
 // New validates cfg and builds a Gateway.
@@ -195,7 +202,11 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxN <= 0 {
 		cfg.MaxN = DefaultMaxN
 	}
-	g := &Gateway{cfg: cfg, providers: make(map[string]*upstream, len(cfg.Providers)), created: time.Now().Unix()}
+	g := &Gateway{cfg: cfg, providers: make(map[string]*upstream, len(cfg.Providers)), created: time.Now().Unix(),
+		responses: cfg.ResponseStore}
+	if g.responses == nil {
+		g.responses = NewMemoryResponseStore(0, 0)
+	}
 	g.retry = cfg.Retry.WithDefaults()
 	g.tokenizer = cfg.Tokenizer
 	if g.tokenizer == nil {
@@ -298,6 +309,9 @@ type Result struct {
 	Err *transform.Error
 	// TimeToFirstByte is when the first byte of the answer reached the client, from the start of the request.
 	TimeToFirstByte time.Duration
+	// MaxTokensAsked and MaxTokensSent are set when the gateway lowered the output-token limit of a Messages
+	// or Responses API request (see clampOutputTokens): what the client asked for, and what was sent.
+	MaxTokensAsked, MaxTokensSent int
 }
 
 // Attempt is one try of one upstream target.
@@ -339,7 +353,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 	}
 	id, vk, e := g.authorize(r)
 	if e != nil && !(ep == OpenAPIDocument && g.cfg.OpenAPIPublic) {
-		g.fail(w, res, e)
+		g.failAs(w, res, endpointByID[ep], e)
 		return res
 	}
 	res.ClientKey = id
@@ -359,6 +373,8 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 		g.serveModels(w, r, ep, res, vk)
 	case Video, VideoContent:
 		g.serveVideoCall(w, r, ep, res)
+	case Response:
+		g.serveResponse(w, r, res)
 	default:
 		spec := endpointByID[ep]
 		if ep == Videos && r.Method != spec.methods {
@@ -367,7 +383,7 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 		}
 		if r.Method != spec.methods {
 			w.Header().Set("Allow", spec.methods)
-			g.fail(w, res, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
+			g.failAs(w, res, spec, transform.NewError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed",
 				"use "+spec.methods+" for "+r.URL.Path))
 			return res
 		}
@@ -379,16 +395,26 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request) *Result {
 // authorize checks the client's key and returns its identity, and the virtual key when it is one. A request
 // with more than one Authorization header is refused whether or not keys are configured: which one counts
 // would otherwise depend on who reads it, and a rate-limit key built from the header could be varied at will.
+// On the Anthropic Messages API (…/messages, …/messages/count_tokens), whose clients send their key as
+// x-api-key, that header is accepted too; a request whose x-api-key and Bearer key differ is refused for the
+// same reason.
 func (g *Gateway) authorize(r *http.Request) (string, *keys.Key, *transform.Error) {
 	if len(r.Header.Values("Authorization")) > 1 {
 		return "", nil, transform.NewError(http.StatusBadRequest, "invalid_request_error", "multiple_authorization_headers",
 			"the request has more than one Authorization header: send exactly one, 'Authorization: Bearer <key>'")
 	}
+	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	key = strings.TrimSpace(key)
+	if vs := r.Header.Values("X-Api-Key"); len(vs) > 0 && anthropicSurface(r.URL.Path) {
+		if len(vs) > 1 || ok && strings.TrimSpace(vs[0]) != key {
+			return "", nil, transform.NewError(http.StatusBadRequest, "invalid_request_error", "multiple_authorization_headers",
+				"the request has two different API keys (x-api-key and Authorization): send one of them")
+		}
+		key, ok = strings.TrimSpace(vs[0]), true
+	}
 	if len(g.keyHashes) == 0 && g.cfg.Keys == nil {
 		return "", nil, nil
 	}
-	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	key = strings.TrimSpace(key)
 	if ok && g.cfg.Keys != nil {
 		if strings.HasPrefix(key, keys.SecretPrefix) {
 			k, err := g.cfg.Keys.Authenticate(r.Context(), key)
@@ -421,10 +447,18 @@ func (g *Gateway) authorize(r *http.Request) (string, *keys.Key, *transform.Erro
 		}
 	}
 	msg := "missing API key: send it as 'Authorization: Bearer <key>'"
-	if ok {
+	switch {
+	case ok:
 		msg = "incorrect API key provided"
+	case anthropicSurface(r.URL.Path):
+		msg = "missing API key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>'"
 	}
 	return "", nil, transform.NewError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", msg)
+}
+
+// anthropicSurface reports whether path is one of the Anthropic Messages API's.
+func anthropicSurface(path string) bool {
+	return strings.HasSuffix(path, "/messages") || strings.HasSuffix(path, "/messages/count_tokens")
 }
 
 // fail writes e as the response.

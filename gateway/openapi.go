@@ -52,6 +52,12 @@ func (g *Gateway) openAPISpec(mount string) openapi.Spec {
 		for _, u := range g.providers {
 			if u.ops[ep.id] != nil {
 				s.Endpoints = append(s.Endpoints, ep.id.String())
+				switch ep.id { // the resources the endpoint makes, served under it
+				case Responses:
+					s.Endpoints = append(s.Endpoints, Response.String())
+				case Videos:
+					s.Endpoints = append(s.Endpoints, Video.String(), VideoContent.String())
+				}
 				break
 			}
 		}

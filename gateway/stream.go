@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -47,6 +48,12 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	// out starts with room for a few events, instead of growing to it through several copies.
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel, object: x.ep.chunkObject,
 		counter: g.tokenizer.NewStreamCounter(x.target), out: make([]byte, 0, 1024)}
+	if x.ep.surface != nil {
+		sw.surface, sw.native = x.ep.surface.newStream(treq, ops.native), ops.native
+		if x.ep.surface.costField != "" {
+			sw.final = x.ep.surface.finalEvent
+		}
+	}
 	tr := ops.stream(treq)
 	// The first event's chunks wait in sw.out: nothing reaches the client before the response is committed.
 	done, terr := tr.Translate(ev, sw)
@@ -84,8 +91,36 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		x.res.Err = e
 		return true, ttfb, e
 	}
+	if sw.surface != nil {
+		g.finishSurface(r, x, sw)
+		return true, ttfb, nil
+	}
 	sw.finish(treq.IncludeUsage, g.usageJSON(x, sw.rawUsage))
 	return true, ttfb, nil
+}
+
+// finishSurface ends a complete stream of a surface: a translated one with the surface's closing events
+// (final usage and cost); a native one has sent its own.
+func (g *Gateway) finishSurface(r *http.Request, x *exchange, sw *streamWriter) {
+	if sw.native && sw.held != nil {
+		ev := sw.held
+		if g.cfg.ReportCost && x.res.CostUSD >= 0 {
+			ev, _ = sjson.SetBytes(ev, x.ep.surface.costField, x.res.CostUSD)
+		}
+		_ = sw.writeEvent(sw.final, ev)
+	}
+	if !sw.native {
+		cost := -1.0
+		if g.cfg.ReportCost {
+			cost = x.res.CostUSD
+		}
+		if err := sw.surface.Finish(x.res.Usage, cost, sw); err == nil {
+			if s := x.ep.surface; s.done != nil {
+				s.done(g, r, x, sw.surface.Result())
+			}
+		}
+	}
+	_ = sw.flush()
 }
 
 var errClientGone = errors.New("the client closed the request")
@@ -146,18 +181,33 @@ type streamWriter struct {
 	// write through Caddy's response writer also resets the connection's write deadline.
 	out      []byte
 	writeErr error
+	// surface writes the events of a surface's stream (nil for chat and the other OpenAI endpoints); native
+	// says the upstream's events are relayed as they are, through Event.
+	surface transform.SurfaceStream
+	native  bool
+	// final names the event of a native stream held until its usage is settled (surface.finalEvent); held
+	// is that event.
+	final string
+	held  []byte
 }
 
 var (
-	dataPrefix = []byte("data: ")
-	eventEnd   = []byte("\n\n")
-	doneEvent  = []byte("data: [DONE]\n\n")
+	dataPrefix  = []byte("data: ")
+	eventPrefix = []byte("event: ")
+	eventEnd    = []byte("\n\n")
+	doneEvent   = []byte("data: [DONE]\n\n")
 )
 
 // Chunk implements transform.Sink.
 func (s *streamWriter) Chunk(data []byte) error {
 	if s.writeErr != nil {
 		return s.writeErr
+	}
+	if s.surface != nil {
+		if s.counter != nil {
+			s.counter.AddChunk(data)
+		}
+		return s.surface.Chunk(data, s)
 	}
 	if s.id == nil {
 		s.rememberIDs(data)
@@ -173,12 +223,38 @@ func (s *streamWriter) ChunkChoices(data []byte, choices gjson.Result) error {
 	if s.writeErr != nil {
 		return s.writeErr
 	}
+	if s.surface != nil {
+		if s.counter != nil {
+			s.counter.AddChoices(choices)
+		}
+		return s.surface.Chunk(data, s)
+	}
 	if s.id == nil {
 		s.rememberIDs(data)
 	}
 	if s.counter != nil {
 		s.counter.AddChoices(choices)
 	}
+	return s.write(data)
+}
+
+// Event implements transform.EventSink: one named event of a surface's stream.
+func (s *streamWriter) Event(name string, data []byte) error {
+	if s.writeErr != nil {
+		return s.writeErr
+	}
+	if s.native && s.final != "" && name == s.final {
+		s.held = append(s.held[:0], data...)
+		return nil
+	}
+	return s.writeEvent(name, data)
+}
+
+// writeEvent queues one named event.
+func (s *streamWriter) writeEvent(name string, data []byte) error {
+	s.out = append(s.out, eventPrefix...)
+	s.out = append(s.out, name...)
+	s.out = append(s.out, '\n')
 	return s.write(data)
 }
 
@@ -333,7 +409,11 @@ func spliceUsageChunk(chunk []byte, model string, usageJSON []byte) ([]byte, boo
 // writeError ends the stream with an OpenAI error event and no [DONE], so clients see a failure rather than a
 // truncated answer that looks complete.
 func (s *streamWriter) writeError(e *transform.Error) {
-	_ = s.write(e.AppendJSON(make([]byte, 0, 256)))
+	if s.surface != nil {
+		s.surface.Fail(e, s)
+	} else {
+		_ = s.write(e.AppendJSON(make([]byte, 0, 256)))
+	}
 	_ = s.flush()
 }
 

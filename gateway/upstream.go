@@ -35,7 +35,10 @@ func newUpstream(p *Provider, forward []string) *upstream {
 	filter, _ := p.Dialect.(transform.EndpointFilter)
 	for i := range endpoints {
 		e := &endpoints[i]
-		if e.id == ChatCompletions || filter == nil || filter.ServesEndpoint(e.suffix[1:]) {
+		switch {
+		case e.surface != nil:
+			u.ops[e.id] = e.surface.ops(p.Dialect, filter == nil || filter.ServesEndpoint(e.suffix[1:]))
+		case e.id == ChatCompletions || filter == nil || filter.ServesEndpoint(e.suffix[1:]):
 			u.ops[e.id] = e.ops(p.Dialect)
 		}
 	}

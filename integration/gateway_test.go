@@ -224,7 +224,7 @@ func TestUnknownPathsAre404UnlessFallthrough(t *testing.T) {
 	s := startGateway(t, providerBlock("openai", "openai", up.URL, "models gpt-4o-mini"))
 	// Under the gateway's matcher, a path it does not serve is an OpenAI-shaped 404, never an empty 200.
 	for _, tc := range []struct{ method, path string }{
-		{http.MethodPost, "/v1/responses"},
+		{http.MethodPost, "/v1/assistants"},
 		{http.MethodGet, "/v1/files"},
 	} {
 		resp := s.request(context.Background(), tc.method, tc.path, `{}`)
@@ -261,9 +261,9 @@ func TestUnknownPathsAre404UnlessFallthrough(t *testing.T) {
 	}
 	// fallthrough restores passing unknown paths to the next handler; gateway paths stay the gateway's.
 	ft := startGateway(t, providerBlock("openai", "openai", up.URL, "models gpt-4o-mini")+"\t\tfallthrough\n")
-	resp = ft.request(context.Background(), http.MethodPost, "/v1/responses", `{}`)
+	resp = ft.request(context.Background(), http.MethodPost, "/v1/assistants", `{}`)
 	b, _ := io.ReadAll(resp.Body)
-	if string(b) != "next handler: POST /v1/responses" {
+	if string(b) != "next handler: POST /v1/assistants" {
 		t.Errorf("with fallthrough: %d %q, want the next handler", resp.StatusCode, b)
 	}
 	if st, _, _ := ft.post("/v1/embeddings", `{"model":"openai/gpt-4o-mini"}`); st != http.StatusBadRequest {

@@ -52,7 +52,11 @@ type ProviderConfig struct {
 type Config struct {
 	// Providers are the configured upstream providers.
 	Providers []ProviderConfig
-	// Aliases maps a client-visible name to "provider/model" or to a route name.
+	// Aliases maps a client-visible name to "provider/model" or to a route name. A name with a '*' is a
+	// glob, '*' matching any run of characters ("claude-*" serves "claude-sonnet-4-5-20250929"): it serves
+	// names that nothing else does. An exact name (alias, route, allow-listed or valid "provider/model")
+	// always wins over a glob; among globs the longest pattern wins, and among patterns of one length the
+	// first in lexical order.
 	Aliases map[string]string
 	// Routes are client-facing model names served by tiers of targets.
 	Routes []RouteConfig
@@ -114,6 +118,8 @@ type Router struct {
 	providers map[string]*ProviderConfig
 	aliases   map[string]string
 	names     []string
+	// globs are the glob aliases, longest pattern first; read-only after New.
+	globs []globAlias
 	// routes maps every configured name (allow-listed "provider/model", route, alias) to its route;
 	// read-only after New.
 	routes map[string]*route
@@ -211,6 +217,14 @@ func New(cfg Config) (*Router, error) {
 	}
 	aliased := make(map[string]*route, len(cfg.Aliases))
 	for alias, target := range cfg.Aliases {
+		if strings.Contains(alias, "*") {
+			rt, err := r.aliasTarget(alias, target)
+			if err != nil {
+				return nil, err
+			}
+			r.globs = append(r.globs, globAlias{pattern: alias, rt: rt})
+			continue
+		}
 		if routeNames[alias] {
 			return nil, fmt.Errorf("'%s' is both an alias and a route: give them different names", alias)
 		}
@@ -225,7 +239,74 @@ func New(cfg Config) (*Router, error) {
 		aliased[alias] = rt
 	}
 	maps.Copy(r.routes, aliased)
+	slices.SortFunc(r.globs, func(a, b globAlias) int {
+		if len(a.pattern) != len(b.pattern) {
+			return len(b.pattern) - len(a.pattern)
+		}
+		return strings.Compare(a.pattern, b.pattern)
+	})
 	return r, nil
+}
+
+// globAlias is an alias whose name is a glob pattern.
+type globAlias struct {
+	pattern string
+	rt      *route
+}
+
+// aliasTarget returns the route a glob alias points to: a route, a configured name or a "provider/model".
+func (r *Router) aliasTarget(alias, target string) (*route, error) {
+	if rt := r.routes[target]; rt != nil {
+		return rt, nil
+	}
+	if a, ok := r.aliases[target]; ok && !strings.Contains(target, "*") {
+		target = a
+		if rt := r.routes[target]; rt != nil {
+			return rt, nil
+		}
+	}
+	p, err := r.resolveDirect(target)
+	if err != nil {
+		return nil, fmt.Errorf("alias '%s' points to '%s', which no provider serves: %v", alias, target, err)
+	}
+	return r.configuredDirect(p, target), nil
+}
+
+// glob returns the route of the first glob alias matching model, nil when none does.
+func (r *Router) glob(model string) *route {
+	for _, g := range r.globs {
+		if globMatch(g.pattern, model) {
+			return g.rt
+		}
+	}
+	return nil
+}
+
+// globMatch reports whether name matches pattern, in which each '*' matches any run of characters
+// (slashes included) and every other character itself.
+func globMatch(pattern, name string) bool {
+	star, resume := -1, 0
+	p, n := 0, 0
+	for n < len(name) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, resume = p, n
+			p++
+		case p < len(pattern) && pattern[p] == name[n]:
+			p++
+			n++
+		case star >= 0:
+			p = star + 1
+			resume++
+			n = resume
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
 
 // addRoute validates one RouteConfig and registers it.
@@ -351,6 +432,9 @@ func (r *Router) lookup(model string) (*route, error) {
 	}
 	p, err := r.resolveDirect(model)
 	if err != nil {
+		if rt := r.glob(model); rt != nil {
+			return rt, nil
+		}
 		return nil, &NotFoundError{Model: model, Reason: err.Error()}
 	}
 	if !r.dynamicFits(dyn, model, p.Keys) {

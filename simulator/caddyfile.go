@@ -34,6 +34,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		report_usage      on|off
 //		models            <id...>
 //		video_render_time <duration>
+//		agent
 //
 //		# faults
 //		fail_rate   <0..1>
@@ -91,6 +92,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = noMoreArgs(d)
 		case "hang":
 			h.Hang = true
+			err = noMoreArgs(d)
+		case "agent":
+			h.Agent = true
 			err = noMoreArgs(d)
 		case "require_key":
 			if !d.NextArg() {

@@ -28,6 +28,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		hang
 		require_key sk-test
 		models gpt-4o-mini claude-sonnet-4-5
+		agent
 	}`)
 	var h Handler
 	if err := h.UnmarshalCaddyfile(d); err != nil {
@@ -37,7 +38,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	if time.Duration(c.Latency) != 50*time.Millisecond || time.Duration(c.TTFT) != 200*time.Millisecond ||
 		c.TokensPerSecond != 40.5 || c.CompletionTokens != 100 || c.ChunkTokens != 4 ||
 		c.ReportUsage == nil || *c.ReportUsage || c.FailRate != 0.25 || c.FailStatus != 429 ||
-		time.Duration(c.RetryAfter) != 2*time.Second || c.CutAfter != 10 || !c.Hang || c.RequireKey != "sk-test" ||
+		time.Duration(c.RetryAfter) != 2*time.Second || c.CutAfter != 10 || !c.Hang || !c.Agent || c.RequireKey != "sk-test" ||
 		strings.Join(c.Models, ",") != "gpt-4o-mini,claude-sonnet-4-5" {
 		t.Errorf("parsed %+v", c)
 	}
@@ -53,6 +54,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"ai_simulator {\n report_usage maybe\n}", "want on or off"},
 		{"ai_simulator {\n completion_tokens many\n}", "invalid completion_tokens 'many'"},
 		{"ai_simulator {\n hang\n hang\n}", "hang specified more than once"},
+		{"ai_simulator {\n agent on\n}", "wrong argument count"},
 		{"ai_simulator {\n explode\n}", "unrecognized subdirective 'explode'"},
 		{"ai_simulator {\n models\n}", "wrong argument count"},
 	}

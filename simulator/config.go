@@ -21,6 +21,10 @@
 //     from its JSON Schema the same way. When the conversation ends with a tool result (OpenAI role "tool",
 //     Anthropic tool_result, Gemini functionResponse), the answer is the text "The tool returned: <its
 //     content>", so a demo shows the result was read.
+//   - Scripted agent (Config.Agent): a request offering a file-reading or command tool, in a conversation
+//     with no tool result yet, gets a call to that tool reading the file the user's prompt names; once a
+//     tool result is in the conversation, the answer quotes it. An agent client such as Claude Code or
+//     Codex thus completes "read notes.txt and tell me the code word" with no model behind it.
 //   - Choices: OpenAI n and Gemini candidateCount (up to 128 and 8) give that many choices, each with its own
 //     index and its own words (all open with the same word); usage counts them all. Streams interleave them.
 //   - Log probabilities: OpenAI logprobs and top_logprobs (choice.logprobs.content, in stream chunks too),
@@ -135,6 +139,18 @@ type Config struct {
 	// Hang accepts requests and sends nothing until the client goes away.
 	Hang bool `json:"hang,omitempty"`
 
+	// Agent plays a scripted agent conversation, so that an agent client (Claude Code, Codex, an SDK's
+	// agent loop) completes a task that reads a file. When the request offers a tool that reads files (its
+	// name says read, view, cat or open but not image, write or edit, and it has a path property such as
+	// file_path or path) or one that runs commands (bash, shell, exec, run…, with a command or cmd property),
+	// and the conversation has no tool result yet, the answer calls that tool to read the first file named in
+	// the user's last prompt ("read notes.txt and tell me the code word"): the file-reading tool with the
+	// path (made absolute with the working directory the client announces, as Claude Code and Codex do),
+	// else the command tool with `cat <file>`. Once a tool result is in the conversation, the answer quotes
+	// it: "The tool returned: <result>". A tool forced by name is still called as asked. It applies to every
+	// chat format (OpenAI chat, Anthropic Messages, Gemini, Responses).
+	Agent bool `json:"agent,omitempty"`
+
 	// RequireKey, when set, is the only API key accepted, from Authorization: Bearer, x-api-key,
 	// x-goog-api-key or Gemini's ?key= query parameter. Other requests get 401 in the dialect's error shape.
 	RequireKey string `json:"require_key,omitempty"`
@@ -180,6 +196,7 @@ type knobs struct {
 	failStatus                int
 	cutAfter                  int
 	hang                      bool
+	agent                     bool
 }
 
 func (c Config) knobs() knobs {
@@ -195,6 +212,7 @@ func (c Config) knobs() knobs {
 		failStatus:       c.FailStatus,
 		cutAfter:         max(c.CutAfter, 0),
 		hang:             c.Hang,
+		agent:            c.Agent,
 	}
 	if k.completionTokens <= 0 {
 		k.completionTokens = DefaultCompletionTokens

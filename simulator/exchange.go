@@ -45,8 +45,12 @@ type toolCall struct {
 	args []string
 }
 
-// plan decides the text of the answer and its length.
-func (ex *exchange) plan() {
+// plan decides the text of the answer and its length; body is the request, for the scripted agent
+// conversation (see script).
+func (ex *exchange) plan(body []byte) {
+	if ex.k.agent {
+		ex.script(gjson.ParseBytes(body))
+	}
 	ex.words = ex.k.completionTokens
 	switch {
 	case ex.jsonMode:

@@ -11,7 +11,7 @@ import (
 
 // faultSettings lists the names the fault header accepts, for error messages.
 const faultSettings = "status, fail_rate, fail_status, retry_after, latency, ttft, tokens_per_second, " +
-	"completion_tokens, chunk_tokens, report_usage, cut_after, hang"
+	"completion_tokens, chunk_tokens, report_usage, cut_after, hang, agent"
 
 // applyFaultHeader overrides k with the settings in an X-Simulator-Fault header value.
 func applyFaultHeader(k *knobs, header string) error {
@@ -23,6 +23,10 @@ func applyFaultHeader(k *knobs, header string) error {
 		}
 		if name == "hang" && !hasValue {
 			k.hang = true
+			continue
+		}
+		if name == "agent" && !hasValue {
+			k.agent = true
 			continue
 		}
 		if err := applyFaultSetting(k, name, value); err != nil {
@@ -68,6 +72,8 @@ func applyFaultSetting(k *knobs, name, value string) error {
 		k.reportUsage, err = parseOnOff(value)
 	case "hang":
 		k.hang, err = parseOnOff(value)
+	case "agent":
+		k.agent, err = parseOnOff(value)
 	default:
 		return fmt.Errorf("unknown setting %q; use %s", name, faultSettings)
 	}

@@ -224,7 +224,7 @@ func TestInvalidRequests(t *testing.T) {
 			t.Errorf("%s %s: error %s does not mention %s", tt.path, tt.body, got.Raw, tt.want)
 		}
 	}
-	got := jsonBody(t, post(t, srv, "/v1/responses", chatBody), 404)
+	got := jsonBody(t, post(t, srv, "/v1/assistants", chatBody), 404)
 	if got.Get("error.type").String() != "not_found_error" {
 		t.Errorf("unknown path: %s", got.Raw)
 	}

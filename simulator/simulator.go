@@ -155,7 +155,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(ep.dialect.appendCount(buf.Bytes()[:0], ex.promptTokens))
 		return
 	}
-	ex.plan()
+	ex.plan(buf.Bytes())
 	if ex.stream {
 		s.serveStream(ctx, w, ep, ex)
 		return
@@ -318,6 +318,8 @@ func route(r *http.Request) (endpoint, bool) {
 		return endpoint{dialect: openAI{}, json: serveEmbeddings}, true
 	case strings.HasSuffix(p, "/moderations"):
 		return endpoint{dialect: openAI{}, json: serveModerations}, true
+	case strings.HasSuffix(p, "/responses"):
+		return endpoint{dialect: responsesAPI{}, framing: sseLF}, true
 	case strings.HasSuffix(p, "/rerank"):
 		return endpoint{dialect: openAI{}, json: serveRerank}, true
 	case strings.HasSuffix(p, "/api/embed"):

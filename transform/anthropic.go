@@ -27,6 +27,10 @@ type AnthropicOptions struct {
 	Version string
 	// Beta, when set, is sent as the anthropic-beta header (comma-separated feature names).
 	Beta string
+	// Betas, when not empty, are the only beta features a Messages API client may ask for in its
+	// anthropic-beta header, which the Messages API passthrough otherwise forwards as it is; others are
+	// removed from the header.
+	Betas []string
 }
 
 // Anthropic speaks the Anthropic Messages API (POST /v1/messages). It translates OpenAI Chat Completions
@@ -71,10 +75,13 @@ func NewAnthropic(opts AnthropicOptions) *Anthropic {
 	return &Anthropic{opts: opts}
 }
 
-// Authorize sets x-api-key, anthropic-version and, when configured, anthropic-beta.
+// Authorize sets x-api-key, and anthropic-version and anthropic-beta when the request has none (a
+// Messages API passthrough carries the client's).
 func (a *Anthropic) Authorize(req *http.Request, apiKey string) error {
 	req.Header.Set("x-api-key", apiKey)
-	a.setVersionHeaders(req.Header)
+	if req.Header.Get("anthropic-version") == "" {
+		a.setVersionHeaders(req.Header)
+	}
 	return nil
 }
 

@@ -20,6 +20,13 @@ import (
 type Request struct {
 	// Body is the client's OpenAI chat completion request body.
 	Body []byte
+	// ClientHeader holds the client's request headers, read only, for a dialect serving a client surface
+	// natively (the Messages API's anthropic-version and anthropic-beta); nil for chat. Credentials in it
+	// must never be sent upstream.
+	ClientHeader http.Header
+	// InputTokens is the gateway's local count of the request's input, for surfaces that report it before
+	// the upstream does (message_start) or answer with it (count_tokens); 0 when not counted.
+	InputTokens int
 	// Model is the model name the upstream expects.
 	Model string
 	// ClientModel is the model name the client sees in responses ("provider/model" or an alias).
@@ -32,6 +39,9 @@ type Request struct {
 	Provider string
 	// Form is the client's multipart body, for the endpoints that take one (Body is then nil).
 	Form Form
+	// ResourceID, when set, turns the id of a resource the upstream keeps (a stored response) into the id
+	// the client sees, one that names the provider so that later requests for it reach the same provider.
+	ResourceID func(id string) string
 }
 
 // provider returns the name error messages give the upstream.

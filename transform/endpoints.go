@@ -50,3 +50,46 @@ type UsageChunkSink interface {
 	Sink
 	UsageChunk(chunk []byte)
 }
+
+// ResponsesDialect serves OpenAI's Responses API (POST /responses and the stored responses under it)
+// natively: the client's request passes through with model rewritten, the answer keeps the upstream's
+// bytes, and a stream's named events are relayed one by one to an EventSink. A dialect that does not
+// implement it (or whose EndpointFilter refuses "responses") still serves the Responses API: the gateway
+// translates it through Chat Completions (see package gateway's surfaces).
+type ResponsesDialect interface {
+	BuildResponses(req *Request) (*Outgoing, error)
+	// TranslateResponses returns the upstream's Response object with model set to req.ClientModel and its id
+	// passed through req.ResourceID, and the usage it reports.
+	TranslateResponses(req *Request, body []byte) ([]byte, usage.Usage, error)
+	// NewResponsesStream returns a translator that passes each upstream event, model and response ids
+	// rewritten as in TranslateResponses, to its sink's Event method (the sink is an EventSink), and the usage
+	// of response.completed to Usage.
+	NewResponsesStream(req *Request) StreamTranslator
+	// BuildResponseResource builds the request for a stored response: method (GET, DELETE or POST) and rest,
+	// the path after /responses with its query (e.g. "/resp_abc/input_items?limit=5"), the id unwrapped.
+	BuildResponseResource(method, rest string) (*Outgoing, error)
+}
+
+// EventSink is the Sink of a surface whose streams are named server-sent events (event: name, data: JSON).
+type EventSink interface {
+	Sink
+	// Event queues one event; data is only valid during the call.
+	Event(name string, data []byte) error
+}
+
+// SurfaceStream writes a stream of a client surface (the Responses API, Anthropic's Messages API): for a
+// dialect that serves the surface through Chat Completions it turns the dialect's chat.completion.chunk
+// payloads into the surface's events; it also writes the events that end a stream, complete or failed. It
+// keeps per-stream state only.
+type SurfaceStream interface {
+	// Chunk takes one chat.completion.chunk (valid during the call only) and writes the events it yields.
+	Chunk(chunk []byte, out EventSink) error
+	// Finish ends a complete translated answer; u is the final usage (reported or counted) and cost its
+	// price in USD, or negative when it is unknown or not to be reported.
+	Finish(u usage.Usage, cost float64, out EventSink) error
+	// Fail ends a stream, translated or relayed natively, that failed with e after it began.
+	Fail(e *Error, out EventSink)
+	// Result is the complete answer object the stream described (for surfaces whose answers the gateway
+	// keeps, like stored responses); nil when there is none.
+	Result() []byte
+}

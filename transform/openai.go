@@ -16,6 +16,9 @@ type OpenAIOptions struct {
 	ForwardMetadata bool
 	// Azure switches to Azure OpenAI's deployment URLs and api-key header.
 	Azure *AzureOptions
+	// NativeResponses sends Responses API requests (POST /responses and the stored responses under it) to the
+	// upstream's own Responses API, as they are. When false they are served through chat completions.
+	NativeResponses bool
 }
 
 // AzureOptions describes an Azure OpenAI resource.

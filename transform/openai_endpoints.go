@@ -48,8 +48,12 @@ func (o *OpenAI) TranslateRerank(req *Request, body []byte) ([]byte, usage.Usage
 
 // ServesEndpoint reports whether the configured API has the endpoint: Azure OpenAI has no moderations or
 // rerank deployments (it has image and audio ones); OpenAI and compatible servers are asked for every
-// endpoint (one that lacks it answers with its own error).
+// endpoint (one that lacks it answers with its own error). The Responses API is served natively only when
+// NativeResponses is set (else through chat completions).
 func (o *OpenAI) ServesEndpoint(endpoint string) bool {
+	if endpoint == "responses" {
+		return o.opts.NativeResponses
+	}
 	if o.opts.Azure != nil {
 		switch endpoint {
 		case "chat/completions", "completions", "embeddings", "images/generations", "images/edits",

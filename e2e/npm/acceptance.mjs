@@ -8,7 +8,8 @@ import OpenAI, { toFile } from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { embed, generateText, Output, streamText } from 'ai';
+import { createOpenAI } from '@ai-sdk/openai';
+import { embed, generateText, Output, stepCountIs, streamText, tool } from 'ai';
 
 const baseURL = process.env.AIGW_BASE_URL;
 const apiKey = process.env.AIGW_API_KEY;
@@ -285,6 +286,49 @@ const scenarios = {
       if (ev.type === 'transcript.text.done') text = ev.text;
     }
     check(deltas > 3 && text.startsWith('The file a.wav has 1000 bytes'), `transcription stream: ${deltas} deltas, ${show(text)}`);
+  },
+
+  // The Vercel AI SDK's default OpenAI provider, `openai(model)`, which speaks the Responses API: natively to
+  // OpenAI, translated for Anthropic and Gemini. A tool with execute makes it send the call's output back.
+  async 'ai-sdk-responses'() {
+    const openai = createOpenAI({ baseURL, apiKey });
+    const weather = tool({
+      description: 'The weather in a city',
+      inputSchema: z.object({ city: z.string() }),
+      execute: async () => '21 degrees and sunny',
+    });
+    for (const model of chatModels) {
+      const gen = await generateText({ model: openai(model), prompt: 'Say hello.', maxRetries: 0, timeout });
+      check(gen.text.length > 0 && gen.finishReason === 'stop', `${model} generateText: ${show({ text: gen.text, finish: gen.finishReason })}`);
+      check(gen.usage?.inputTokens > 0 && gen.usage?.outputTokens > 0, `${model} generateText usage ${show(gen.usage)}`);
+
+      let streamErr = null;
+      const st = streamText({ model: openai(model), prompt: 'Say hello.', maxRetries: 0, timeout, onError: ({ error }) => { streamErr = error; } });
+      let text = '';
+      for await (const delta of st.textStream) text += delta;
+      check(streamErr === null, `${model} streamText: ${streamErr}`);
+      check(text.length > 0 && (await st.finishReason) === 'stop', `${model} streamText: ${show(text)}`);
+      check((await st.usage)?.outputTokens > 0, `${model} streamText usage ${show(await st.usage)}`);
+
+      for (const streamed of [false, true]) {
+        const args = { model: openai(model), prompt: 'Weather in Paris?', tools: { weather }, stopWhen: stepCountIs(3), maxRetries: 0, timeout };
+        let final, steps;
+        if (streamed) {
+          const s = streamText({ ...args, onError: ({ error }) => { streamErr = error; } });
+          final = await s.text;
+          steps = await s.steps;
+          check(streamErr === null, `${model} streamText with a tool: ${streamErr}`);
+        } else {
+          const g = await generateText(args);
+          final = g.text;
+          steps = g.steps;
+        }
+        const calls = steps.flatMap((s) => s.toolCalls);
+        check(calls.length === 1 && calls[0].toolName === 'weather' && typeof calls[0].input?.city === 'string',
+          `${model} tool call (streamed ${streamed}): ${show(calls)}`);
+        check(final.includes('21 degrees and sunny'), `${model} answer after the tool (streamed ${streamed}): ${show(final)}`);
+      }
+    }
   },
 };
 
