@@ -80,7 +80,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //
 //	    # usage and cost
-//	    price <model-glob> input <usd/1M> output <usd/1M> [cached_input <usd/1M>]   # repeatable
+//	    price <model-glob> input <usd/1M> output <usd/1M> [cached_input <usd/1M>] [cache_write <usd/1M>] [cache_write_1h <usd/1M>]   # repeatable
 //	    report_cost on|off                     # default on
 //
 //	    # limits and access
@@ -624,7 +624,7 @@ var cooldownOptions = caddyopt.Table[*CooldownConfig]{
 func unmarshalPrice(d *caddyfile.Dispenser) (*PriceConfig, error) {
 	args := d.RemainingArgs()
 	if len(args) < 5 || len(args)%2 == 0 {
-		return nil, d.Err("price <model-glob> input <usd/1M> output <usd/1M> [cached_input <usd/1M>]")
+		return nil, d.Err("price <model-glob> input <usd/1M> output <usd/1M> [cached_input <usd/1M>] [cache_write <usd/1M>] [cache_write_1h <usd/1M>]")
 	}
 	p := &PriceConfig{Model: args[0]}
 	seen := map[string]bool{}
@@ -638,8 +638,12 @@ func unmarshalPrice(d *caddyfile.Dispenser) (*PriceConfig, error) {
 			dst = &p.Output
 		case "cached_input":
 			dst = &p.CachedInput
+		case "cache_write":
+			dst = &p.CacheWrite
+		case "cache_write_1h":
+			dst = &p.CacheWrite1h
 		default:
-			return nil, d.Errf("unknown price field '%s': use input, output or cached_input", field)
+			return nil, d.Errf("unknown price field '%s': use input, output, cached_input, cache_write or cache_write_1h", field)
 		}
 		if seen[field] {
 			return nil, d.Errf("price %s already specified", field)

@@ -136,7 +136,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"ai_gateway {\nmax_event_size 0\n}", "invalid max_event_size"},
 		{"ai_gateway {\nmax_output_tokens -1\n}", "invalid max_output_tokens"},
 		{"ai_gateway {\nprovider a {\ntimeout soon\n}\n}", "invalid timeout"},
-		{"ai_gateway {\nprovider a {\ntype bedrock\n}\n}", "provider 'a': unknown type 'bedrock' (known: anthropic, azure, deepseek"},
+		{"ai_gateway {\nprovider a {\ntype sagemaker\n}\n}", "provider 'a': unknown type 'sagemaker' (known: anthropic, azure, bedrock, cohere, deepseek"},
 		{"ai_gateway {\nnope\n}", "unrecognized subdirective 'nope'"},
 		{"ai_gateway extra", "wrong argument count"},
 	} {
@@ -532,7 +532,7 @@ func TestProvisionRejectsOutOfRangeJSON(t *testing.T) {
 		{`{` + p + `,"policy":"fastest"}]}`, "unknown policy 'fastest'"},
 		{`{` + p + `,"dialect":{"type":"openai","keep_alive":"5m"}}]}`, `http.handlers.ai_gateway.dialects.openai: json: unknown field "keep_alive"`},
 		{`{` + p + `,"dialect":{"type":"ollama_native","keep_alive":"-5m"}}]}`, "provision http.handlers.ai_gateway.dialects.ollama_native: keep_alive '-5m': must not be negative"},
-		{`{` + p + `,"dialect":{"type":"bedrock"}}]}`, "provider 'openai': loading its dialect: loading module 'bedrock': unknown module: http.handlers.ai_gateway.dialects.bedrock"},
+		{`{` + p + `,"dialect":{"type":"sagemaker"}}]}`, "provider 'openai': loading its dialect: loading module 'sagemaker': unknown module: http.handlers.ai_gateway.dialects.sagemaker"},
 		{`{` + p + `,"dialect":{"type":"openai","preset":"nope"}}]}`, "unknown openai preset 'nope' (known: deepseek, fireworks"},
 		{`{` + p + `,"forward_headers":["Authorization"]}]}`, "forward_headers: Authorization is never forwarded"},
 		{`{` + p + `}],"max_request_body":-1}`, "max_request_body must not be negative"},

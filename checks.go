@@ -50,7 +50,8 @@ func (h *Handler) checkValues() error {
 		for _, f := range []struct {
 			name string
 			usd  float64
-		}{{"input", p.Input}, {"output", p.Output}, {"cached_input", p.CachedInput}} {
+		}{{"input", p.Input}, {"output", p.Output}, {"cached_input", p.CachedInput}, {"cache_write", p.CacheWrite},
+			{"cache_write_1h", p.CacheWrite1h}} {
 			if math.IsNaN(f.usd) || math.IsInf(f.usd, 0) {
 				return fmt.Errorf("price '%s': %s must be a finite number of USD per million tokens", p.Model, f.name)
 			}

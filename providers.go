@@ -21,7 +21,7 @@ type ProviderConfig struct {
 	Name string `json:"name"`
 	// DialectRaw is the provider's API dialect, a module of the http.handlers.ai_gateway.dialects
 	// namespace selected by "type": openai (any OpenAI-compatible server; "preset" picks a known service's
-	// base URL), azure, anthropic, gemini, ollama_native, or a third-party module. Its other fields are the
+	// base URL), azure, anthropic, gemini, ollama_native, bedrock, vertex, or a third-party module. Its other fields are the
 	// dialect's own options. Default: the preset or dialect named like the provider, else openai with no
 	// preset (base_url is then needed).
 	DialectRaw json.RawMessage `json:"dialect,omitempty" caddy:"namespace=http.handlers.ai_gateway.dialects inline_key=type"`
@@ -97,6 +97,9 @@ func (pc *ProviderConfig) build(ctx caddy.Context, repl *caddy.Replacer, warn fu
 	}
 	for _, k := range pc.APIKeys {
 		p.APIKeys = append(p.APIKeys, splitList(repl.ReplaceAll(k, ""))...)
+	}
+	if tc, ok := dia.(dialects.TargetCredentials); ok {
+		p.APIKeys = append(p.APIKeys, tc.TargetCredentials()...)
 	}
 	if len(p.APIKeys) == 0 && len(pc.APIKeys) > 0 {
 		warn(fmt.Sprintf("provider '%s': api_key resolved to an empty value; requests will be sent without credentials", pc.Name))

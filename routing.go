@@ -72,6 +72,11 @@ type PriceConfig struct {
 	Output float64 `json:"output"`
 	// CachedInput is the price of prompt tokens read from the provider's cache. Default: Input.
 	CachedInput float64 `json:"cached_input,omitempty"`
+	// CacheWrite is the price of prompt tokens written to the provider's cache (Anthropic's 5-minute
+	// writes, also on Bedrock and Vertex AI). Default: Input.
+	CacheWrite float64 `json:"cache_write,omitempty"`
+	// CacheWrite1h is the price of prompt tokens written to the cache for one hour. Default: CacheWrite.
+	CacheWrite1h float64 `json:"cache_write_1h,omitempty"`
 }
 
 func (h *Handler) routerRoutes() []router.RouteConfig {
@@ -111,7 +116,8 @@ func (h *Handler) breaker() router.BreakerConfig {
 func (h *Handler) priceTable() (*usage.PriceTable, error) {
 	rules := make([]usage.PriceRule, 0, len(h.Prices))
 	for _, p := range h.Prices {
-		rules = append(rules, usage.PriceRule{Pattern: p.Model, Price: usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}})
+		rules = append(rules, usage.PriceRule{Pattern: p.Model, Price: usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput,
+			CacheWrite: p.CacheWrite, CacheWrite1h: p.CacheWrite1h}})
 	}
 	return usage.NewPriceTable(rules)
 }

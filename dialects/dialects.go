@@ -43,6 +43,13 @@ type Dialect interface {
 	Keyless() bool
 }
 
+// TargetCredentials is implemented by a dialect whose credentials are options of its own (AWS access keys)
+// rather than the provider's api_key: each string it returns (an opaque reference, never a secret) is one
+// more target of the provider, handed to the translator's Authorize as api_key values are.
+type TargetCredentials interface {
+	TargetCredentials() []string
+}
+
 // aliases are other names for a dialect's type.
 var aliases = map[string]string{"google": "gemini"}
 

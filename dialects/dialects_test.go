@@ -35,7 +35,7 @@ func TestResolve(t *testing.T) {
 				c.typ, c.provider, typ, d.BaseURL(), d.Keyless(), c.wantType, c.wantBase, c.keyless)
 		}
 	}
-	if _, _, err := Resolve("bedrock", "x"); err == nil || !strings.Contains(err.Error(), "unknown type 'bedrock' (known: anthropic, azure,") {
+	if _, _, err := Resolve("sagemaker", "x"); err == nil || !strings.Contains(err.Error(), "unknown type 'sagemaker' (known: anthropic, azure, bedrock,") {
 		t.Errorf("unknown type: %v", err)
 	}
 }

@@ -244,8 +244,8 @@ func (g *Gateway) worstCost(x *exchange, target string) float64 {
 	return worst
 }
 
-// estimateCost prices the request's token estimate on providerModel, every prompt token at the dearer of
-// the plain and the cache-write price.
+// estimateCost prices the request's token estimate on providerModel, every prompt token at the dearest of
+// the plain, the cache-write and the one-hour cache-write price.
 func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
 	prompt := g.promptTokens(x, x.req.model)
 	u := usage.Usage{PromptTokens: prompt, CompletionTokens: x.req.n * g.completionEstimate(x)}
@@ -258,7 +258,9 @@ func (g *Gateway) estimateCost(x *exchange, providerModel string) float64 {
 	}
 	u.CacheWriteTokens = prompt
 	written, _ := g.prices.Cost(providerModel, u)
-	return max(plain, written)
+	u.CacheWrite1hTokens = prompt
+	written1h, _ := g.prices.Cost(providerModel, u)
+	return max(plain, written, written1h)
 }
 
 // settle ends the request's rate-limit reservations. The admission's reservation and the answering

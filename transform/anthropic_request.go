@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,16 +43,21 @@ func (a *Anthropic) BuildRequest(req *Request) (*Outgoing, error) {
 	if !messages.IsArray() {
 		return nil, InvalidRequest("messages", "messages must be an array of chat messages")
 	}
-	system := anthropicSystem(messages)
-	if root.Get("response_format.type").String() == "json_object" {
-		if system != "" {
-			system += "\n\n"
+	jsonObject := root.Get("response_format.type").String() == "json_object"
+	if mentionsKey(body, `cache_control"`) && anthropicSystemCached(messages) {
+		dst = appendAnthropicSystemBlocks(dst, messages, jsonObject)
+	} else {
+		system := anthropicSystem(messages)
+		if jsonObject {
+			if system != "" {
+				system += "\n\n"
+			}
+			system += anthropicJSONObjectInstruction
 		}
-		system += anthropicJSONObjectInstruction
-	}
-	if system != "" {
-		dst = append(dst, `,"system":`...)
-		dst = AppendJSONString(dst, system)
+		if system != "" {
+			dst = append(dst, `,"system":`...)
+			dst = AppendJSONString(dst, system)
+		}
 	}
 	dst = append(dst, `,"messages":`...)
 	if dst, err = appendAnthropicMessages(dst, messages); err != nil {
@@ -178,6 +184,92 @@ func anthropicSystem(messages gjson.Result) string {
 	return strings.Join(parts, "\n\n")
 }
 
+// cacheControl copies the cache_control object of v (an OpenAI message or content part, as OpenRouter and
+// LiteLLM clients mark prompt cache breakpoints) onto the last content block written, where Anthropic
+// expects the breakpoint. Each marker is written once: a block that already has one keeps it.
+func (t *anthropicTurns) cacheControl(v gjson.Result) {
+	cc := v.Get("cache_control")
+	if !cc.IsObject() || t.role == "" || t.blocks == 0 || len(t.dst) == 0 || t.dst[len(t.dst)-1] != '}' {
+		return
+	}
+	if i := bytes.LastIndex(t.dst, []byte(`"cache_control":`)); i >= 0 && i > t.lastBlock {
+		return
+	}
+	t.dst = append(t.dst[:len(t.dst)-1], `,"cache_control":`...)
+	t.dst = compactJSON(t.dst, []byte(cc.Raw))
+	t.dst = append(t.dst, '}')
+}
+
+// anthropicSystemCached reports whether a system or developer message, or one of its parts, carries
+// cache_control: the system prompt then goes as text blocks that keep the markers.
+func anthropicSystemCached(messages gjson.Result) bool {
+	found := false
+	messages.ForEach(func(_, m gjson.Result) bool {
+		if r := m.Get("role").String(); r == "system" || r == "developer" {
+			found = m.Get("cache_control").IsObject()
+			m.Get("content").ForEach(func(_, part gjson.Result) bool {
+				found = found || part.Get("cache_control").IsObject()
+				return !found
+			})
+		}
+		return !found
+	})
+	return found
+}
+
+// appendAnthropicSystemBlocks appends the system prompt as text blocks: one per text part of each system
+// and developer message, with its cache_control (a message's own on its last block), and the json_object
+// instruction last.
+func appendAnthropicSystemBlocks(dst []byte, messages gjson.Result, jsonObject bool) []byte {
+	dst = append(dst, `,"system":[`...)
+	n := 0
+	block := func(text string, cc gjson.Result) {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, `{"type":"text","text":`...)
+		dst = AppendJSONString(dst, text)
+		if cc.IsObject() {
+			dst = append(dst, `,"cache_control":`...)
+			dst = compactJSON(dst, []byte(cc.Raw))
+		}
+		dst = append(dst, '}')
+	}
+	messages.ForEach(func(_, m gjson.Result) bool {
+		if r := m.Get("role").String(); r != "system" && r != "developer" {
+			return true
+		}
+		msgCC := m.Get("cache_control")
+		c := m.Get("content")
+		if c.Type == gjson.String {
+			if c.Str != "" {
+				block(c.Str, msgCC)
+			}
+			return true
+		}
+		var texts []gjson.Result
+		c.ForEach(func(_, part gjson.Result) bool {
+			if part.Get("type").String() == "text" && part.Get("text").String() != "" {
+				texts = append(texts, part)
+			}
+			return true
+		})
+		for i, part := range texts {
+			cc := part.Get("cache_control")
+			if i == len(texts)-1 && !cc.IsObject() {
+				cc = msgCC
+			}
+			block(part.Get("text").String(), cc)
+		}
+		return true
+	})
+	if jsonObject {
+		block(anthropicJSONObjectInstruction, gjson.Result{})
+	}
+	return append(dst, ']')
+}
+
 // anthropicTurns writes Anthropic messages, merging consecutive OpenAI messages that map to the same
 // Anthropic role, and dropping messages that end up without content blocks.
 type anthropicTurns struct {
@@ -188,6 +280,8 @@ type anthropicTurns struct {
 	// toolOnly is true while the open message holds nothing but tool_result blocks.
 	toolOnly bool
 	count    int // messages written
+	// lastBlock is the offset in dst where the last content block starts.
+	lastBlock int
 }
 
 func (t *anthropicTurns) open(role string) {
@@ -212,6 +306,7 @@ func (t *anthropicTurns) block() {
 		t.dst = append(t.dst, ',')
 	}
 	t.blocks++
+	t.lastBlock = len(t.dst)
 }
 
 func (t *anthropicTurns) close() {
@@ -250,9 +345,11 @@ func appendAnthropicMessages(dst []byte, messages gjson.Result) ([]byte, error) 
 		case "user":
 			t.open("user")
 			err = t.userContent(m.Get("content"), param+".content")
+			t.cacheControl(m)
 		case "assistant":
 			t.open("assistant")
 			err = t.assistant(m, param)
+			t.cacheControl(m)
 		case "tool":
 			if t.role == "user" && !t.toolOnly {
 				t.close() // tool results go first in their user message
@@ -267,6 +364,11 @@ func appendAnthropicMessages(dst []byte, messages gjson.Result) ([]byte, error) 
 				t.dst = AppendJSONString(t.dst, text)
 			}
 			t.dst = append(t.dst, '}')
+			t.cacheControl(m)
+			m.Get("content").ForEach(func(_, part gjson.Result) bool {
+				t.cacheControl(part)
+				return true
+			})
 		default:
 			err = InvalidRequest(param+".role", "unsupported message role "+strconv.Quote(role)+
 				" for an Anthropic model: use system, developer, user, assistant or tool")
@@ -300,6 +402,12 @@ func (t *anthropicTurns) userContent(content gjson.Result, param string) *Error 
 	content.ForEach(func(_, part gjson.Result) bool {
 		j++
 		pparam := param + "[" + strconv.Itoa(j) + "]"
+		before := t.blocks
+		defer func() {
+			if t.blocks > before {
+				t.cacheControl(part)
+			}
+		}()
 		switch typ := part.Get("type").String(); typ {
 		case "text":
 			t.text(part.Get("text").String())
@@ -351,7 +459,14 @@ func (t *anthropicTurns) file(f gjson.Result, param string) *Error {
 
 // assistant appends an assistant message's text and its tool calls as tool_use blocks.
 func (t *anthropicTurns) assistant(m gjson.Result, param string) *Error {
+	before := t.blocks
 	t.text(contentText(m.Get("content")))
+	if t.blocks > before {
+		m.Get("content").ForEach(func(_, part gjson.Result) bool {
+			t.cacheControl(part)
+			return true
+		})
+	}
 	var err *Error
 	j := -1
 	m.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
@@ -411,6 +526,13 @@ func appendAnthropicTools(dst []byte, root gjson.Result) ([]byte, error) {
 			dst = compactJSON(dst, []byte(p.Raw))
 		} else {
 			dst = append(dst, `{"type":"object","properties":{}}`...)
+		}
+		for _, cc := range [...]gjson.Result{tool.Get("cache_control"), fn.Get("cache_control")} {
+			if cc.IsObject() {
+				dst = append(dst, `,"cache_control":`...)
+				dst = compactJSON(dst, []byte(cc.Raw))
+				break
+			}
 		}
 		dst = append(dst, '}')
 		return true

@@ -76,6 +76,7 @@ func anthropicUsage(obj gjson.Result, prev usage.Usage) usage.Usage {
 	}
 	set(&input, "input_tokens")
 	set(&prev.CacheWriteTokens, "cache_creation_input_tokens")
+	set(&prev.CacheWrite1hTokens, "cache_creation.ephemeral_1h_input_tokens")
 	set(&prev.CachedTokens, "cache_read_input_tokens")
 	set(&prev.CompletionTokens, "output_tokens")
 	prev.PromptTokens = input + prev.CacheWriteTokens + prev.CachedTokens

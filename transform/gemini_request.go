@@ -43,6 +43,9 @@ func (g *Gemini) BuildRequest(req *Request) (*Outgoing, error) {
 	if out, err = b.generationConfig(out, root); err != nil {
 		return nil, err
 	}
+	if out, err = geminiCachedContent(out, req.Body, root); err != nil {
+		return nil, err
+	}
 	out = append(out, '}')
 
 	seg, err := pathSegment("model", req.Model)
@@ -630,4 +633,25 @@ func geminiThinking(model string, effort gjson.Result) (level string, budget int
 		return "", budget, true, nil
 	}
 	return "", 0, false, nil
+}
+
+// geminiCachedContent passes an explicit context cache reference through: the request's cachedContent (or
+// cached_content, as the OpenAI-compatible endpoint's extra_body spells it), a cachedContents/… resource
+// name created with Gemini's caching API.
+func geminiCachedContent(dst, body []byte, root gjson.Result) ([]byte, error) {
+	if !mentionsKey(body, `dContent"`) && !mentionsKey(body, `d_content"`) {
+		return dst, nil
+	}
+	for _, field := range [...]string{"cachedContent", "cached_content"} {
+		v := root.Get(field)
+		if !v.Exists() || v.Type == gjson.Null {
+			continue
+		}
+		if v.Type != gjson.String || v.Str == "" {
+			return nil, InvalidRequest(field, field+` must be the name of a cached content resource, e.g. "cachedContents/abc123"`)
+		}
+		dst = append(dst, `,"cachedContent":`...)
+		return AppendJSONString(dst, v.Str), nil
+	}
+	return dst, nil
 }

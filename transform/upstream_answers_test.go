@@ -53,6 +53,9 @@ func upstreamDialects() map[string]Dialect {
 		"anthropic": NewAnthropic(AnthropicOptions{}),
 		"gemini":    NewGemini(GeminiOptions{}),
 		"ollama":    NewOllama(OllamaOptions{}),
+		"bedrock":   NewBedrock(BedrockOptions{}),
+		"vertex":    NewVertex(VertexOptions{Project: "p", Location: "global"}),
+		"cohere":    NewCohere(),
 	}
 }
 

@@ -17,6 +17,13 @@ type Price struct {
 	// CacheWrite is the price of prompt tokens written to the provider's prompt cache (Anthropic charges
 	// 1.25× Input for 5-minute cache writes); 0 means Input.
 	CacheWrite float64
+	// CacheWrite1h is the price of prompt tokens written to the cache for one hour (Anthropic: 2× Input);
+	// 0 means CacheWrite.
+	CacheWrite1h float64
+	// LongContext, when set, prices a whole exchange whose prompt (PromptTokens) exceeds its threshold at
+	// its own prices instead, as Gemini 2.5 Pro does above 200k prompt tokens and Claude Sonnet does with
+	// the 1M-token context window.
+	LongContext *LongContextPrice
 
 	// Media prices, for image and audio models (see mediaPrices). A model is priced per token, per unit or
 	// both; the costs add up.
@@ -37,6 +44,14 @@ type Price struct {
 	// prices a second of a size none matches (see videoPrices).
 	Videos         *VideoPriceList
 	PerVideoSecond float64
+}
+
+// LongContextPrice is a price tier for prompts above a size.
+type LongContextPrice struct {
+	// Above is the prompt size, in tokens, above which the tier applies.
+	Above int
+	// Input, Output, CachedInput, CacheWrite and CacheWrite1h are as in Price (0 means the same fallbacks).
+	Input, Output, CachedInput, CacheWrite, CacheWrite1h float64
 }
 
 // VideoPriceList is a video model's prices per second.
@@ -87,7 +102,7 @@ func NewPriceTable(rules []PriceRule) (*PriceTable, error) {
 			return nil, fmt.Errorf("price pattern %q is not a valid glob (%v): use * ? [] as in path.Match, e.g. openai/gpt-4o*", r.Pattern, err)
 		}
 		p := r.Price
-		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.ImageInput < 0 ||
+		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 || p.CacheWrite1h < 0 || p.ImageInput < 0 ||
 			p.AudioInput < 0 || p.PerImage < 0 || p.PerMillionCharacters < 0 || p.PerMinute < 0 || p.PerVideoSecond < 0 {
 			return nil, fmt.Errorf("price for %q is negative: prices are USD per million tokens, 0 or more", r.Pattern)
 		}
@@ -143,16 +158,25 @@ func (t *PriceTable) Cost(providerModel string, u Usage) (usd float64, found boo
 	return p.cost(u), true
 }
 
-// cost applies p to u.
+// cost applies p to u: the long-context tier's token prices when the prompt is above it; cache reads at
+// CachedInput, cache writes at CacheWrite (the one-hour ones at CacheWrite1h), image and audio prompt tokens at
+// their prices, the rest of the prompt at Input; then the media units.
 func (p Price) cost(u Usage) float64 {
-	cachedPrice, writePrice := p.CachedInput, p.CacheWrite
+	if lc := p.LongContext; lc != nil && u.PromptTokens > lc.Above {
+		p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h = lc.Input, lc.Output, lc.CachedInput, lc.CacheWrite, lc.CacheWrite1h
+	}
+	cachedPrice, writePrice, write1hPrice := p.CachedInput, p.CacheWrite, p.CacheWrite1h
 	if cachedPrice == 0 {
 		cachedPrice = p.Input
 	}
 	if writePrice == 0 {
 		writePrice = p.Input
 	}
+	if write1hPrice == 0 {
+		write1hPrice = writePrice
+	}
 	cached, written := max(u.CachedTokens, 0), max(u.CacheWriteTokens, 0)
+	written1h := min(max(u.CacheWrite1hTokens, 0), written)
 	plain := max(u.PromptTokens-cached-written, 0)
 	image := min(max(u.ImagePromptTokens, 0), plain)
 	audio := min(max(u.AudioPromptTokens, 0), plain-image)
@@ -164,7 +188,8 @@ func (p Price) cost(u Usage) float64 {
 	if audioPrice == 0 {
 		audioPrice = p.Input
 	}
-	micro := float64(plain)*p.Input + float64(cached)*cachedPrice + float64(written)*writePrice +
+	micro := float64(plain)*p.Input + float64(cached)*cachedPrice + float64(written-written1h)*writePrice +
+		float64(written1h)*write1hPrice +
 		float64(image)*imagePrice + float64(audio)*audioPrice + float64(max(u.CompletionTokens, 0))*p.Output +
 		float64(max(u.Characters, 0))*p.PerMillionCharacters
 	usd := micro / 1e6

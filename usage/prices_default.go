@@ -4,8 +4,9 @@ package usage
 // chat models, matched on any provider name ("*/"). Source: the providers' public pricing pages
 // (platform.openai.com/docs/pricing, docs.anthropic.com/en/docs/about-claude/pricing,
 // ai.google.dev/gemini-api/docs/pricing), standard tier, as published in December 2025; re-checked against
-// third-party summaries dated March–June 2026. Gemini 2.5 Pro and Gemini 3 Pro are listed at their ≤200k-token
-// prompt tier. Models are named precisely so that a newer model stays unpriced (cost 0, found false) rather
+// third-party summaries dated March–June 2026. Anthropic's 1-hour cache write prices and long-context tier were
+// added on 2026-12-02 from the pricing page as stored then (platform.claude.com/docs/en/about-claude/pricing),
+// the Gemini long-context tiers from Google's pricing page figures as third-party summaries quote them. Models are named precisely so that a newer model stays unpriced (cost 0, found false) rather
 // than priced wrongly: operators price anything else with `price` rules, which take precedence.
 var defaultPrices = [...]PriceRule{
 	// OpenAI
@@ -38,24 +39,34 @@ var defaultPrices = [...]PriceRule{
 	{"*/text-embedding-3-large", Price{Input: 0.13}},
 	{"*/text-embedding-ada-002", Price{Input: 0.10}},
 
-	// Anthropic (cache reads 0.1× input, 5-minute cache writes 1.25× input)
-	{"*/claude-opus-4-5*", Price{Input: 5, CachedInput: 0.50, CacheWrite: 6.25, Output: 25}},
-	{"*/claude-opus-4-1*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
-	{"*/claude-opus-4-0", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
-	{"*/claude-opus-4-2025*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
-	{"*/claude-3-opus*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, Output: 75}},
-	{"*/claude-sonnet-4-5*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
-	{"*/claude-sonnet-4-0", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
-	{"*/claude-sonnet-4-2025*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
-	{"*/claude-3-7-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
-	{"*/claude-3-5-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, Output: 15}},
-	{"*/claude-haiku-4-5*", Price{Input: 1, CachedInput: 0.10, CacheWrite: 1.25, Output: 5}},
-	{"*/claude-3-5-haiku*", Price{Input: 0.80, CachedInput: 0.08, CacheWrite: 1, Output: 4}},
-	{"*/claude-3-haiku*", Price{Input: 0.25, CachedInput: 0.03, CacheWrite: 0.30, Output: 1.25}},
+	// Anthropic: cache reads 0.1× input, 5-minute cache writes 1.25×, 1-hour cache writes 2× (pricing page,
+	// "Model pricing" table). Claude Sonnet 4 and 4.5 with the 1M-token context window
+	// bill a whole request whose prompt (input, cache reads and writes together) exceeds 200k tokens at $6
+	// input and $22.50 output, the cache multipliers applying on top ("Long context pricing", same page).
+	// The same names on Vertex AI (claude-sonnet-4-5@20250929) match: its global endpoint lists the same
+	// prices; its regional endpoints, and Bedrock's model ids, are not in this table.
+	{"*/claude-opus-4-5*", Price{Input: 5, CachedInput: 0.50, CacheWrite: 6.25, CacheWrite1h: 10, Output: 25}},
+	{"*/claude-opus-4-1*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
+	{"*/claude-opus-4-0", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
+	{"*/claude-opus-4-2025*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
+	{"*/claude-opus-4@*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
+	{"*/claude-3-opus*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
+	{"*/claude-sonnet-4-5*", sonnet4},
+	{"*/claude-sonnet-4-0", sonnet4},
+	{"*/claude-sonnet-4-2025*", sonnet4},
+	{"*/claude-sonnet-4@*", sonnet4},
+	{"*/claude-3-7-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, CacheWrite1h: 6, Output: 15}},
+	{"*/claude-3-5-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, CacheWrite1h: 6, Output: 15}},
+	{"*/claude-haiku-4-5*", Price{Input: 1, CachedInput: 0.10, CacheWrite: 1.25, CacheWrite1h: 2, Output: 5}},
+	{"*/claude-3-5-haiku*", Price{Input: 0.80, CachedInput: 0.08, CacheWrite: 1, CacheWrite1h: 1.6, Output: 4}},
+	{"*/claude-3-haiku*", Price{Input: 0.25, CachedInput: 0.03, CacheWrite: 0.30, CacheWrite1h: 0.50, Output: 1.25}},
 
-	// Google Gemini
-	{"*/gemini-3-pro-preview*", Price{Input: 2, CachedInput: 0.20, Output: 12}},
-	{"*/gemini-2.5-pro*", Price{Input: 1.25, CachedInput: 0.125, Output: 10}},
+	// Google Gemini. Gemini 2.5 Pro and Gemini 3 Pro bill a whole request whose prompt exceeds 200k tokens at
+	// their long-context prices (ai.google.dev/gemini-api/docs/pricing: input, output and context caching).
+	{"*/gemini-3-pro-preview*", Price{Input: 2, CachedInput: 0.20, Output: 12,
+		LongContext: &LongContextPrice{Above: 200_000, Input: 4, CachedInput: 0.40, Output: 18}}},
+	{"*/gemini-2.5-pro*", Price{Input: 1.25, CachedInput: 0.125, Output: 10,
+		LongContext: &LongContextPrice{Above: 200_000, Input: 2.50, CachedInput: 0.25, Output: 15}}},
 	{"*/gemini-2.5-flash-lite*", Price{Input: 0.10, CachedInput: 0.01, Output: 0.40}},
 	{"*/gemini-2.5-flash", Price{Input: 0.30, CachedInput: 0.03, Output: 2.50}},
 	{"*/gemini-2.5-flash-preview*", Price{Input: 0.30, CachedInput: 0.03, Output: 2.50}},
@@ -65,3 +76,8 @@ var defaultPrices = [...]PriceRule{
 	// @ 47df840, prices/providers/google.yml.
 	{"*/gemini-embedding-001", Price{Input: 0.15}},
 }
+
+// sonnet4 is Claude Sonnet 4 and 4.5, whose 1M-token context window has a long-context tier above 200k prompt
+// tokens.
+var sonnet4 = Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, CacheWrite1h: 6, Output: 15,
+	LongContext: &LongContextPrice{Above: 200_000, Input: 6, CachedInput: 0.60, CacheWrite: 7.50, CacheWrite1h: 12, Output: 22.50}}

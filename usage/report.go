@@ -47,7 +47,7 @@ func (r *Report) Usage(u Usage) Usage {
 // plausible reports whether every field of u is from 0 to MaxReportedTokens.
 func plausible(u Usage) bool {
 	for _, n := range [...]int{u.PromptTokens, u.CompletionTokens, u.TotalTokens, u.CachedTokens,
-		u.CacheWriteTokens, u.ReasoningTokens} {
+		u.CacheWriteTokens, u.CacheWrite1hTokens, u.ReasoningTokens} {
 		if n < 0 || n > MaxReportedTokens {
 			return false
 		}

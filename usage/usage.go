@@ -40,6 +40,9 @@ type Usage struct {
 	CachedTokens int
 	// CacheWriteTokens is the part of PromptTokens written to the provider's prompt cache (Anthropic).
 	CacheWriteTokens int
+	// CacheWrite1hTokens is the part of CacheWriteTokens written with a one-hour lifetime (Anthropic's
+	// ttl "1h", priced above the default five minutes).
+	CacheWrite1hTokens int
 	// ReasoningTokens is the part of CompletionTokens spent on reasoning or thinking.
 	ReasoningTokens int
 	Origin          Origin
@@ -80,6 +83,11 @@ func (u Usage) AppendJSON(dst []byte, costUSD float64) []byte {
 	dst = strconv.AppendInt(dst, int64(total), 10)
 	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(u.CachedTokens), 10)
+	if u.CacheWriteTokens > 0 {
+		// the field LiteLLM and OpenRouter clients read the cache write count from
+		dst = append(dst, `,"cache_creation_input_tokens":`...)
+		dst = strconv.AppendInt(dst, int64(u.CacheWriteTokens), 10)
+	}
 	dst = append(dst, `},"completion_tokens_details":{"reasoning_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(u.ReasoningTokens), 10)
 	dst = append(dst, '}')
