@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,6 +66,12 @@ func (g *Gateway) openAPISpec(mount string) openapi.Spec {
 	for _, m := range g.router.Models() {
 		s.Models = append(s.Models, m.ID)
 	}
+	for name := range g.cfg.Aliases {
+		if strings.Contains(name, "*") {
+			s.Globs = append(s.Globs, name)
+		}
+	}
+	slices.Sort(s.Globs)
 	for _, p := range g.cfg.Providers {
 		if len(p.Models) == 0 {
 			s.OpenProviders = append(s.OpenProviders, p.Name)

@@ -28,6 +28,8 @@ type Spec struct {
 	Models []string
 	// OpenProviders are the providers that accept any model name: "<provider>/<anything>" is also valid.
 	OpenProviders []string
+	// Globs are the glob aliases ("claude-*"), each '*' matching any run of characters.
+	Globs []string
 	// Bearer is set when the gateway checks client keys (Authorization: Bearer <key>).
 	Bearer bool
 }
@@ -48,7 +50,7 @@ func Build(s Spec) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	schemas["Model"] = modelSchema(s.Models, s.OpenProviders)
+	schemas["Model"] = modelSchema(s.Models, s.OpenProviders, s.Globs)
 	paths := map[string]map[string]any{}
 	anthropic := false
 	for _, name := range s.Endpoints {
@@ -141,8 +143,9 @@ func loadSchemas() (map[string]any, error) {
 	return out, err
 }
 
-// modelSchema is the schema of the model field: the configured names, and any name under an open provider.
-func modelSchema(models, open []string) map[string]any {
+// modelSchema is the schema of the model field: the configured names, any name under an open provider, and
+// any name a glob alias matches.
+func modelSchema(models, open, globs []string) map[string]any {
 	desc := "The model to use: `provider/model`, an alias or a route. GET /models lists the configured names."
 	var alts []any
 	if len(models) > 0 {
@@ -155,6 +158,14 @@ func modelSchema(models, open []string) map[string]any {
 		}
 		alts = append(alts, map[string]any{"type": "string", "pattern": "^(" + strings.Join(quoted, "|") + ")/.+$",
 			"description": "Any model of a provider that accepts every model name."})
+	}
+	for _, g := range globs {
+		parts := strings.Split(g, "*")
+		for i, p := range parts {
+			parts[i] = regexp.QuoteMeta(p)
+		}
+		alts = append(alts, map[string]any{"type": "string", "pattern": "^" + strings.Join(parts, ".*") + "$",
+			"description": "A name the glob alias " + g + " serves."})
 	}
 	switch len(alts) {
 	case 0:

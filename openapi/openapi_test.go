@@ -128,3 +128,18 @@ func TestYAMLIsTheSameDocument(t *testing.T) {
 		t.Errorf("the YAML document differs from the JSON one:\n%s\n%s", j1, j2)
 	}
 }
+
+func TestGlobAliasesAreModels(t *testing.T) {
+	b, err := Build(Spec{Server: "/v1", Endpoints: []string{"chat_completions"}, Models: []string{"openai/gpt-4o-mini"},
+		Globs: []string{"claude-*", "a.b*c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := load(t, b).Components.Schemas["Model"].Value
+	for name, want := range map[string]bool{"claude-sonnet-4-5-20250929": true, "claude-": true, "a.bxxc": true,
+		"axbc": false, "openai/gpt-4o-mini": true, "gpt-4o": false} {
+		if got := model.VisitJSON(name, openapi3.EnableJSONSchema2020()) == nil; got != want {
+			t.Errorf("model %q accepted = %v, want %v", name, got, want)
+		}
+	}
+}
