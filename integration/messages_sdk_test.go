@@ -202,7 +202,7 @@ func TestMessagesErrors(t *testing.T) {
 		status    int
 	}{
 		{`{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`, "invalid_request_error", 400},
-		{`{"model":"openai/gpt-4o-mini","max_tokens":5,"messages":[{"role":"system","content":"hi"}]}`, "invalid_request_error", 400},
+		{`{"model":"openai/gpt-4o-mini","max_tokens":5,"messages":[{"role":"tool","content":"hi"}]}`, "invalid_request_error", 400},
 		{`{"model":"openai/gpt-4o-mini","max_tokens":5,"messages":[`, "invalid_request_error", 400},
 	} {
 		req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/messages?beta=true", strings.NewReader(c.body))
