@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -64,16 +63,11 @@ func (b *Bedrock) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.
 		return nil, usage.Usage{}, badUpstreamJSON(req.provider("bedrock"), err)
 	}
 	root := gjson.ParseBytes(body)
-	b64 := wantsBase64(req.Body)
-	out := make([]byte, 0, len(body)+128)
-	out = append(out, `{"object":"list","data":[`...)
+	l := newEmbeddingList(req, len(body))
 	var u usage.Usage
 	if e := root.Get("embedding"); e.IsArray() {
-		out = appendEmbeddingData(out, 0, e, b64)
-		if n := root.Get("inputTextTokenCount"); n.Type == gjson.Number {
-			var rep usage.Report
-			u = rep.Usage(usage.Usage{PromptTokens: rep.Count(n), TotalTokens: rep.Count(n), Origin: usage.Reported})
-		}
+		l.add(e)
+		u = reportedPrompt(root.Get("inputTextTokenCount"))
 	} else {
 		embs := root.Get("embeddings")
 		if embs.IsObject() {
@@ -82,24 +76,7 @@ func (b *Bedrock) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.
 		if !embs.IsArray() {
 			return nil, usage.Usage{}, badUpstream("provider '" + req.provider("bedrock") + "' answered without embeddings")
 		}
-		i := 0
-		embs.ForEach(func(_, e gjson.Result) bool {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = appendEmbeddingData(out, i, e, b64)
-			i++
-			return true
-		})
+		l.addEach(embs, "")
 	}
-	out = append(out, `],"model":`...)
-	out = AppendJSONString(out, req.ClientModel)
-	if u.Known() {
-		out = append(out, `,"usage":{"prompt_tokens":`...)
-		out = strconv.AppendInt(out, int64(u.PromptTokens), 10)
-		out = append(out, `,"total_tokens":`...)
-		out = strconv.AppendInt(out, int64(u.TotalTokens), 10)
-		out = append(out, '}')
-	}
-	return append(out, '}'), u, nil
+	return l.finish(req, u), u, nil
 }

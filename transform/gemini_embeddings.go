@@ -54,19 +54,7 @@ func (g *Gemini) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.U
 	if !embs.IsArray() {
 		return nil, usage.Usage{}, badUpstream("provider '" + req.provider("gemini") + "' answered without embeddings")
 	}
-	b64 := wantsBase64(req.Body)
-	out := make([]byte, 0, len(body)+128)
-	out = append(out, `{"object":"list","data":[`...)
-	i := 0
-	embs.ForEach(func(_, e gjson.Result) bool {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = appendEmbeddingData(out, i, e.Get("values"), b64)
-		i++
-		return true
-	})
-	out = append(out, `],"model":`...)
-	out = AppendJSONString(out, req.ClientModel)
-	return append(out, '}'), usage.Usage{}, nil
+	l := newEmbeddingList(req, len(body))
+	l.addEach(embs, "values")
+	return l.finish(req, usage.Usage{}), usage.Usage{}, nil
 }

@@ -1,8 +1,6 @@
 package transform
 
 import (
-	"strconv"
-
 	"github.com/tidwall/gjson"
 
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -46,31 +44,8 @@ func (o *Ollama) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.U
 	if !embs.IsArray() {
 		return nil, usage.Usage{}, badUpstream("provider '" + req.provider("ollama") + "' answered without embeddings")
 	}
-	b64 := wantsBase64(req.Body)
-	out := make([]byte, 0, len(body)+128)
-	out = append(out, `{"object":"list","data":[`...)
-	i := 0
-	embs.ForEach(func(_, e gjson.Result) bool {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = appendEmbeddingData(out, i, e, b64)
-		i++
-		return true
-	})
-	out = append(out, `],"model":`...)
-	out = AppendJSONString(out, req.ClientModel)
-	u := usage.Usage{}
-	if n := root.Get("prompt_eval_count"); n.Type == gjson.Number {
-		var rep usage.Report
-		u = rep.Usage(usage.Usage{PromptTokens: rep.Count(n), TotalTokens: rep.Count(n), Origin: usage.Reported})
-	}
-	if u.Known() {
-		out = append(out, `,"usage":{"prompt_tokens":`...)
-		out = strconv.AppendInt(out, int64(u.PromptTokens), 10)
-		out = append(out, `,"total_tokens":`...)
-		out = strconv.AppendInt(out, int64(u.TotalTokens), 10)
-		out = append(out, '}')
-	}
-	return append(out, '}'), u, nil
+	l := newEmbeddingList(req, len(body))
+	l.addEach(embs, "")
+	u := reportedPrompt(root.Get("prompt_eval_count"))
+	return l.finish(req, u), u, nil
 }

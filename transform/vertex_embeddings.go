@@ -1,8 +1,6 @@
 package transform
 
 import (
-	"strconv"
-
 	"github.com/tidwall/gjson"
 
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -57,36 +55,21 @@ func (v *Vertex) TranslateEmbeddings(req *Request, body []byte) ([]byte, usage.U
 	if !preds.IsArray() {
 		return nil, usage.Usage{}, badUpstream("provider '" + req.provider("vertex") + "' answered without predictions")
 	}
-	b64 := wantsBase64(req.Body)
-	out := make([]byte, 0, len(body)+128)
-	out = append(out, `{"object":"list","data":[`...)
+	l := newEmbeddingList(req, len(body))
 	var rep usage.Report
-	tokens, counted, i := 0, true, 0
+	tokens, counted := 0, true
 	preds.ForEach(func(_, p gjson.Result) bool {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = appendEmbeddingData(out, i, p.Get("embeddings.values"), b64)
+		l.add(p.Get("embeddings.values"))
 		if n := p.Get("embeddings.statistics.token_count"); n.Exists() {
 			tokens += rep.Count(n)
 		} else {
 			counted = false
 		}
-		i++
 		return true
 	})
-	out = append(out, `],"model":`...)
-	out = AppendJSONString(out, req.ClientModel)
 	var u usage.Usage
-	if counted && i > 0 {
+	if counted && l.n > 0 {
 		u = rep.Usage(usage.Usage{PromptTokens: tokens, TotalTokens: tokens, Origin: usage.Reported})
 	}
-	if u.Known() {
-		out = append(out, `,"usage":{"prompt_tokens":`...)
-		out = strconv.AppendInt(out, int64(u.PromptTokens), 10)
-		out = append(out, `,"total_tokens":`...)
-		out = strconv.AppendInt(out, int64(u.TotalTokens), 10)
-		out = append(out, '}')
-	}
-	return append(out, '}'), u, nil
+	return l.finish(req, u), u, nil
 }
