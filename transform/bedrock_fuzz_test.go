@@ -23,37 +23,7 @@ func FuzzBedrockStream(f *testing.F) {
 	f.Add(bedrockStreamBody(3))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tr := NewBedrock(BedrockOptions{}).NewStream(&Request{ClientModel: "bedrock/m", Stream: true})
-		sink := &recordingSink{}
-		r := NewEventStreamReader(bytes.NewReader(body), 1<<20)
-		var streamErr error
-		for {
-			ev, err := r.Next()
-			if err != nil {
-				streamErr = tr.Finish(sink, true)
-				break
-			}
-			done, err := tr.Translate(ev, sink)
-			if err != nil {
-				streamErr = err
-				break
-			}
-			if done {
-				streamErr = tr.Finish(sink, false)
-				break
-			}
-		}
-		finished := false
-		for _, c := range sink.chunks {
-			if !json.Valid(c) {
-				t.Fatalf("chunk is not valid JSON: %q", c)
-			}
-			if bytes.Contains(c, []byte(`"finish_reason":"`)) {
-				finished = true
-			}
-		}
-		if streamErr == nil && !finished {
-			t.Fatalf("the stream ended without error and without a finish chunk: %q", sink.chunks)
-		}
+		fuzzRelay(t, tr, NewEventStreamReader(bytes.NewReader(body), 1<<20))
 	})
 }
 

@@ -3,7 +3,6 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,32 +26,7 @@ func FuzzGeminiStream(f *testing.F) {
 	f.Add([]byte("data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"logprobsResult\":{\"topCandidates\":[{\"candidates\":[{\"token\":\"a\",\"logProbability\":-1e-3}]},7],\"chosenCandidates\":[{\"token\":\"\\u00e9\\ud800\",\"logProbability\":\"-Infinity\"},5,{\"token\":1}]}}]}\r\n\r\ndata: {\"candidates\":[{\"finishReason\":\"STOP\",\"logprobsResult\":{\"chosenCandidates\":[{}]}}]}\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		tr := NewGemini(GeminiOptions{}).NewStream(&Request{ClientModel: "google/gemini", Stream: true})
-		sink := &recordingSink{}
-		r := NewSSEReader(bytes.NewReader(body), 1<<20)
-		var streamErr error
-		for streamErr == nil {
-			ev, err := r.Next()
-			if err == io.EOF {
-				streamErr = tr.Finish(sink, true)
-				break
-			}
-			if err != nil {
-				return
-			}
-			_, streamErr = tr.Translate(ev, sink)
-		}
-		finished := false
-		for _, c := range sink.chunks {
-			if !json.Valid(c) {
-				t.Fatalf("chunk is not valid JSON: %q", c)
-			}
-			if bytes.Contains(c, []byte(`"finish_reason":"`)) {
-				finished = true
-			}
-		}
-		if streamErr == nil && !finished {
-			t.Fatalf("the stream ended without error and without a finish chunk: %q", sink.chunks)
-		}
+		fuzzRelay(t, tr, NewSSEReader(bytes.NewReader(body), 1<<20))
 	})
 }
 

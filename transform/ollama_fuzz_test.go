@@ -23,37 +23,7 @@ func FuzzOllamaStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		o := NewOllama(OllamaOptions{})
 		tr := o.NewStream(&Request{ClientModel: "ollama/m", Stream: true})
-		sink := &recordingSink{}
-		r := newNDJSONReader(bytes.NewReader(body), 1<<20)
-		var streamErr error
-		for {
-			ev, err := r.Next()
-			if err != nil {
-				streamErr = tr.Finish(sink, true)
-				break
-			}
-			done, err := tr.Translate(ev, sink)
-			if err != nil {
-				streamErr = err
-				break
-			}
-			if done {
-				streamErr = tr.Finish(sink, false)
-				break
-			}
-		}
-		finished := false
-		for _, c := range sink.chunks {
-			if !json.Valid(c) {
-				t.Fatalf("chunk is not valid JSON: %q", c)
-			}
-			if bytes.Contains(c, []byte(`"finish_reason":"`)) {
-				finished = true
-			}
-		}
-		if streamErr == nil && !finished {
-			t.Fatalf("the stream ended without error and without a finish chunk: %q", sink.chunks)
-		}
+		sink := fuzzRelay(t, tr, newNDJSONReader(bytes.NewReader(body), 1<<20))
 		for _, u := range sink.usages {
 			if !u.Known() {
 				t.Fatalf("usage reported with an unknown origin: %+v", u)

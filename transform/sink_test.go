@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"testing"
 
@@ -95,4 +96,43 @@ func replayEvents(t testing.TB, tr StreamTranslator, r EventReader, noDone bool)
 			return sink, tr.Finish(sink, false)
 		}
 	}
+}
+
+// fuzzRelay drives a fuzzed upstream body (already in its dialect's reader) through tr as the engine does: to
+// the end of the body, a read error, the first translator error, or done. It checks what every translated
+// stream must hold whatever the upstream sent: each chunk is valid JSON, and a stream that ended without an
+// error has a chunk with a finish_reason. It returns the sink for further checks.
+func fuzzRelay(t *testing.T, tr StreamTranslator, r EventReader) *recordingSink {
+	t.Helper()
+	sink := &recordingSink{}
+	var streamErr error
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			streamErr = tr.Finish(sink, true)
+			break
+		}
+		done, err := tr.Translate(ev, sink)
+		if err != nil {
+			streamErr = err
+			break
+		}
+		if done {
+			streamErr = tr.Finish(sink, false)
+			break
+		}
+	}
+	finished := false
+	for _, c := range sink.chunks {
+		if !json.Valid(c) {
+			t.Fatalf("chunk is not valid JSON: %q", c)
+		}
+		if bytes.Contains(c, []byte(`"finish_reason":"`)) {
+			finished = true
+		}
+	}
+	if streamErr == nil && !finished {
+		t.Fatalf("the stream ended without error and without a finish chunk: %q", sink.chunks)
+	}
+	return sink
 }
