@@ -55,7 +55,7 @@ type exchange struct {
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request, ep *endpoint, res *Result, vk *keys.Key) {
 	x := &exchange{ep: ep, res: res, start: time.Now(), prompt: -1, vkey: vk}
 	res.CostUSD = -1
-	if ep.model == modelInMultipart || ep.model == modelInJSONOrForm && isMultipart(r) {
+	if ep.readsForm(r) {
 		if !g.readFormRequest(w, r, x) {
 			return
 		}
@@ -281,8 +281,10 @@ func (g *Gateway) attempt(w http.ResponseWriter, r *http.Request, x *exchange, u
 		}
 		return false, time.Since(sent), u.Dialect.TranslateError(resp.StatusCode, resp.Header, b)
 	}
-	if x.ep.answers == answerMedia {
+	switch x.ep.answers {
+	case answerMedia:
 		return g.relayMedia(w, r, x, u, ops, treq, resp, sent)
+	case answerJSON: // below: a stream of chunks, or one translated body
 	}
 	if treq.Stream {
 		return g.relayStream(w, r, x, u, ops, treq, resp, cancel, sent)

@@ -337,6 +337,18 @@ var mediaEndpoints = [...]endpoint{
 	},
 }
 
+// readsForm reports whether r's body is a multipart form that the engine streams upstream (else it is JSON).
+func (e *endpoint) readsForm(r *http.Request) bool {
+	switch e.model {
+	case modelInMultipart:
+		return true
+	case modelInJSONOrForm:
+		return isMultipart(r)
+	case modelInJSON:
+	}
+	return false
+}
+
 // endpointByID is the description of each endpoint served through the engine; nil for the others.
 var endpointByID = func() (m [endpointCount]*endpoint) {
 	for i := range endpoints {

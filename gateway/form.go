@@ -82,8 +82,6 @@ func (f *form) nextPart() (*multipart.Part, error) {
 	return f.mr.NextRawPart()
 }
 
-var errNotMultipart = errors.New("not multipart/form-data")
-
 // readForm reads r's multipart body as far as described above, with ep's validation of its text fields. The
 // returned form must be closed.
 func (g *Gateway) readForm(w http.ResponseWriter, r *http.Request, ep *endpoint, req *apiRequest) (*form, *transform.Error) {

@@ -20,7 +20,6 @@ type gemini struct{}
 
 func (gemini) parse(ex *exchange, body []byte) error {
 	if transform.CheckJSON(body) != nil {
-		//lint:ignore ST1005 the message is Gemini's own wording, which clients match
 		return errors.New("Invalid JSON payload received. The body is not valid JSON.")
 	}
 	req := gjson.ParseBytes(body)
@@ -89,8 +88,7 @@ func checkThoughtSignatures(model string, contents gjson.Result) error {
 				return true
 			}
 			if part.Get("thoughtSignature").String() == "" {
-				//lint:ignore ST1005 the message is Gemini's own wording, which clients match
-				err = fmt.Errorf("Function call is missing a thought_signature in functionCall parts. This is "+
+						err = fmt.Errorf("Function call is missing a thought_signature in functionCall parts. This is "+
 					"required for tools to work correctly, and missing thought_signature may lead to degraded "+
 					"model performance. Additional data, function call `default_api:%s` , position %d. Please "+
 					"refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.",
