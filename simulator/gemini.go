@@ -88,7 +88,7 @@ func checkThoughtSignatures(model string, contents gjson.Result) error {
 				return true
 			}
 			if part.Get("thoughtSignature").String() == "" {
-						err = fmt.Errorf("Function call is missing a thought_signature in functionCall parts. This is "+
+				err = fmt.Errorf("Function call is missing a thought_signature in functionCall parts. This is "+
 					"required for tools to work correctly, and missing thought_signature may lead to degraded "+
 					"model performance. Additional data, function call `default_api:%s` , position %d. Please "+
 					"refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.",
