@@ -22,7 +22,7 @@ var messagesSurface = &surface{
 		if !ok {
 			return nil
 		}
-		return &dialectOps{build: clampedToModel(md.BuildMessages), translate: md.TranslateMessages,
+		return &dialectOps{build: clampedToModel("max_tokens", md.BuildMessages), translate: md.TranslateMessages,
 			stream: md.NewMessagesStream, translateError: md.TranslateMessagesError}
 	},
 	toChat: func(req *transform.Request) ([]byte, error) {
@@ -64,11 +64,12 @@ var countTokensSurface = &surface{
 	inputTokens: true,
 }
 
-// clampedToModel lowers max_tokens to the target model's known output limit before build.
-func clampedToModel(build func(*transform.Request) (*transform.Outgoing, error)) func(*transform.Request) (*transform.Outgoing, error) {
+// clampedToModel lowers the output-token field (max_tokens, max_output_tokens) to the target model's known
+// output limit before build.
+func clampedToModel(field string, build func(*transform.Request) (*transform.Outgoing, error)) func(*transform.Request) (*transform.Outgoing, error) {
 	return func(req *transform.Request) (*transform.Outgoing, error) {
 		if limit := modelOutputLimit(req.Model); limit > 0 {
-			if body := clampOutputTokens(req.Body, "max_tokens", limit); len(body) != len(req.Body) {
+			if body := clampOutputTokens(req.Body, field, limit); len(body) != len(req.Body) {
 				r := *req
 				r.Body = body
 				return build(&r)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,9 +38,12 @@ var responsesSurface = &surface{
 			}
 			return rd.BuildResponses(req)
 		}
-		return &dialectOps{build: build, translate: rd.TranslateResponses, stream: rd.NewResponsesStream}
+		return &dialectOps{build: clampedToModel("max_output_tokens", build), translate: rd.TranslateResponses,
+			stream: rd.NewResponsesStream}
 	},
-	toChat: func(req *transform.Request) ([]byte, error) { return transform.ResponsesToChat(req.Body) },
+	toChat: func(req *transform.Request) ([]byte, error) {
+		return transform.ResponsesToChat(clampOutputTokens(req.Body, "max_output_tokens", modelOutputLimit(req.Model)))
+	},
 	fromChat: func(req *transform.Request, chat []byte, u usage.Usage) ([]byte, error) {
 		return transform.ChatToResponses(req, chat, u)
 	},
@@ -71,11 +73,12 @@ func responsesField(g *Gateway, req *apiRequest, key string, v gjson.Result) *tr
 		if v.Type == gjson.Null {
 			return nil
 		}
+		// Above max_output_tokens it is lowered, not refused (prepareResponses): agent clients ask for a lot.
 		n, ok := intValue(v)
-		if !ok || n < 1 || n > g.cfg.MaxOutputTokens {
-			return transform.InvalidRequest(key, fmt.Sprintf("%s must be an integer from 1 to %d", key, g.cfg.MaxOutputTokens))
+		if !ok || n < 1 {
+			return transform.InvalidRequest(key, key+" must be a positive integer")
 		}
-		req.maxTokens = n
+		req.maxTokens = min(n, g.cfg.MaxOutputTokens)
 	case "store", "background", "parallel_tool_calls":
 		if v.Type != gjson.True && v.Type != gjson.False && v.Type != gjson.Null {
 			return transform.InvalidRequest(key, key+" must be a boolean")
@@ -139,10 +142,12 @@ func countResponsesOutput(t *usage.Tokenizer, model string, body []byte) (comple
 	return completion, reasoning
 }
 
-// prepareResponses resolves previous_response_id. A response the gateway keeps (made through chat) is
+// prepareResponses lowers max_output_tokens to the gateway's max_output_tokens (recorded in the request log)
+// and resolves previous_response_id. A response the gateway keeps (made through chat) is
 // expanded: its conversation goes before the request's input, for any provider. A response an upstream
 // keeps pins the request to that provider, which gets its own id back. Any other id is refused.
 func prepareResponses(g *Gateway, r *http.Request, x *exchange) *transform.Error {
+	g.clampOutput(x, "max_output_tokens")
 	prev := gjson.GetBytes(x.req.body, "previous_response_id")
 	if prev.Type != gjson.String || prev.Str == "" {
 		return nil

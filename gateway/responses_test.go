@@ -182,7 +182,7 @@ func TestResponsesErrorsAreOpenAIShaped(t *testing.T) {
 	g := newGateway(t, base)
 	for body, param := range map[string]string{
 		`{"model":"openai/m","input":42}`:                                       "input",
-		`{"model":"openai/m","input":"x","max_output_tokens":1000000}`:          "max_output_tokens",
+		`{"model":"openai/m","input":"x","max_output_tokens":0}`:                "max_output_tokens",
 		`{"model":"openai/m","input":[{"type":"item_reference","id":"msg_1"}]}`: "input[0]",
 		`{"model":"openai/m","input":"x","background":true}`:                    "background",
 		`{"model":"openai/m","input":"x","previous_response_id":"resp_nope"}`:   "previous_response_id",
@@ -588,5 +588,31 @@ func TestResponsesCostReported(t *testing.T) {
 				t.Errorf("%s stream %v: usage %s, cost %v", model, stream, usage.Raw, res.CostUSD)
 			}
 		}
+	}
+}
+
+// TestResponsesMaxOutputTokensClamped: an agent client's max_output_tokens above the gateway's
+// max_output_tokens is lowered to it (and to the target model's own limit), not refused, natively and
+// through chat, and the clamp is recorded for the request log.
+func TestResponsesMaxOutputTokensClamped(t *testing.T) {
+	base, seen := fakeUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"resp_up1","object":"response","created_at":1,"status":"completed","model":"gpt-5",`+
+			`"output":[],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}`)
+	})
+	g := nativeResponsesGateway(t, base)
+	rec, res := postTo(t, g, "/v1/responses", `{"model":"openai/gpt-5","input":"hi","max_output_tokens":128000}`)
+	up := <-seen
+	if rec.Code != http.StatusOK || gjson.GetBytes(up.body, "max_output_tokens").Int() != DefaultMaxOutputTokens ||
+		res.MaxTokensAsked != 128000 || res.MaxTokensSent != DefaultMaxOutputTokens {
+		t.Errorf("native: %d, upstream got %s, recorded %d → %d", rec.Code, up.body, res.MaxTokensAsked, res.MaxTokensSent)
+	}
+
+	base, seen = fakeUpstream(t, answer(1, 1))
+	g = newGateway(t, base, func(c *Config) { c.MaxOutputTokens = 100000 })
+	rec, _ = postTo(t, g, "/v1/responses", `{"model":"openai/gpt-4o-mini","input":"hi","max_output_tokens":50000}`)
+	up = <-seen
+	if rec.Code != http.StatusOK || gjson.GetBytes(up.body, "max_tokens").Int()+gjson.GetBytes(up.body, "max_completion_tokens").Int() != 16384 {
+		t.Errorf("through chat: %d, upstream got %s, want gpt-4o-mini's own limit, 16384", rec.Code, up.body)
 	}
 }
