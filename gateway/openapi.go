@@ -63,6 +63,9 @@ func (g *Gateway) openAPISpec(mount string) openapi.Spec {
 			}
 		}
 	}
+	if g.cfg.Keys != nil {
+		s.Endpoints = append(s.Endpoints, "keys")
+	}
 	for _, m := range g.router.Models() {
 		s.Models = append(s.Models, m.ID)
 	}

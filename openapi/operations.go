@@ -24,6 +24,8 @@ type operation struct {
 	binary string
 	// anthropic marks the Messages surface: Anthropic's error shape, x-api-key accepted.
 	anthropic bool
+	// status is the success status when it is not 200.
+	status string
 }
 
 // operations are the operations of each endpoint, by the endpoint's fixed name in package gateway.
@@ -91,6 +93,22 @@ var operations = map[string][]operation{
 	"video_content": {{path: "/videos/{video_id}/content", method: "GET", summary: "Download a finished video",
 		details: "Streamed through from the provider.", params: []string{"video_id"}, query: []string{"variant"},
 		binary: "video/mp4"}},
+	"keys": {
+		{path: "/keys", method: "POST", summary: "Create a virtual key (admin key)", request: "KeyWrite",
+			response: "KeyEnvelope", status: "201"},
+		{path: "/keys", method: "GET", summary: "List the virtual keys (admin key)", query: []string{"offset", "limit"},
+			response: "KeyList"},
+		{path: "/keys/{key_id}", method: "GET", summary: "Describe a virtual key with its usage (admin key)",
+			params: []string{"key_id"}, response: "KeyEnvelope"},
+		{path: "/keys/{key_id}", method: "PATCH", summary: "Change a virtual key (admin key)",
+			params: []string{"key_id"}, request: "KeyWrite", response: "KeyEnvelope"},
+		{path: "/keys/{key_id}", method: "DELETE", summary: "Revoke a virtual key (admin key)",
+			params: []string{"key_id"}, response: "KeyDeleted"},
+		{path: "/keys/{key_id}/rotate", method: "POST", summary: "Give a virtual key a new secret (admin key)",
+			params: []string{"key_id"}, response: "KeyEnvelope"},
+		{path: "/key", method: "GET", summary: "The calling virtual key's own limits, usage and spend",
+			response: "KeyEnvelope"},
+	},
 	"models": {{path: "/models", method: "GET", summary: "List the models clients may use",
 		response: "ModelList"}},
 	"model": {{path: "/models/{model}", method: "GET", summary: "Describe one model", params: []string{"model"},
@@ -174,7 +192,7 @@ func (op operation) render(endpoint string, bearer bool) map[string]any {
 	}
 	errContent := map[string]any{"application/json": map[string]any{"schema": ref(op.errorSchema())}}
 	responses := map[string]any{
-		"200":     map[string]any{"description": okDesc, "content": content},
+		op.success(): map[string]any{"description": okDesc, "content": content},
 		"default": map[string]any{"description": "An error, in the surface's own shape.", "content": errContent},
 	}
 	for code, desc := range map[string]string{
@@ -193,6 +211,13 @@ func (op operation) render(endpoint string, bearer bool) map[string]any {
 	}
 	o["responses"] = responses
 	return o
+}
+
+func (op operation) success() string {
+	if op.status != "" {
+		return op.status
+	}
+	return "200"
 }
 
 // operationID is a stable identifier for client generators, e.g. "post_chat_completions".
