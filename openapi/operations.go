@@ -193,7 +193,7 @@ func (op operation) render(endpoint string, bearer bool) map[string]any {
 	errContent := map[string]any{"application/json": map[string]any{"schema": ref(op.errorSchema())}}
 	responses := map[string]any{
 		op.success(): map[string]any{"description": okDesc, "content": content},
-		"default": map[string]any{"description": "An error, in the surface's own shape.", "content": errContent},
+		"default":    map[string]any{"description": "An error, in the surface's own shape.", "content": errContent},
 	}
 	for code, desc := range map[string]string{
 		"400": "The request is invalid: the message says which field and why.",
