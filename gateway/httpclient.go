@@ -113,7 +113,7 @@ func (t *h1Client) close() {
 
 // RoundTrip implements http.RoundTripper.
 func (t *h1Client) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.serves(req.URL) {
+	if !t.serves(req.URL) || streamedBody(req) {
 		if t.other == nil {
 			return nil, fmt.Errorf("no transport for %s://%s", req.URL.Scheme, req.URL.Host)
 		}
@@ -234,14 +234,7 @@ func appendH1Request(b []byte, req *http.Request) ([]byte, error) {
 		}
 		return b, nil
 	}
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		return nil, fmt.Errorf("reading the request body: %w", err)
-	}
-	b = append(b, "Content-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n\r\n"...)
-	return append(b, body...), nil
+	return nil, errors.New("a request body of unknown length goes through net/http (streamedBody)")
 }
 
 // validHeaderValue reports whether v may be sent as a field value: no control character but tab.
@@ -649,6 +642,19 @@ func (c *chunkedReader) chunkEnd() error {
 		return nil
 	}
 	return errMalformedAnswer
+}
+
+// maxH1Body is the largest request body the client sends: it writes a request in one write from its own
+// buffer, so a body of unknown length (an upload streamed through) or a large one goes through net/http,
+// which sends it as it is read.
+const maxH1Body = 1 << 20
+
+// streamedBody reports whether req's body is one the client leaves to net/http (see maxH1Body).
+func streamedBody(req *http.Request) bool {
+	if req.Body == nil || req.Body == http.NoBody {
+		return false
+	}
+	return req.ContentLength <= 0 || req.ContentLength > maxH1Body
 }
 
 // serves reports whether u is at the client's own origin: plain http to its address.
