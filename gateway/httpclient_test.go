@@ -438,3 +438,40 @@ func TestH1ClientSendsOtherOriginsElsewhere(t *testing.T) {
 		t.Errorf("got %q; other origin hit %d times, the upstream %d", b, otherHits.Load(), upstreamHits.Load())
 	}
 }
+
+// TestH1ClientLeavesStreamedBodiesToNetHTTP: an upload streamed through (no length) must not be read whole
+// into the client's buffer; it goes through net/http, which sends it as it reads it.
+func TestH1ClientLeavesStreamedBodiesToNetHTTP(t *testing.T) {
+	var got atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Store(n)
+	}))
+	defer up.Close()
+	c := newH1Client(strings.TrimPrefix(up.URL, "http://"), time.Second, 0)
+	defer c.close()
+	stream := func() *io.PipeReader {
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write(make([]byte, 3<<20))
+			pw.Close()
+		}()
+		return pr
+	}
+	unsent := stream()
+	defer unsent.Close() // ends the writer, which nothing reads
+	req, _ := http.NewRequest(http.MethodPost, up.URL+"/upload", unsent)
+	if _, err := c.RoundTrip(req); err == nil {
+		t.Fatal("without net/http for streamed bodies the body was read whole and sent")
+	}
+	c.other = http.DefaultTransport
+	req, _ = http.NewRequest(http.MethodPost, up.URL+"/upload", stream())
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got.Load() != 3<<20 {
+		t.Errorf("the upstream got %d bytes, want %d", got.Load(), 3<<20)
+	}
+}
