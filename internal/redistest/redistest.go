@@ -166,18 +166,9 @@ func NewSentinel(master *Server) (*Sentinel, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	cmd := exec.Command("redis-server", conf, "--sentinel")
-	cmd.Dir = dir
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting redis-server --sentinel: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-done
-		os.RemoveAll(dir)
+	stop, err := startServer(dir, conf, "--sentinel")
+	if err != nil {
+		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	for deadline := time.Now().Add(10 * time.Second); command(addr, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster") != "*2"; time.Sleep(50 * time.Millisecond) {
@@ -232,18 +223,9 @@ func startNode(port int, cluster bool) (func(), error) {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "5000")
 	}
-	cmd := exec.Command("redis-server", args...)
-	cmd.Dir = dir
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-done
-		os.RemoveAll(dir)
+	stop, err := startServer(dir, args...)
+	if err != nil {
+		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	for deadline := time.Now().Add(5 * time.Second); command(addr, "PING") != "+PONG"; time.Sleep(20 * time.Millisecond) {
@@ -291,4 +273,22 @@ func command(addr string, args ...string) string {
 		return ""
 	}
 	return string(body[:n])
+}
+
+// startServer starts redis-server with args in dir, and returns what stops it and removes dir; dir is removed
+// when it cannot start.
+func startServer(dir string, args ...string) (stop func(), err error) {
+	cmd := exec.Command("redis-server", args...)
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("starting redis-server %s: %v", strings.Join(args, " "), err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	return func() {
+		_ = cmd.Process.Kill()
+		<-done
+		os.RemoveAll(dir)
+	}, nil
 }
