@@ -18,7 +18,8 @@ func init() {
 	caddy.RegisterModule(Bedrock{})
 }
 
-// Bedrock is the dialect of Amazon Bedrock's Converse API, translated from and to OpenAI's Chat Completions.
+// Bedrock is the dialect of Amazon Bedrock's Converse API, translated from and to OpenAI's Chat Completions,
+// and of InvokeModel for Anthropic's Messages API on Claude models.
 // Credentials: each credential set below is a target of its own, as is each api_key of the provider (a
 // Bedrock API key, sent as Authorization: Bearer); with neither, requests are signed with the default AWS
 // chain (environment, shared credentials file, container credentials, EC2 instance role).
@@ -29,6 +30,10 @@ type Bedrock struct {
 	// Credentials are AWS access keys, each a target (balanced like several API keys). Use placeholders such
 	// as {env.AWS_SECRET_ACCESS_KEY}: they are resolved when the config is loaded.
 	Credentials []AWSCredentials `json:"credentials,omitempty"`
+	// AllowedBetas are the only Anthropic beta features Messages API clients (Claude Code) may ask Claude
+	// models for; the others are dropped, since Bedrock refuses a request naming a beta it does not know.
+	// Default: the betas AWS documents for Claude on Bedrock (transform.BedrockDefaultBetas).
+	AllowedBetas []string `json:"allowed_betas,omitempty"`
 
 	region  string
 	creds   []string
@@ -60,7 +65,7 @@ func (b *Bedrock) Provision(ctx caddy.Context) error {
 	if b.region == "" {
 		b.region = os.Getenv("AWS_DEFAULT_REGION")
 	}
-	opts := transform.BedrockOptions{Region: b.region, Default: awscreds.Chain()}
+	opts := transform.BedrockOptions{Region: b.region, Default: awscreds.Chain(), Betas: b.AllowedBetas}
 	for i, c := range b.Credentials {
 		id, secret := repl.ReplaceAll(c.AccessKeyID, ""), repl.ReplaceAll(c.SecretAccessKey, "")
 		if id == "" || secret == "" {
@@ -114,6 +119,14 @@ var bedrockOptions = caddyopt.Table[*Bedrock]{
 		c.SessionToken, err = caddyopt.String(d)
 		return err
 	}},
+	{Name: "allowed_betas", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *Bedrock) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.Errf("allowed_betas needs at least one beta feature name, e.g. interleaved-thinking-2025-05-14")
+		}
+		b.AllowedBetas = append(b.AllowedBetas, args...)
+		return nil
+	}},
 	{Name: "credentials", Repeatable: true, Parse: func(d *caddyfile.Dispenser, b *Bedrock) error {
 		args := d.RemainingArgs()
 		if len(args) < 2 || len(args) > 3 {
@@ -143,8 +156,10 @@ func (b *Bedrock) first() *AWSCredentials {
 //	secret_access_key <secret>        # e.g. {env.AWS_SECRET_ACCESS_KEY}
 //	session_token     <token>         # temporary credentials
 //	credentials <id> <secret> [<token>]  # repeatable: more credential sets, each a target
+//	allowed_betas     <feature...>    # Claude betas Messages API clients may ask for; repeatable
 //
-// Without credentials or api_key (a Bedrock API key), the default AWS chain signs the requests.
+// Without credentials or api_key (a Bedrock API key), the default AWS chain signs the requests. The Messages
+// API (/v1/messages) is served natively for Claude models (InvokeModel), through Converse for the others.
 func (b *Bedrock) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // type name
 	if err := bedrockOptions.Parse(d, b, nil, "", func(d *caddyfile.Dispenser) error {

@@ -31,7 +31,8 @@ const vertexScope = "https://www.googleapis.com/auth/cloud-platform"
 const vertexEarlyRefresh = time.Minute
 
 // Vertex is the dialect of Google Cloud's Vertex AI: Gemini models (publishers/google) with the Gemini
-// translation and Claude models (publishers/anthropic, rawPredict) with the Anthropic translation.
+// translation and Claude models (publishers/anthropic, rawPredict) with the Anthropic translation, and
+// Anthropic's Messages API passed through to Claude models.
 // Credentials: OAuth2 access tokens from a service account key (credentials_file, or credentials_json from a
 // placeholder) or Application Default Credentials, shared by all requests of the provider and refreshed a
 // minute before they expire; or an api_key (a Google Cloud API key), sent as x-goog-api-key.
@@ -52,6 +53,9 @@ type Vertex struct {
 	DefaultMaxTokens int `json:"default_max_tokens,omitempty"`
 	// IncludeThoughts asks Gemini thinking models for thought summaries, returned as reasoning_content.
 	IncludeThoughts bool `json:"include_thoughts,omitempty"`
+	// AllowedBetas, when not empty, are the only Anthropic beta features Messages API clients may ask
+	// Claude models for (the anthropic-beta header); the others are dropped. Default: all.
+	AllowedBetas []string `json:"allowed_betas,omitempty"`
 
 	project, location string
 	dialect           transform.Dialect
@@ -85,7 +89,7 @@ func (v *Vertex) Provision(ctx caddy.Context) error {
 	}
 	v.dialect = transform.NewVertex(transform.VertexOptions{Project: v.project, Location: v.location, TokenSource: ts,
 		Gemini:    transform.GeminiOptions{IncludeThoughts: v.IncludeThoughts},
-		Anthropic: transform.AnthropicOptions{DefaultMaxTokens: v.DefaultMaxTokens}})
+		Anthropic: transform.AnthropicOptions{DefaultMaxTokens: v.DefaultMaxTokens, Betas: v.AllowedBetas}})
 	if ts != nil {
 		ctx.Logger().Debug("vertex credentials loaded", zap.String("project", v.project), zap.String("location", v.location))
 	}
@@ -185,6 +189,14 @@ var vertexOptions = caddyopt.Table[*Vertex]{
 		v.IncludeThoughts = true
 		return caddyopt.Flag(d)
 	}},
+	{Name: "allowed_betas", Repeatable: true, Parse: func(d *caddyfile.Dispenser, v *Vertex) error {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.Errf("allowed_betas needs at least one beta feature name, e.g. interleaved-thinking-2025-05-14")
+		}
+		v.AllowedBetas = append(v.AllowedBetas, args...)
+		return nil
+	}},
 }
 
 // UnmarshalCaddyfile reads the vertex options of a provider block. Syntax:
@@ -196,6 +208,10 @@ var vertexOptions = caddyopt.Table[*Vertex]{
 //	token_url          <url>          # override the key's OAuth2 token endpoint
 //	default_max_tokens <n>            # Claude models; default 4096
 //	include_thoughts                  # Gemini thought summaries as reasoning_content
+//	allowed_betas      <feature...>   # Claude betas Messages API clients may ask for; repeatable
+//
+// The Messages API (/v1/messages) is served natively for Claude models (rawPredict), through
+// generateContent for Gemini models.
 func (v *Vertex) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // type name
 	return vertexOptions.Parse(d, v, nil, "", func(d *caddyfile.Dispenser) error {

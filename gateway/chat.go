@@ -208,6 +208,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (g *Gateway) attemptTarget(w http.ResponseWriter, r *http.Request, x *exchange, t router.Target) (bool, *transform.Error) {
 	u := g.providers[t.Provider]
 	ops := u.ops[x.ep.id]
+	if ops.forModel != nil {
+		ops = ops.forModel(t.Model)
+	}
 	// Attempts run one after another and nothing keeps treq past its attempt: each attempt overwrites it.
 	x.treq = transform.Request{Body: x.req.body, Model: t.Model, ClientModel: x.plan.Model(), Stream: x.req.stream,
 		IncludeUsage: x.req.includeUsage, Provider: t.Provider}

@@ -202,6 +202,10 @@ type dialectOps struct {
 	translateError func(status int, h http.Header, body []byte) *transform.Error
 	// local, when set, answers without an upstream (the gateway's own count_tokens): the answer body.
 	local func(*transform.Request) ([]byte, error)
+	// forModel, when set, holds no implementation itself: it returns the one for the target's upstream model
+	// (a surface served natively for some models of a dialect only, as the Messages API for Claude on
+	// Bedrock).
+	forModel func(model string) *dialectOps
 }
 
 // endpoints are the endpoints served through the engine, in the order Route tries their suffixes: the JSON

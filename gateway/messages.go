@@ -11,9 +11,9 @@ import (
 )
 
 // messagesSurface is Anthropic's Messages API (POST …/messages, with or without ?beta=true): natively for
-// dialects that implement transform.MessagesDialect (Anthropic), whose client bodies, answers, stream events
-// and error bodies pass through with only the model rewritten; through chat completions for every other
-// provider (transform.MessagesToChat, ChatToMessages and MessagesStream). Errors are Anthropic-shaped. A
+// dialects that implement transform.MessagesDialect (Anthropic, and Claude models on Bedrock and Vertex AI,
+// which say so with transform.MessagesModelFilter), whose client bodies, answers, stream events and error
+// bodies pass through with only the model rewritten; through chat completions for every other provider and model (transform.MessagesToChat, ChatToMessages and MessagesStream). Errors are Anthropic-shaped. A
 // max_tokens above max_output_tokens (Claude Code asks for 32000) is lowered to it rather than refused, and
 // to the target model's own limit where known (clampOutputTokens).
 var messagesSurface = &surface{
@@ -25,6 +25,7 @@ var messagesSurface = &surface{
 		return &dialectOps{build: clampedToModel("max_tokens", md.BuildMessages), translate: md.TranslateMessages,
 			stream: md.NewMessagesStream, translateError: md.TranslateMessagesError}
 	},
+	nativeModels: messagesModels,
 	toChat: func(req *transform.Request) ([]byte, error) {
 		return transform.MessagesToChat(clampOutputTokens(req.Body, "max_tokens", modelOutputLimit(req.Model)))
 	},
@@ -43,17 +44,20 @@ var messagesSurface = &surface{
 	inputTokens: true,
 }
 
-// countTokensSurface is POST …/messages/count_tokens: Anthropic's own count through the native dialect,
-// otherwise the gateway's local count of the request (transform.CountMessagesTokens), with no upstream call.
+// countTokensSurface is POST …/messages/count_tokens: the upstream's own count through a native dialect
+// that implements transform.CountTokensDialect (Anthropic; Claude on Bedrock and Vertex AI), otherwise the
+// gateway's local count of the request (transform.CountMessagesTokens), with no upstream call.
 var countTokensSurface = &surface{
 	native: func(d transform.Dialect) *dialectOps {
 		md, ok := d.(transform.MessagesDialect)
-		if !ok {
+		cd, ok2 := d.(transform.CountTokensDialect)
+		if !ok || !ok2 {
 			return nil
 		}
-		return &dialectOps{build: md.BuildCountTokens, translate: md.TranslateCountTokens,
+		return &dialectOps{build: cd.BuildCountTokens, translate: cd.TranslateCountTokens,
 			translateError: md.TranslateMessagesError}
 	},
+	nativeModels: messagesModels,
 	local: func(req *transform.Request) ([]byte, error) {
 		if err := transform.ValidateMessages(req.Body); err != nil {
 			return nil, err
@@ -62,6 +66,14 @@ var countTokensSurface = &surface{
 	},
 	appendError: transform.AppendMessagesError,
 	inputTokens: true,
+}
+
+// messagesModels returns the models a dialect serves the Messages API for natively, nil for all.
+func messagesModels(d transform.Dialect) func(model string) bool {
+	if f, ok := d.(transform.MessagesModelFilter); ok {
+		return f.NativeMessages
+	}
+	return nil
 }
 
 // clampedToModel lowers the output-token field (max_tokens, max_output_tokens) to the target model's known

@@ -32,6 +32,9 @@ import (
 type surface struct {
 	// native returns the dialect's own implementation of the surface, or nil when it has none.
 	native func(d transform.Dialect) *dialectOps
+	// nativeModels, when set, returns which of the dialect's models the native implementation serves (nil:
+	// all of them); the others are served as by a dialect without one.
+	nativeModels func(d transform.Dialect) func(model string) bool
 	// toChat turns the client's request (req.Body, validated and prepared) into an OpenAI chat completion
 	// request body for the dialect. An error (a *transform.Error) refuses the request.
 	toChat func(req *transform.Request) ([]byte, error)
@@ -70,9 +73,27 @@ func (s *surface) ops(d transform.Dialect, nativeAllowed bool) *dialectOps {
 	if nativeAllowed && s.native != nil {
 		if ops := s.native(d); ops != nil {
 			ops.native = true
+			if s.nativeModels == nil {
+				return ops
+			}
+			if serves := s.nativeModels(d); serves != nil {
+				other := s.nonNative(d)
+				return &dialectOps{forModel: func(model string) *dialectOps {
+					if serves(model) {
+						return ops
+					}
+					return other
+				}}
+			}
 			return ops
 		}
 	}
+	return s.nonNative(d)
+}
+
+// nonNative returns the surface's implementation for a dialect that does not serve it natively: local, or
+// through the dialect's chat completions.
+func (s *surface) nonNative(d transform.Dialect) *dialectOps {
 	if s.local != nil {
 		return &dialectOps{local: s.local}
 	}

@@ -11,11 +11,11 @@ import (
 	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
-// MessagesDialect serves Anthropic's Messages API (POST /v1/messages and /v1/messages/count_tokens)
-// natively: the client's body goes upstream with only model rewritten, the answer and each stream event come
-// back as the upstream sent them (model rewritten), and upstream errors keep their body. A dialect without it
-// serves the Messages API through Chat Completions (MessagesToChat, ChatToMessages, MessagesStream) and
-// answers count_tokens with the gateway's own count (CountMessagesTokens).
+// MessagesDialect serves Anthropic's Messages API (POST /v1/messages) natively: the client's body goes
+// upstream with only model rewritten (and what the upstream's own envelope needs, such as Bedrock's and
+// Vertex AI's anthropic_version), the answer and each stream event come back as the upstream sent them (model
+// rewritten), and upstream errors keep their body when it is Anthropic-shaped. A dialect without it serves
+// the Messages API through Chat Completions (MessagesToChat, ChatToMessages, MessagesStream).
 type MessagesDialect interface {
 	BuildMessages(req *Request) (*Outgoing, error)
 	// TranslateMessages returns the upstream's Message with model set to req.ClientModel, and its usage.
@@ -24,15 +24,32 @@ type MessagesDialect interface {
 	// message_start) to its sink's Event method (the sink is an EventSink), and the usage of message_start
 	// and message_delta to Usage.
 	NewMessagesStream(req *Request) StreamTranslator
-	BuildCountTokens(req *Request) (*Outgoing, error)
-	// TranslateCountTokens returns the upstream's {"input_tokens":N} as it is.
-	TranslateCountTokens(req *Request, body []byte) ([]byte, usage.Usage, error)
 	// TranslateMessagesError is TranslateError keeping the upstream's error body (Error.Raw) when it has the
 	// Messages API's shape, for the client to get as it is.
 	TranslateMessagesError(status int, h http.Header, body []byte) *Error
 }
 
-var _ MessagesDialect = (*Anthropic)(nil)
+// CountTokensDialect is implemented by a MessagesDialect whose upstream counts the tokens of a Messages
+// request (POST /v1/messages/count_tokens). Without it count_tokens is answered with the gateway's own count
+// (CountMessagesTokens), with no upstream call.
+type CountTokensDialect interface {
+	BuildCountTokens(req *Request) (*Outgoing, error)
+	// TranslateCountTokens returns the upstream's count as {"input_tokens":N}.
+	TranslateCountTokens(req *Request, body []byte) ([]byte, usage.Usage, error)
+}
+
+// MessagesModelFilter is implemented by a MessagesDialect that serves the Messages API natively for some of
+// its models only (Claude on Bedrock and Vertex AI): the others are served through Chat Completions, and
+// their count_tokens with the gateway's own count.
+type MessagesModelFilter interface {
+	// NativeMessages reports whether the upstream model (as the route names it) speaks the Messages API.
+	NativeMessages(model string) bool
+}
+
+var (
+	_ MessagesDialect    = (*Anthropic)(nil)
+	_ CountTokensDialect = (*Anthropic)(nil)
+)
 
 // BuildMessages passes the client's Messages request through with model set to req.Model. The client's
 // anthropic-version and anthropic-beta headers (req.ClientHeader) are sent as they are, betas filtered by
@@ -221,6 +238,13 @@ func (s *messagesRelay) report(sink Sink) {
 		CachedTokens: int(s.cacheRead), CacheWriteTokens: int(s.cacheWrite), Origin: usage.Reported}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	sink.Usage(u, nil)
+}
+
+// reportSeen reports the usage seen so far of a stream that fails.
+func (s *messagesRelay) reportSeen(sink Sink) {
+	if s.seenUsage && !s.stopped {
+		s.report(sink)
+	}
 }
 
 // Finish reports a stream that ended before message_stop as cut, with the usage seen so far.

@@ -39,6 +39,10 @@ type BedrockOptions struct {
 	Default aws.CredentialsProvider
 	// Now returns the signing time; nil means time.Now.
 	Now func() time.Time
+	// Betas are the only Anthropic beta features Messages API clients may ask Claude models for (the rest
+	// are dropped, as Bedrock refuses a request naming one it does not know); empty means
+	// BedrockDefaultBetas.
+	Betas []string
 }
 
 // Bedrock is the dialect of Amazon Bedrock's Converse API (POST /model/{modelId}/converse and

@@ -9,11 +9,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 )
 
 // BedrockCall is one request the Bedrock fake accepted.
@@ -51,8 +54,13 @@ type Bedrock struct {
 	// APIKeys are the accepted Bedrock API keys (Authorization: Bearer).
 	APIKeys []string
 	// Answer returns the Converse answer (a ConverseResponse JSON) for an accepted request, or an AWS error:
-	// status > 0 with the exception type and message. Nil answers "Hello from Bedrock".
+	// status > 0 with the exception type and message. Nil answers "Hello from Bedrock". For InvokeModel on a
+	// Claude model, a nil answer (and status 0) is ClaudeMessage's.
 	Answer func(call BedrockCall) (answer []byte, status int, exception, message string)
+	// StreamFault, when set, may end an InvokeModelWithResponseStream answer early: after that many chunk
+	// events, an exception message of that type (throttlingException, modelStreamErrorException, …), or,
+	// with exception "", a connection closed mid-stream. after < 0: no fault.
+	StreamFault func(call BedrockCall) (after int, exception, message string)
 
 	mu    sync.Mutex
 	calls []BedrockCall
@@ -89,13 +97,29 @@ func (b *Bedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bedrockFail(w, http.StatusBadRequest, "ValidationException", "bad model id")
 		return
 	}
+	claude := isBedrockClaude(call.ModelID)
+	if claude && (op == "invoke" || op == "invoke-with-response-stream" || op == "count-tokens") {
+		if status, exc, msg := checkClaudeInvoke(op, call.ModelID, body); status != 0 {
+			bedrockFail(w, status, exc, msg)
+			return
+		}
+	}
 	b.mu.Lock()
 	b.calls = append(b.calls, call)
 	b.mu.Unlock()
+	if claude && op == "count-tokens" {
+		inner, _ := base64.StdEncoding.DecodeString(gjson.GetBytes(body, "input.invokeModel.body").Str)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"inputTokens":%d}`, ClaudeTokenCount(inner))
+		return
+	}
 	answer, status, exc, msg := []byte(nil), 0, "", ""
 	if b.Answer != nil {
 		answer, status, exc, msg = b.Answer(call)
-	} else {
+	}
+	if claude && answer == nil && status == 0 && (op == "invoke" || op == "invoke-with-response-stream") {
+		answer = ClaudeMessage(body, "msg_bdrk_01XFDUDYJgAACzvnptvVoYEL", call.ModelID, "Hello from Claude on Bedrock.")
+	} else if b.Answer == nil {
 		answer = []byte(`{"output":{"message":{"role":"assistant","content":[{"text":"Hello from Bedrock"}]}},"stopReason":"end_turn",` +
 			`"usage":{"inputTokens":12,"outputTokens":4,"totalTokens":16},"metrics":{"latencyMs":100}}`)
 	}
@@ -110,6 +134,14 @@ func (b *Bedrock) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "converse-stream":
 		w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
 		WriteConverseStream(w, answer)
+	case "invoke-with-response-stream":
+		after, exception, message := -1, "", ""
+		if b.StreamFault != nil {
+			after, exception, message = b.StreamFault(call)
+		}
+		w.Header().Set("Content-Type", "application/vnd.amazon.eventstream")
+		w.Header().Set("X-Amzn-Bedrock-Content-Type", "application/json")
+		WriteInvokeStream(w, answer, after, exception, message)
 	default:
 		bedrockFail(w, http.StatusNotFound, "UnknownOperationException", "no such operation: "+op)
 	}
@@ -256,6 +288,92 @@ func WriteConverseStream(w http.ResponseWriter, answer []byte) {
 	})
 	send("messageStop", fmt.Sprintf(`{"stopReason":%s,"p":"abcd"}`, jsonString(root.Get("stopReason").Str)))
 	send("metadata", fmt.Sprintf(`{"usage":%s,"metrics":{"latencyMs":120},"p":"abcd"}`, root.Get("usage").Raw))
+}
+
+// WriteInvokeStream writes a Claude Message as InvokeModelWithResponseStream sends it: one chunk event per
+// Anthropic stream event (ClaudeEvents), its JSON base64-encoded in {"bytes":…}, the last (message_stop)
+// carrying Bedrock's amazon-bedrock-invocationMetrics. After `after` chunks (when after >= 0) it sends an
+// exception message of type exception instead, or, with exception "", stops mid-stream.
+func WriteInvokeStream(w http.ResponseWriter, msg []byte, after int, exception, excMessage string) {
+	enc := eventstream.NewEncoder()
+	u := gjson.GetBytes(msg, "usage")
+	for i, ev := range ClaudeEvents(msg) {
+		if i == after {
+			if exception != "" {
+				WriteEventStreamException(w, exception, excMessage)
+			}
+			return
+		}
+		if gjson.Get(ev, "type").Str == "message_stop" {
+			ev, _ = sjson.SetRaw(ev, "amazon-bedrock-invocationMetrics", fmt.Sprintf(
+				`{"inputTokenCount":%d,"outputTokenCount":%d,"invocationLatency":812,"firstByteLatency":345,"cacheReadInputTokenCount":%d,"cacheWriteInputTokenCount":%d}`,
+				u.Get("input_tokens").Int(), u.Get("output_tokens").Int(), u.Get("cache_read_input_tokens").Int(), u.Get("cache_creation_input_tokens").Int()))
+		}
+		var h eventstream.Headers
+		h.Set(":event-type", eventstream.StringValue("chunk"))
+		h.Set(":content-type", eventstream.StringValue("application/json"))
+		h.Set(":message-type", eventstream.StringValue("event"))
+		payload := `{"bytes":"` + base64.StdEncoding.EncodeToString([]byte(ev)) + `","p":"abcdefghijkl"}`
+		_ = enc.Encode(w, eventstream.Message{Headers: h, Payload: []byte(payload)})
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+}
+
+// isBedrockClaude reports whether a model id, inference profile or ARN names a Claude model.
+func isBedrockClaude(model string) bool {
+	return strings.Contains(model, "anthropic.claude")
+}
+
+// bedrockBetas are the anthropic_beta values the fake's Claude models accept; Bedrock refuses others.
+var bedrockBetas = []string{"computer-use-2024-10-22", "computer-use-2025-01-24", "token-efficient-tools-2025-02-19",
+	"interleaved-thinking-2025-05-14", "output-128k-2025-02-19", "dev-full-thinking-2025-05-14", "context-1m-2025-08-07",
+	"context-management-2025-06-27", "effort-2025-11-24", "tool-search-tool-2025-10-19", "tool-examples-2025-10-29"}
+
+// checkClaudeInvoke validates an InvokeModel body for a Claude model (for count-tokens, the body inside
+// input.invokeModel.body, base64) as Bedrock does: anthropic_version bedrock-2023-05-31, no model or stream
+// member, max_tokens and messages present, known betas only. CountTokens takes foundation model ids only.
+func checkClaudeInvoke(op, model string, body []byte) (int, string, string) {
+	if op == "count-tokens" {
+		if !strings.HasPrefix(model, "anthropic.") && !strings.Contains(model, ":foundation-model/") {
+			return http.StatusBadRequest, "ValidationException", "The provided model doesn't support counting tokens."
+		}
+		inner, err := base64.StdEncoding.DecodeString(gjson.GetBytes(body, "input.invokeModel.body").Str)
+		if err != nil || len(inner) == 0 {
+			return http.StatusBadRequest, "ValidationException", "input.invokeModel.body must be the base64 of an InvokeModel body"
+		}
+		body = inner
+	}
+	root := gjson.ParseBytes(body)
+	switch {
+	case !gjson.ValidBytes(body):
+		return http.StatusBadRequest, "ValidationException", "Malformed input request: not JSON"
+	case root.Get("anthropic_version").Str != "bedrock-2023-05-31":
+		return http.StatusBadRequest, "ValidationException", "Malformed input request: #: required key [anthropic_version] not found or not bedrock-2023-05-31"
+	case root.Get("model").Exists():
+		return http.StatusBadRequest, "ValidationException", "Malformed input request: #: extraneous key [model] is not permitted"
+	case root.Get("stream").Exists():
+		return http.StatusBadRequest, "ValidationException", "Malformed input request: #: extraneous key [stream] is not permitted"
+	case !root.Get("max_tokens").Exists() || !root.Get("messages").IsArray():
+		return http.StatusBadRequest, "ValidationException", "Malformed input request: #: required key [max_tokens] or [messages] not found"
+	}
+	bad := ""
+	root.Get("anthropic_beta").ForEach(func(_, v gjson.Result) bool {
+		if !slices.Contains(bedrockBetas, v.Str) {
+			bad = v.Str
+		}
+		return bad == ""
+	})
+	if bad != "" {
+		return http.StatusBadRequest, "ValidationException", "invalid beta flag"
+	}
+	return 0, "", ""
+}
+
+// ClaudeTokenCount is the fake's token count of an InvokeModel body: one token per 4 bytes.
+func ClaudeTokenCount(body []byte) int {
+	return (len(body) + 3) / 4
 }
 
 // WriteEventStreamException writes an exception message as Bedrock sends one inside a stream.

@@ -37,8 +37,9 @@ type VertexCall struct {
 // checks the assertion's RS256 signature with the service account's public key, its issuer, audience,
 // scope and expiry, and issues tokens that live TokenLifetime; the API refuses a missing, unknown or
 // expired token with 401 UNAUTHENTICATED, as Google does. Gemini models answer generateContent and
-// streamGenerateContent (alt=sse); Claude models answer rawPredict and streamRawPredict, which refuse a
-// body without anthropic_version vertex-2023-10-16 or with a model field.
+// streamGenerateContent (alt=sse); Claude models answer rawPredict and streamRawPredict (ClaudeMessage,
+// ClaudeEvents), which refuse a body without anthropic_version vertex-2023-10-16 or with a model field, and
+// count-tokens:rawPredict, which wants the model in the body.
 type Vertex struct {
 	Project, Location string
 	// ClientEmail and Key are the service account's; NewServiceAccount makes them.
@@ -132,6 +133,16 @@ func (v *Vertex) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"predictions":[%s],"metadata":{"billableCharacterCount":42}}`, strings.Join(preds, ","))
+	case publisher == "anthropic" && model == "count-tokens" && method == "rawPredict":
+		if !strings.HasPrefix(gjson.GetBytes(body, "model").Str, "claude") || !gjson.GetBytes(body, "messages").IsArray() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"type":"error","error":{"type":"invalid_request_error","message":"model: a Claude model is required in the body of count-tokens, and messages"}}`)
+			return
+		}
+		v.record(call)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"input_tokens":%d}`, ClaudeTokenCount(body))
 	case publisher == "anthropic" && (method == "rawPredict" || method == "streamRawPredict"):
 		if gjson.GetBytes(body, "anthropic_version").String() != "vertex-2023-10-16" || gjson.GetBytes(body, "model").Exists() {
 			w.Header().Set("Content-Type", "application/json")
@@ -260,34 +271,9 @@ func geminiStream(req []byte) []string {
 
 // anthropicAnswer is a Messages answer with usage that includes cache reads and writes.
 func anthropicAnswer(req []byte, model string) []byte {
-	usage := `"usage":{"input_tokens":12,"cache_creation_input_tokens":1500,"cache_read_input_tokens":3000,"output_tokens":7}`
-	if gjson.GetBytes(req, "tools.0.name").Exists() {
-		return []byte(`{"id":"msg_vrtx_01","type":"message","role":"assistant","model":` + jsonString(model) +
-			`,"content":[{"type":"tool_use","id":"toolu_vrtx_01","name":` + jsonString(gjson.GetBytes(req, "tools.0.name").String()) +
-			`,"input":{"city":"Paris"}}],"stop_reason":"tool_use","stop_sequence":null,` + usage + `}`)
-	}
-	return []byte(`{"id":"msg_vrtx_01","type":"message","role":"assistant","model":` + jsonString(model) +
-		`,"content":[{"type":"text","text":"Hello from Claude on Vertex."}],"stop_reason":"end_turn","stop_sequence":null,` + usage + `}`)
+	return ClaudeMessage(req, "msg_vrtx_01", model, "Hello from Claude on Vertex.")
 }
 
 func anthropicStream(req []byte, model string) []string {
-	start := `{"type":"message_start","message":{"id":"msg_vrtx_01","type":"message","role":"assistant","model":` + jsonString(model) +
-		`,"content":[],"stop_reason":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":1500,"cache_read_input_tokens":3000,"output_tokens":1}}}`
-	evs := []string{start}
-	stop := "end_turn"
-	if name := gjson.GetBytes(req, "tools.0.name"); name.Exists() {
-		stop = "tool_use"
-		evs = append(evs,
-			`{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_vrtx_01","name":`+jsonString(name.String())+`,"input":{}}}`,
-			`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"city\":"}}`,
-			`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\"Paris\"}"}}`)
-	} else {
-		evs = append(evs,
-			`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
-			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello from "}}`,
-			`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Claude on Vertex."}}`)
-	}
-	return append(evs, `{"type":"content_block_stop","index":0}`,
-		`{"type":"message_delta","delta":{"stop_reason":"`+stop+`","stop_sequence":null},"usage":{"output_tokens":7}}`,
-		`{"type":"message_stop"}`)
+	return ClaudeEvents(anthropicAnswer(req, model))
 }
