@@ -161,6 +161,7 @@ func (a *Anthropic) NewMessagesStream(req *Request) StreamTranslator {
 type messagesRelay struct {
 	model, provider                    string
 	input, cacheRead, cacheWrite, outp int64
+	cacheWrite1h                       int64
 	seenUsage, stopped                 bool
 }
 
@@ -223,7 +224,8 @@ func (s *messagesRelay) addUsage(u gjson.Result) {
 		name string
 		dst  *int64
 	}{{"input_tokens", &s.input}, {"cache_read_input_tokens", &s.cacheRead},
-		{"cache_creation_input_tokens", &s.cacheWrite}, {"output_tokens", &s.outp}} {
+		{"cache_creation_input_tokens", &s.cacheWrite}, {"output_tokens", &s.outp},
+		{"cache_creation.ephemeral_1h_input_tokens", &s.cacheWrite1h}} {
 		if v := u.Get(f.name); v.Type == gjson.Number {
 			*f.dst = v.Int()
 		}
@@ -235,7 +237,8 @@ func (s *messagesRelay) report(sink Sink) {
 		return
 	}
 	u := usage.Usage{PromptTokens: int(s.input + s.cacheRead + s.cacheWrite), CompletionTokens: int(s.outp),
-		CachedTokens: int(s.cacheRead), CacheWriteTokens: int(s.cacheWrite), Origin: usage.Reported}
+		CachedTokens: int(s.cacheRead), CacheWriteTokens: int(s.cacheWrite),
+		CacheWrite1hTokens: int(min(s.cacheWrite1h, s.cacheWrite)), Origin: usage.Reported}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	sink.Usage(u, nil)
 }

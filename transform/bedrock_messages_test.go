@@ -364,3 +364,32 @@ func TestBedrockMessagesError(t *testing.T) {
 		t.Errorf("%d %s", e.Status, AppendMessagesError(nil, e))
 	}
 }
+
+// TestBedrockCachePointTTL: cache_control with ttl "1h" becomes a one-hour cachePoint on Converse, others the
+// default one; Converse's cacheDetails and the Messages API's cache_creation report the one-hour writes,
+// which are priced apart.
+func TestBedrockCachePointTTL(t *testing.T) {
+	body := `{"model":"m","messages":[{"role":"system","content":[{"type":"text","text":"Long rules","cache_control":{"type":"ephemeral","ttl":"1h"}}]},` +
+		`{"role":"user","content":[{"type":"text","text":"Question","cache_control":{"type":"ephemeral"}}]}],` +
+		`"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}},"cache_control":{"type":"ephemeral","ttl":"1h"}}]}`
+	out, err := NewBedrock(BedrockOptions{}).BuildRequest(&Request{Body: []byte(body), Model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := gjson.ParseBytes(out.Body)
+	if root.Get("system.1").Raw != `{"cachePoint":{"type":"default","ttl":"1h"}}` ||
+		root.Get("messages.0.content.1").Raw != `{"cachePoint":{"type":"default"}}` ||
+		root.Get("toolConfig.tools.1").Raw != `{"cachePoint":{"type":"default","ttl":"1h"}}` {
+		t.Errorf("cache points in %s", out.Body)
+	}
+	u := bedrockUsage(gjson.Parse(`{"inputTokens":5,"outputTokens":2,"cacheReadInputTokens":100,"cacheWriteInputTokens":300,` +
+		`"cacheDetails":[{"inputTokens":200,"ttl":"1h"},{"inputTokens":100,"ttl":"5m"}]}`))
+	if u.CacheWriteTokens != 300 || u.CacheWrite1hTokens != 200 || u.PromptTokens != 405 {
+		t.Errorf("Converse usage %+v", u)
+	}
+	_, mu, err := NewBedrock(BedrockOptions{}).TranslateMessages(&Request{ClientModel: "c"}, []byte(`{"type":"message","usage":{"input_tokens":5,`+
+		`"cache_creation_input_tokens":300,"cache_read_input_tokens":100,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200},"output_tokens":2}}`))
+	if err != nil || mu.CacheWriteTokens != 300 || mu.CacheWrite1hTokens != 200 {
+		t.Errorf("Messages usage %+v %v", mu, err)
+	}
+}

@@ -8,8 +8,33 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// bedrockCachePoint is the Converse block that marks the end of a cacheable prefix.
-const bedrockCachePoint = `{"cachePoint":{"type":"default"}}`
+// bedrockCachePoint is the Converse block that marks the end of a cacheable prefix (cached for five
+// minutes); bedrockCachePoint1h caches it for an hour (CachePointBlock's ttl "1h", in AWS's API reference).
+const (
+	bedrockCachePoint   = `{"cachePoint":{"type":"default"}}`
+	bedrockCachePoint1h = `{"cachePoint":{"type":"default","ttl":"1h"}}`
+)
+
+// cachePointOf is the cachePoint for a part, message or tool with Anthropic's cache_control: one hour when
+// its ttl is "1h".
+func cachePointOf(v gjson.Result) string {
+	if v.Get("cache_control.ttl").Str == "1h" {
+		return bedrockCachePoint1h
+	}
+	return bedrockCachePoint
+}
+
+// cachePointOfAny is cachePointOf for a message whose marker may be on the message or any of its parts.
+func cachePointOfAny(m gjson.Result) string {
+	p := cachePointOf(m)
+	m.Get("content").ForEach(func(_, part gjson.Result) bool {
+		if p == bedrockCachePoint {
+			p = cachePointOf(part)
+		}
+		return p == bedrockCachePoint
+	})
+	return p
+}
 
 // BuildRequest translates an OpenAI chat completion request into a Converse (or ConverseStream) request.
 func (b *Bedrock) BuildRequest(req *Request) (*Outgoing, error) {
@@ -108,7 +133,7 @@ func appendBedrockSystem(dst []byte, messages, rf gjson.Result) ([]byte, error) 
 					if part.Get("type").String() == "text" && part.Get("text").String() != "" {
 						add("", part.Get("text").String())
 						if hasCacheControl(part) {
-							add(bedrockCachePoint, "")
+							add(cachePointOf(part), "")
 						}
 					}
 					return true
@@ -117,7 +142,7 @@ func appendBedrockSystem(dst []byte, messages, rf gjson.Result) ([]byte, error) 
 				add("", t)
 			}
 			if hasCacheControl(m) {
-				add(bedrockCachePoint, "")
+				add(cachePointOf(m), "")
 			}
 		}
 		return true
@@ -157,13 +182,13 @@ func appendBedrockMessages(dst []byte, messages gjson.Result) ([]byte, error) {
 			t.open("user")
 			err = bedrockUserContent(&t, m.Get("content"), param+".content")
 			if err == nil && hasCacheControl(m) && t.blocks > 0 {
-				t.raw(bedrockCachePoint)
+				t.raw(cachePointOf(m))
 			}
 		case "assistant":
 			t.open("assistant")
 			err = bedrockAssistant(&t, m, param)
 			if err == nil && hasCacheControl(m) && t.blocks > 0 {
-				t.raw(bedrockCachePoint)
+				t.raw(cachePointOf(m))
 			}
 		case "tool":
 			if t.role == "user" && !t.toolOnly {
@@ -182,7 +207,7 @@ func appendBedrockMessages(dst []byte, messages gjson.Result) ([]byte, error) {
 			t.dst = AppendJSONString(t.dst, text)
 			t.dst = append(t.dst, "}]}}"...)
 			if hasCacheControl(m) || anyCacheControl(m.Get("content")) {
-				t.raw(bedrockCachePoint)
+				t.raw(cachePointOfAny(m))
 				t.toolOnly = true // a marker after tool results keeps the message open to the next ones
 			}
 		default:
@@ -276,7 +301,7 @@ func bedrockUserContent(t *anthropicTurns, content gjson.Result, param string) *
 			return false
 		}
 		if hasCacheControl(part) && t.blocks > before {
-			t.raw(bedrockCachePoint)
+			t.raw(cachePointOf(part))
 		}
 		return true
 	})
@@ -288,7 +313,7 @@ func bedrockAssistant(t *anthropicTurns, m gjson.Result, param string) *Error {
 	before := t.blocks
 	bedrockText(t, contentText(m.Get("content")))
 	if t.blocks > before && anyCacheControl(m.Get("content")) {
-		t.raw(bedrockCachePoint)
+		t.raw(cachePointOfAny(m))
 	}
 	var err *Error
 	j := -1
@@ -345,7 +370,7 @@ func appendBedrockTools(dst []byte, root gjson.Result) ([]byte, error) {
 		}
 		dst = append(dst, "}}}"...)
 		if i < len(raw) && hasCacheControl(raw[i]) {
-			dst = append(dst, ","+bedrockCachePoint...)
+			dst = append(dst, ","+cachePointOf(raw[i])...)
 		}
 	})
 	if err != nil {

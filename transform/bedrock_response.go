@@ -49,7 +49,8 @@ func (b *Bedrock) TranslateResponse(req *Request, body []byte) ([]byte, usage.Us
 }
 
 // bedrockUsage reads a Converse usage object: inputTokens counts the prompt tokens neither read from nor
-// written to the prompt cache, which come as cacheReadInputTokens and cacheWriteInputTokens.
+// written to the prompt cache, which come as cacheReadInputTokens and cacheWriteInputTokens; cacheDetails
+// splits the writes by TTL, of which the one-hour ones are priced apart.
 func bedrockUsage(u gjson.Result) usage.Usage {
 	if !u.IsObject() || !u.Get("inputTokens").Exists() {
 		return usage.Usage{}
@@ -61,6 +62,12 @@ func bedrockUsage(u gjson.Result) usage.Usage {
 		CacheWriteTokens: rep.Count(u.Get("cacheWriteInputTokens")),
 		Origin:           usage.Reported,
 	}
+	u.Get("cacheDetails").ForEach(func(_, d gjson.Result) bool {
+		if d.Get("ttl").Str == "1h" {
+			out.CacheWrite1hTokens += rep.Count(d.Get("inputTokens"))
+		}
+		return true
+	})
 	out.PromptTokens = rep.Count(u.Get("inputTokens")) + out.CachedTokens + out.CacheWriteTokens
 	out.TotalTokens = out.PromptTokens + out.CompletionTokens
 	return rep.Usage(out)

@@ -187,7 +187,9 @@ func MessagesUsage(u gjson.Result) usage.Usage {
 		CompletionTokens: int(u.Get("output_tokens").Int()),
 		CachedTokens:     read,
 		CacheWriteTokens: write,
-		Origin:           usage.Reported,
+		// the one-hour writes are priced apart (cache_creation splits the writes by lifetime)
+		CacheWrite1hTokens: min(int(u.Get("cache_creation.ephemeral_1h_input_tokens").Int()), write),
+		Origin:             usage.Reported,
 	}
 	out.TotalTokens = out.PromptTokens + out.CompletionTokens
 	return out

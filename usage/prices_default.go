@@ -1,5 +1,7 @@
 package usage
 
+import "math"
+
 // defaultPrices is the embedded price list, USD per million tokens, for current OpenAI, Anthropic and Gemini
 // chat models, matched on any provider name ("*/"). Source: the providers' public pricing pages
 // (platform.openai.com/docs/pricing, docs.anthropic.com/en/docs/about-claude/pricing,
@@ -44,8 +46,9 @@ var defaultPrices = [...]PriceRule{
 	// bill a whole request whose prompt (input, cache reads and writes together) exceeds 200k tokens at $6
 	// input and $22.50 output, the cache multipliers applying on top ("Long context pricing", same page).
 	// The same names on Vertex AI (claude-sonnet-4-5@20250929) match: its global endpoint lists the same
-	// prices; its regional endpoints, and Bedrock's model ids, are not in this table.
-	{"*/claude-opus-4-5*", Price{Input: 5, CachedInput: 0.50, CacheWrite: 6.25, CacheWrite1h: 10, Output: 25}},
+	// prices; its regional endpoints (10% more from the 4.5 models on) are not in this table, since the
+	// location is the provider's, not the model name's. Bedrock's model ids follow below.
+	{"*/claude-opus-4-5*", opus45},
 	{"*/claude-opus-4-1*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
 	{"*/claude-opus-4-0", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
 	{"*/claude-opus-4-2025*", Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}},
@@ -57,9 +60,35 @@ var defaultPrices = [...]PriceRule{
 	{"*/claude-sonnet-4@*", sonnet4},
 	{"*/claude-3-7-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, CacheWrite1h: 6, Output: 15}},
 	{"*/claude-3-5-sonnet*", Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, CacheWrite1h: 6, Output: 15}},
-	{"*/claude-haiku-4-5*", Price{Input: 1, CachedInput: 0.10, CacheWrite: 1.25, CacheWrite1h: 2, Output: 5}},
+	{"*/claude-haiku-4-5*", haiku45},
 	{"*/claude-3-5-haiku*", Price{Input: 0.80, CachedInput: 0.08, CacheWrite: 1, CacheWrite1h: 1.6, Output: 4}},
 	{"*/claude-3-haiku*", Price{Input: 0.25, CachedInput: 0.03, CacheWrite: 0.30, CacheWrite1h: 0.50, Output: 1.25}},
+
+	// Claude on Amazon Bedrock, by model id, system inference profile (us., eu., apac., global., …) or the ARN
+	// of either. Bedrock bills Claude at Anthropic's prices, cache reads and 5-minute/1-hour writes included
+	// (1-hour cache writes: CachePointBlock ttl "1h", API reference as stored 2026-12-02); from the 4.5
+	// models on, only the global profile does: geographic profiles and in-Region ids cost 10% more (AWS's
+	// and Anthropic's pricing pages as summarized by third parties in 2026: clauder-navi.com/en/bedrock-claude-cost,
+	// sam.mehdi.consulting/posts/saving-money-on-bedrock-is-hard; checked 2026-12-02). Application inference
+	// profiles and provisioned models have opaque ARNs: price them with `price` rules.
+	{"*/global.anthropic.claude-sonnet-4-5*", sonnet4},
+	{"*/*anthropic.claude-sonnet-4-5*", bedrockRegional(sonnet4)},
+	{"*/global.anthropic.claude-haiku-4-5*", haiku45},
+	{"*/*anthropic.claude-haiku-4-5*", bedrockRegional(haiku45)},
+	{"*/global.anthropic.claude-opus-4-5*", opus45},
+	{"*/*anthropic.claude-opus-4-5*", bedrockRegional(opus45)},
+	{"*/*anthropic.claude-sonnet-4-2025*", sonnet4},
+	{"*/*anthropic.claude-opus-4-1*", opus4},
+	{"*/*anthropic.claude-opus-4-2025*", opus4},
+	{"*/arn:*/global.anthropic.claude-sonnet-4-5*", sonnet4},
+	{"*/arn:*/*anthropic.claude-sonnet-4-5*", bedrockRegional(sonnet4)},
+	{"*/arn:*/global.anthropic.claude-haiku-4-5*", haiku45},
+	{"*/arn:*/*anthropic.claude-haiku-4-5*", bedrockRegional(haiku45)},
+	{"*/arn:*/global.anthropic.claude-opus-4-5*", opus45},
+	{"*/arn:*/*anthropic.claude-opus-4-5*", bedrockRegional(opus45)},
+	{"*/arn:*/*anthropic.claude-sonnet-4-2025*", sonnet4},
+	{"*/arn:*/*anthropic.claude-opus-4-1*", opus4},
+	{"*/arn:*/*anthropic.claude-opus-4-2025*", opus4},
 
 	// Google Gemini. Gemini 2.5 Pro and Gemini 3 Pro bill a whole request whose prompt exceeds 200k tokens at
 	// their long-context prices (ai.google.dev/gemini-api/docs/pricing: input, output and context caching).
@@ -81,3 +110,23 @@ var defaultPrices = [...]PriceRule{
 // tokens.
 var sonnet4 = Price{Input: 3, CachedInput: 0.30, CacheWrite: 3.75, CacheWrite1h: 6, Output: 15,
 	LongContext: &LongContextPrice{Above: 200_000, Input: 6, CachedInput: 0.60, CacheWrite: 7.50, CacheWrite1h: 12, Output: 22.50}}
+
+// opus45, haiku45 and opus4 are Claude Opus 4.5, Haiku 4.5 and Opus 4/4.1 at Anthropic's prices.
+var (
+	opus45  = Price{Input: 5, CachedInput: 0.50, CacheWrite: 6.25, CacheWrite1h: 10, Output: 25}
+	haiku45 = Price{Input: 1, CachedInput: 0.10, CacheWrite: 1.25, CacheWrite1h: 2, Output: 5}
+	opus4   = Price{Input: 15, CachedInput: 1.50, CacheWrite: 18.75, CacheWrite1h: 30, Output: 75}
+)
+
+// bedrockRegional is p with Bedrock's 10% premium of geographic and in-Region endpoints over the global one,
+// on every token price (long-context tier included).
+func bedrockRegional(p Price) Price {
+	up := func(v float64) float64 { return math.Round(v*1.1*1e6) / 1e6 }
+	p.Input, p.CachedInput, p.CacheWrite, p.CacheWrite1h, p.Output = up(p.Input), up(p.CachedInput), up(p.CacheWrite), up(p.CacheWrite1h), up(p.Output)
+	if lc := p.LongContext; lc != nil {
+		c := *lc
+		c.Input, c.CachedInput, c.CacheWrite, c.CacheWrite1h, c.Output = up(c.Input), up(c.CachedInput), up(c.CacheWrite), up(c.CacheWrite1h), up(c.Output)
+		p.LongContext = &c
+	}
+	return p
+}
