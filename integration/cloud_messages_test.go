@@ -235,7 +235,7 @@ func TestCloudMessagesBytesAndCost(t *testing.T) {
 	for _, m := range cloudClaudeModels {
 		t.Run(m.model, func(t *testing.T) {
 			for _, stream := range []bool{false, true} {
-				body := `{"model":"` + m.model + `","max_tokens":1024,"stream":` + strconv.FormatBool(stream) +
+				body := `{"model":"` + m.model + `","max_tokens":1024,"service_tier":"auto","stream":` + strconv.FormatBool(stream) +
 					`,"thinking":{"type":"enabled","budget_tokens":512},"tools":[{"name":"get_weather","input_schema":{"type":"object"}}],"messages":` + messages + `}`
 				resp := c.s.request(context.Background(), http.MethodPost, "/v1/messages", body, "anthropic-version", "2023-06-01")
 				b, _ := io.ReadAll(resp.Body)

@@ -27,6 +27,27 @@ var BedrockDefaultBetas = []string{
 	"tool-search-tool-2025-10-19", "tool-examples-2025-10-29",
 }
 
+// bedrockInvokeFields are the top-level members InvokeModel takes in a Claude request body (AWS's
+// model-parameters-anthropic-claude-messages page, with thinking, metadata and the fields of the effort and
+// context-management betas Bedrock accepts). Bedrock refuses any other ("Extra inputs are not permitted"), so
+// the others are dropped: model (in the path), stream (the operation says it), and Anthropic-only features
+// such as service_tier, container, mcp_servers or speed.
+var bedrockInvokeFields = []string{"anthropic_version", "anthropic_beta", "max_tokens", "messages", "system",
+	"stop_sequences", "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "metadata",
+	"output_config", "context_management"}
+
+// gjsonEscape escapes a member name for a gjson/sjson path.
+func gjsonEscape(k string) string {
+	var b strings.Builder
+	for _, r := range k {
+		if strings.ContainsRune(`.*?|#@\!=<>%`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 var (
 	_ MessagesDialect     = (*Bedrock)(nil)
 	_ CountTokensDialect  = (*Bedrock)(nil)
@@ -64,8 +85,9 @@ func bedrockClaudeID(model string) string {
 }
 
 // BuildMessages sends the client's Messages request to InvokeModel (/model/{id}/invoke, or
-// /invoke-with-response-stream when streamed): the body as the client sent it, model removed and
-// anthropic_version bedrock-2023-05-31 set (the only version Bedrock takes, whatever the client sent). The
+// /invoke-with-response-stream when streamed): the body as the client sent it, with model, stream and any
+// member Bedrock does not take removed (bedrockInvokeFields) and anthropic_version bedrock-2023-05-31 set
+// (the only version Bedrock takes, whatever the client sent). The
 // client's anthropic-beta header values, and an anthropic_beta array already in the body, become the body's
 // anthropic_beta array, keeping those the provider allows (BedrockOptions.Betas, else BedrockDefaultBetas).
 func (b *Bedrock) BuildMessages(req *Request) (*Outgoing, error) {
@@ -92,9 +114,19 @@ func (b *Bedrock) invokeBody(req *Request) ([]byte, error) {
 	if _, err := requestObject(req.Body); err != nil {
 		return nil, err
 	}
-	body, err := sjson.DeleteBytes(req.Body, "model")
-	if err == nil {
-		body, err = sjson.DeleteBytes(body, "stream") // the operation, not the body, says whether it streams
+	body := req.Body
+	var drop []string
+	gjson.ParseBytes(body).ForEach(func(k, _ gjson.Result) bool {
+		if !containsString(bedrockInvokeFields, k.Str) {
+			drop = append(drop, k.Str)
+		}
+		return true
+	})
+	var err error
+	for _, k := range drop {
+		if body, err = sjson.DeleteBytes(body, gjsonEscape(k)); err != nil {
+			break
+		}
 	}
 	if err == nil {
 		body, err = sjson.SetBytes(body, "anthropic_version", BedrockAnthropicVersion)

@@ -107,9 +107,16 @@ func TestBedrockBuildMessages(t *testing.T) {
 			t.Errorf("Accept %q", out.Header.Get("Accept"))
 		}
 	}
+	// members Bedrock does not take are dropped, the others kept
+	out, err := NewBedrock(BedrockOptions{}).BuildMessages(&Request{Model: "anthropic.claude-3-haiku-20240307-v1:0", ClientHeader: http.Header{},
+		Body: []byte(`{"model":"x","service_tier":"auto","max_tokens":5,"container":"c","mcp_servers":[{"url":"u"}],"we.ird":1,` +
+			`"metadata":{"user_id":"u1"},"messages":[{"role":"user","content":"Hi"}]}`)})
+	if err != nil || string(out.Body) != `{"max_tokens":5,"metadata":{"user_id":"u1"},"messages":[{"role":"user","content":"Hi"}],"anthropic_version":"bedrock-2023-05-31"}` {
+		t.Errorf("unknown members: %v %s", err, out.Body)
+	}
 	// no allowed beta: no anthropic_beta at all (Bedrock refuses an unknown one)
 	h2 := http.Header{"Anthropic-Beta": {"oauth-2025-04-20"}}
-	out, err := NewBedrock(BedrockOptions{}).BuildMessages(&Request{Body: []byte(`{"model":"x","max_tokens":5,"anthropic_beta":["fast-mode-2026-02-01"],"messages":[]}`),
+	out, err = NewBedrock(BedrockOptions{}).BuildMessages(&Request{Body: []byte(`{"model":"x","max_tokens":5,"anthropic_beta":["fast-mode-2026-02-01"],"messages":[]}`),
 		Model: "anthropic.claude-3-haiku-20240307-v1:0", ClientHeader: h2})
 	if err != nil || gjson.GetBytes(out.Body, "anthropic_beta").Exists() {
 		t.Errorf("unknown betas: %v %s", err, out.Body)

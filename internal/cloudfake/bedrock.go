@@ -331,9 +331,14 @@ var bedrockBetas = []string{"computer-use-2024-10-22", "computer-use-2025-01-24"
 	"interleaved-thinking-2025-05-14", "output-128k-2025-02-19", "dev-full-thinking-2025-05-14", "context-1m-2025-08-07",
 	"context-management-2025-06-27", "effort-2025-11-24", "tool-search-tool-2025-10-19", "tool-examples-2025-10-29"}
 
+// bedrockInvokeFields are the top-level members a Claude InvokeModel body may have; Bedrock refuses others.
+var bedrockInvokeFields = []string{"anthropic_version", "anthropic_beta", "max_tokens", "messages", "system",
+	"stop_sequences", "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "metadata",
+	"output_config", "context_management"}
+
 // checkClaudeInvoke validates an InvokeModel body for a Claude model (for count-tokens, the body inside
-// input.invokeModel.body, base64) as Bedrock does: anthropic_version bedrock-2023-05-31, no model or stream
-// member, max_tokens and messages present, known betas only. CountTokens takes foundation model ids only.
+// input.invokeModel.body, base64) as Bedrock does: anthropic_version bedrock-2023-05-31, no model, stream
+// or other member Bedrock does not know, max_tokens and messages present, known betas only. CountTokens takes foundation model ids only.
 func checkClaudeInvoke(op, model string, body []byte) (int, string, string) {
 	if op == "count-tokens" {
 		if !strings.HasPrefix(model, "anthropic.") && !strings.Contains(model, ":foundation-model/") {
@@ -357,6 +362,16 @@ func checkClaudeInvoke(op, model string, body []byte) (int, string, string) {
 		return http.StatusBadRequest, "ValidationException", "Malformed input request: #: extraneous key [stream] is not permitted"
 	case !root.Get("max_tokens").Exists() || !root.Get("messages").IsArray():
 		return http.StatusBadRequest, "ValidationException", "Malformed input request: #: required key [max_tokens] or [messages] not found"
+	}
+	extra := ""
+	root.ForEach(func(k, _ gjson.Result) bool {
+		if !slices.Contains(bedrockInvokeFields, k.Str) {
+			extra = k.Str
+		}
+		return extra == ""
+	})
+	if extra != "" {
+		return http.StatusBadRequest, "ValidationException", "Malformed input request: " + extra + ": Extra inputs are not permitted"
 	}
 	bad := ""
 	root.Get("anthropic_beta").ForEach(func(_, v gjson.Result) bool {

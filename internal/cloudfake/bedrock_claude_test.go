@@ -78,6 +78,7 @@ func TestBedrockFakeClaudeInvokeWithAWSSDK(t *testing.T) {
 		"model in the body":    strings.Replace(body, `{`, `{"model":"claude",`, 1),
 		"no anthropic_version": strings.Replace(body, `"anthropic_version":"bedrock-2023-05-31",`, ``, 1),
 		"unknown beta":         strings.Replace(body, `{`, `{"anthropic_beta":["oauth-2025-04-20"],`, 1),
+		"unknown member":       strings.Replace(body, `{`, `{"service_tier":"auto",`, 1),
 	} {
 		_, err := client.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(model), Body: []byte(bad),
 			ContentType: aws.String("application/json")})
