@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -42,6 +43,35 @@ func FuzzBedrockRequest(f *testing.F) {
 		}
 		if !json.Valid(out.Body) {
 			t.Fatalf("request body is not valid JSON:\n in %s\nout %s", body, out.Body)
+		}
+	})
+}
+
+// FuzzBedrockMessagesStream feeds arbitrary chunk payloads (as they are, and as the Anthropic event a
+// chunk's base64 carries) and exception messages to the relay of InvokeModelWithResponseStream: no panic,
+// every event relayed is valid JSON, a failure is an *Error.
+func FuzzBedrockMessagesStream(f *testing.F) {
+	f.Add([]byte(`{"type":"message_start","message":{"model":"m","usage":{"input_tokens":3}}}`), "chunk")
+	f.Add([]byte(`{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":1,"outputTokenCount":2}}`), "chunk")
+	f.Add([]byte(`{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"s=="}}`), "chunk")
+	f.Add([]byte(`{"message":"slow down"}`), "exception:throttlingException")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		for _, payload := range [][]byte{data, []byte(`{"bytes":"` + base64.StdEncoding.EncodeToString(data) + `"}`)} {
+			tr := NewBedrock(BedrockOptions{}).NewMessagesStream(&Request{ClientModel: "bedrock/c", Stream: true})
+			rec := &eventRecorder{}
+			for range 2 {
+				done, err := tr.Translate(Event{Name: []byte(name), Data: payload}, rec)
+				if err != nil {
+					if _, ok := err.(*Error); !ok {
+						t.Fatalf("error %v is not an *Error", err)
+					}
+					break
+				}
+				if done {
+					break
+				}
+			}
+			_ = tr.Finish(rec, true)
 		}
 	})
 }
