@@ -246,7 +246,7 @@ func (s *bedrockMessagesStream) Translate(ev Event, sink Sink) (bool, error) {
 	if err := CheckJSON(ev.Data); err != nil {
 		return false, badUpstreamJSON(s.relay.provider, err)
 	}
-	enc := gjson.GetBytes(ev.Data, "bytes")
+	enc := gjson.Get(stringView(ev.Data), "bytes") // Str views ev.Data: nothing is copied
 	if enc.Type != gjson.String {
 		return false, badUpstream("bedrock: a chunk event without bytes")
 	}
@@ -254,7 +254,7 @@ func (s *bedrockMessagesStream) Translate(ev Event, sink Sink) (bool, error) {
 	if cap(s.buf) < n {
 		s.buf = make([]byte, n)
 	}
-	n, err := base64.StdEncoding.Decode(s.buf[:n], []byte(enc.Str))
+	n, err := base64.StdEncoding.Decode(s.buf[:n], bytesView(enc.Str))
 	if err != nil {
 		return false, badUpstream("bedrock: a chunk event's bytes are not base64: " + err.Error())
 	}
