@@ -9,11 +9,13 @@ import (
 
 // NewStream returns a translator that relays OpenAI chunks with model rewritten.
 func (o *OpenAI) NewStream(req *Request) StreamTranslator {
-	return &openAIStream{model: req.ClientModel, provider: req.provider(o.name()), buf: make([]byte, 0, 1024)}
+	return &openAIStream{model: AppendJSONString(nil, req.ClientModel), provider: req.provider(o.name()),
+		buf: make([]byte, 0, 1024)}
 }
 
 type openAIStream struct {
-	model    string
+	// model is the client's model name as a JSON string, quoted once for every chunk.
+	model    []byte
 	provider string
 	buf      []byte
 	finished bool
@@ -68,14 +70,13 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 			return false, nil
 		}
 	}
-	// A JSON string cannot hold this byte sequence unescaped, so it only matches a real finish_reason.
-	if !s.finished && strings.Contains(choices.Raw, `"finish_reason":"`) {
+	if !s.finished && hasFinishReason(choices.Raw) {
 		s.finished = true
 	}
 	out := data
 	if m := s.modelAt; m.end > 0 {
 		s.buf = append(s.buf[:0], data[:m.start]...)
-		s.buf = AppendJSONString(s.buf, s.model)
+		s.buf = append(s.buf, s.model...)
 		out = append(s.buf, data[m.end:]...)
 		s.buf = out
 	}
@@ -83,6 +84,23 @@ func (s *openAIStream) Translate(ev Event, sink Sink) (bool, error) {
 		return false, cs.ChunkChoices(out, choices)
 	}
 	return false, sink.Chunk(out)
+}
+
+// hasFinishReason reports whether a choices array holds a finish_reason that is a string. A JSON string
+// cannot hold the sequence `"finish_reason":"` unescaped, so only a real one matches; the search starts from
+// the rare '_' rather than the quote that starts every key.
+func hasFinishReason(choices string) bool {
+	const tail = `_reason":"`
+	for i := 0; ; {
+		j := strings.Index(choices[i:], tail)
+		if j < 0 {
+			return false
+		}
+		if j += i; j >= len(`"finish`) && choices[j-len(`"finish`):j] == `"finish` {
+			return true
+		}
+		i = j + len(tail)
+	}
 }
 
 // member records where the chunk's members of interest lie.
