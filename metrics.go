@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aibackend/caddy-ai-gateway/gateway"
 	"github.com/aibackend/caddy-ai-gateway/keys"
+	"github.com/aibackend/caddy-ai-gateway/usage"
 )
 
 // metrics are the gateway's Prometheus collectors in Caddy's registry. Caddy makes a new registry for each
@@ -31,6 +33,77 @@ type metrics struct {
 	keyTokens   *prometheus.CounterVec
 	keyCost     *prometheus.CounterVec
 	keyLabels   *keyLabels
+	// answered caches the series of answered requests by endpoint, provider and model, so that observing
+	// one looks its labels up once rather than in each collector.
+	answered seriesCache
+}
+
+// seriesKey names the series of answered requests: label values from the fixed endpoint table and the
+// configuration, never from the client.
+type seriesKey struct{ endpoint, provider, model string }
+
+// answeredSeries are the children of the collectors that one answered request updates.
+type answeredSeries struct {
+	requests, attempt prometheus.Counter
+	duration, ttfb    prometheus.Observer
+	// cost and tokens (indexed by usage.Origin, prompt then completion) are made when first added to, as
+	// add makes them: a series that only ever had zero is not exported.
+	cost   lazyCounter
+	tokens [usage.Estimated + 1][2]lazyCounter
+}
+
+// lazyCounter is a counter child made when first added to.
+type lazyCounter struct {
+	c atomic.Pointer[prometheus.Counter]
+}
+
+// add adds v, when positive and finite, to the counter, made by get the first time.
+func (l *lazyCounter) add(v float64, get func() (prometheus.Counter, error)) {
+	if !(v > 0) || math.IsInf(v, 0) {
+		return
+	}
+	c := l.c.Load()
+	if c == nil {
+		made, err := get()
+		if err != nil {
+			return
+		}
+		c = &made
+		l.c.Store(c)
+	}
+	(*c).Add(v)
+}
+
+// maxCachedSeries bounds seriesCache; further series are looked up in the collectors each time.
+const maxCachedSeries = 4096
+
+type seriesCache struct {
+	mu sync.RWMutex
+	m  map[seriesKey]*answeredSeries
+}
+
+// of returns the cached series of k, made by build when new; nil when the cache is full or build fails.
+func (c *seriesCache) of(k seriesKey, build func() (*answeredSeries, error)) *answeredSeries {
+	c.mu.RLock()
+	s := c.m[k]
+	c.mu.RUnlock()
+	if s != nil {
+		return s
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s = c.m[k]; s != nil || len(c.m) >= maxCachedSeries {
+		return s
+	}
+	s, err := build()
+	if err != nil {
+		return nil
+	}
+	if c.m == nil {
+		c.m = make(map[seriesKey]*answeredSeries)
+	}
+	c.m[k] = s
+	return s
 }
 
 // maxKeySeries is how many virtual keys get series of their own in one process; the usage of any further
@@ -132,6 +205,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // label value Prometheus refuses (not valid UTF-8, from a careless configuration) drops that sample, and only
 // positive, finite amounts are added.
 func (m *metrics) observe(res *gateway.Result, took time.Duration) {
+	if res.Status == http.StatusOK && len(res.Attempts) == 1 && res.Attempts[0].Status == http.StatusOK {
+		if m.observeAnswered(res, took) {
+			return
+		}
+	}
+	m.observeEach(res, took)
+}
+
+// observeEach records a request looking each collector's labels up.
+func (m *metrics) observeEach(res *gateway.Result, took time.Duration) {
 	model := ""
 	if res.Status == http.StatusOK && len(res.Attempts) > 0 {
 		model = res.Attempts[len(res.Attempts)-1].Label
@@ -159,6 +242,45 @@ func (m *metrics) observe(res *gateway.Result, took time.Duration) {
 		add(m.tokens, float64(res.Usage.CompletionTokens), res.Endpoint, res.Provider, model, "completion", origin)
 	}
 	add(m.cost, res.CostUSD, res.Endpoint, res.Provider, model)
+}
+
+// observeAnswered records a request its first attempt answered, the common case, through the cached
+// series; false when they could not be had (the caller then looks each label up).
+func (m *metrics) observeAnswered(res *gateway.Result, took time.Duration) bool {
+	k := seriesKey{res.Endpoint, res.Provider, res.Attempts[0].Label}
+	s := m.answered.of(k, func() (*answeredSeries, error) {
+		var s answeredSeries
+		var err error
+		get := func(vec *prometheus.CounterVec, labels ...string) prometheus.Counter {
+			c, e := vec.GetMetricWithLabelValues(labels...)
+			err = errors.Join(err, e)
+			return c
+		}
+		s.requests = get(m.requests, k.endpoint, k.provider, k.model, "200")
+		s.attempt = get(m.attempts, k.model, "200")
+		var e1, e2 error
+		s.duration, e1 = m.duration.GetMetricWithLabelValues(k.provider)
+		s.ttfb, e2 = m.ttfb.GetMetricWithLabelValues(k.provider)
+		return &s, errors.Join(err, e1, e2)
+	})
+	if s == nil {
+		return false
+	}
+	s.requests.Inc()
+	s.attempt.Inc()
+	s.duration.Observe(max(took.Seconds(), 0))
+	s.ttfb.Observe(max(res.TimeToFirstByte.Seconds(), 0))
+	if o := res.Usage.Origin; res.Usage.Known() && o >= usage.Reported && o <= usage.Estimated {
+		for i, n := range [2]int{res.Usage.PromptTokens, res.Usage.CompletionTokens} {
+			s.tokens[o][i].add(float64(n), func() (prometheus.Counter, error) {
+				return m.tokens.GetMetricWithLabelValues(k.endpoint, k.provider, k.model, [2]string{"prompt", "completion"}[i], o.String())
+			})
+		}
+	}
+	s.cost.add(res.CostUSD, func() (prometheus.Counter, error) {
+		return m.cost.GetMetricWithLabelValues(k.endpoint, k.provider, k.model)
+	})
+	return true
 }
 
 // add adds v to the counter of labels when v is positive and finite (a counter panics on a negative

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -297,23 +298,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Duration) {
 	ctx := r.Context()
 	if repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set("http.ai_gateway.client_key", res.ClientKey)
-		repl.Set("http.ai_gateway.endpoint", res.Endpoint)
-		repl.Set("http.ai_gateway.provider", res.Provider)
-		repl.Set("http.ai_gateway.model", res.ClientModel)
-		repl.Set("http.ai_gateway.upstream_model", res.UpstreamModel)
-		repl.Set("http.ai_gateway.prompt_tokens", res.Usage.PromptTokens)
-		repl.Set("http.ai_gateway.completion_tokens", res.Usage.CompletionTokens)
-		repl.Set("http.ai_gateway.total_tokens", res.Usage.TotalTokens)
-		repl.Set("http.ai_gateway.usage_origin", res.Usage.Origin.String())
-		repl.Set("http.ai_gateway.status", res.Status)
-		repl.Set("http.ai_gateway.attempts", len(res.Attempts))
-		if res.CostUSD >= 0 {
-			repl.Set("http.ai_gateway.cost", strconv.FormatFloat(res.CostUSD, 'f', -1, 64))
+		// One provider answers the placeholders when they are read (by the access log, a header, a later
+		// handler), instead of a dozen values set on every request. It reads the latest result: a request
+		// handled twice (an error route, a rehandle) answers with its last.
+		if _, mapped := repl.Get(resultPlaceholder); !mapped {
+			repl.Map(func(key string) (any, bool) {
+				name, ok := strings.CutPrefix(key, "http.ai_gateway.")
+				if !ok {
+					return nil, false
+				}
+				latest, _ := repl.Get(resultPlaceholder)
+				return placeholder(latest.(*gateway.Result), name)
+			})
 		}
-		if res.Usage.VideoSeconds > 0 {
-			repl.Set("http.ai_gateway.video_seconds", res.Usage.VideoSeconds)
-		}
+		repl.Set(resultPlaceholder, res)
 	}
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); !ok || srv == nil || srv.Logs != nil {
 		if extra, ok := ctx.Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
@@ -328,6 +326,47 @@ func (h *Handler) publish(r *http.Request, res *gateway.Result, took time.Durati
 	if ce := h.logger.Check(lvl, "ai gateway request"); ce != nil {
 		ce.Write(zap.Int("status", res.Status), zap.Duration("duration", took), zap.Inline((*logFields)(res)))
 	}
+}
+
+// resultPlaceholder holds the request's latest *gateway.Result in its replacer, for the placeholders
+// {http.ai_gateway.*}.
+const resultPlaceholder = "ai_gateway_result"
+
+// placeholder returns the value of the placeholder {http.ai_gateway.<name>} for a request's result.
+func placeholder(res *gateway.Result, name string) (any, bool) {
+	switch name {
+	case "client_key":
+		return res.ClientKey, true
+	case "endpoint":
+		return res.Endpoint, true
+	case "provider":
+		return res.Provider, true
+	case "model":
+		return res.ClientModel, true
+	case "upstream_model":
+		return res.UpstreamModel, true
+	case "prompt_tokens":
+		return res.Usage.PromptTokens, true
+	case "completion_tokens":
+		return res.Usage.CompletionTokens, true
+	case "total_tokens":
+		return res.Usage.TotalTokens, true
+	case "usage_origin":
+		return res.Usage.Origin.String(), true
+	case "status":
+		return res.Status, true
+	case "attempts":
+		return len(res.Attempts), true
+	case "cost":
+		if res.CostUSD >= 0 {
+			return strconv.FormatFloat(res.CostUSD, 'f', -1, 64), true
+		}
+	case "video_seconds":
+		if res.Usage.VideoSeconds > 0 {
+			return res.Usage.VideoSeconds, true
+		}
+	}
+	return nil, false
 }
 
 // logFields is a Result as log fields: the access log's "ai_gateway" object, and the handler's own line.

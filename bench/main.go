@@ -37,6 +37,7 @@ type options struct {
 	openStreams int
 	latency     time.Duration
 	chunks      int
+	burst       bool
 	write       bool
 	smoke       bool
 	only        string
@@ -55,6 +56,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.openStreams, "streams", 1000, "concurrent open streams for the memory figures (0: off)")
 	flag.DurationVar(&o.latency, "latency", 0, "simulated upstream latency before the response headers (e.g. 50ms)")
 	flag.IntVar(&o.chunks, "chunks", 200, "content chunks per streamed answer")
+	flag.BoolVar(&o.burst, "burst", false, "the simulator sends each stream at once (no flush between events), so that rows measure the relay's per-event work")
 	flag.BoolVar(&o.write, "write", false, "write the table and machine description to -results")
 	flag.StringVar(&o.results, "results", "bench/RESULTS.md", "file written by -write")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every scenario ~1 s at low concurrency and exit non-zero on any error")

@@ -73,16 +73,24 @@ func withRatio(text string, v, base float64, haveBase bool) string {
 	return fmt.Sprintf("%s (%.2fx)", text, v/base)
 }
 
+// burstNote says how the simulator sent streams.
+func burstNote(burst bool) string {
+	if burst {
+		return ", sent at once (`-burst`: no flush between events)"
+	}
+	return ", each event flushed as it is written"
+}
+
 // renderTable returns the markdown table and the targets check below it.
 func renderTable(rows []*row, o options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Each figure is followed by its ratio to the reverse_proxy baseline at the same load "+
 		"(non-streamed rows: `reverse_proxy`; streamed rows: `reverse_proxy` with `flush_interval -1`). "+
-		"Added = scenario minus direct to simulator, same load. Streams carry %d content chunks. "+
+		"Added = scenario minus direct to simulator, same load. Streams carry %d content chunks%s. "+
 		"Closed loop, %v measured per load after a warm-up. CPU/req = CPU time (user + system, from "+
 		"/proc/<pid>/stat) of the server process over the measured window, divided by the requests completed "+
 		"(direct rows: the simulator's; one clock tick is %v); peak RSS of the same process.\n\n",
-		o.chunks, o.duration, time.Second/time.Duration(clockTicks()))
+		o.chunks, burstNote(o.burst), o.duration, time.Second/time.Duration(clockTicks()))
 	b.WriteString("| Scenario | Load | req/s | p50 | p90 | p99 | CPU/req | added p50 | added p99 | TTFT p50 | added TTFT p50 | errors | peak RSS |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {

@@ -187,6 +187,9 @@ func (r *runner) startSimulator(ctx context.Context) error {
 		return fmt.Sprintf("http://127.0.0.1:%d {\n\tai_simulator {\n%s%s\t}\n}\n", port, lat, knobs)
 	}
 	long := fmt.Sprintf("\t\tcompletion_tokens %d\n", r.opts.chunks)
+	if r.opts.burst {
+		long += "\t\tburst\n"
+	}
 	cfg := globalOptions(ports[0], r.dir+"/sim-data") +
 		site(r.up.short, "\t\tcompletion_tokens 20\n") +
 		site(r.up.long, long) +

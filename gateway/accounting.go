@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
 	"github.com/aibackend/caddy-ai-gateway/ratelimit"
@@ -52,9 +54,28 @@ func (g *Gateway) completeUsage(x *exchange, reported usage.Usage, body []byte) 
 	x.res.Usage = u
 	x.res.CostUSD = g.cost(name, u)
 	if g.cfg.ReportCost && x.res.CostUSD >= 0 && x.ep.usage != usageNone {
-		body, _ = sjson.SetBytes(body, "usage.cost", x.res.CostUSD)
+		body = setUsageCost(body, x.res.CostUSD)
 	}
 	return body
+}
+
+// setUsageCost sets usage.cost in an answer: appended inside its usage object, the rest of the body as it is,
+// or through sjson when the object already has a cost (or is not an object).
+func setUsageCost(body []byte, cost float64) []byte {
+	u := gjson.GetBytes(body, "usage")
+	if !u.IsObject() || u.Index <= 0 || strings.Contains(u.Raw, `"cost"`) {
+		body, _ = sjson.SetBytes(body, "usage.cost", cost)
+		return body
+	}
+	end := u.Index + len(u.Raw) - 1 // the object's closing brace
+	out := make([]byte, 0, len(body)+32)
+	out = append(out, body[:end]...)
+	if strings.TrimSpace(u.Raw[1:len(u.Raw)-1]) != "" {
+		out = append(out, ',')
+	}
+	out = append(out, `"cost":`...)
+	out = strconv.AppendFloat(out, cost, 'f', -1, 64)
+	return append(out, body[end:]...)
 }
 
 // appendPromptUsage appends the usage object of an answer without completion tokens (embeddings).

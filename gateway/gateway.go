@@ -182,6 +182,8 @@ type Gateway struct {
 	owners    map[string]string
 	// responses keeps the responses made through chat completions.
 	responses ResponseStore
+	// buffers lends streams the buffers of bursts read and events queued for one write.
+	buffers transform.Buffers
 }
 
 // New validates cfg and builds a Gateway.

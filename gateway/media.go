@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 
 	"github.com/aibackend/caddy-ai-gateway/transform"
 	"github.com/aibackend/caddy-ai-gateway/usage"
@@ -44,7 +43,7 @@ func (g *Gateway) relayMedia(w http.ResponseWriter, r *http.Request, x *exchange
 	}
 	g.mediaUsage(x, use)
 	if g.cfg.ReportCost && x.res.CostUSD >= 0 && ct == "application/json" && gjson.GetBytes(out, "usage").IsObject() {
-		out, _ = sjson.SetBytes(out, "usage.cost", x.res.CostUSD)
+		out = setUsageCost(out, x.res.CostUSD)
 	}
 	h := newHeaderValues(w.Header(), 8)
 	h.set("Content-Type", ct)

@@ -26,7 +26,9 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 	if f, ok := u.Dialect.(transform.FramedDialect); ok {
 		events = f.NewEventReader(resp.Body, int(g.cfg.MaxEventSize))
 	} else {
-		events = transform.NewSSEReader(resp.Body, int(g.cfg.MaxEventSize))
+		sse := transform.NewPooledSSEReader(resp.Body, int(g.cfg.MaxEventSize), &g.buffers)
+		defer sse.Release()
+		events = sse
 	}
 	ev, err := events.Next()
 	ttfb := time.Since(sent)
@@ -45,9 +47,8 @@ func (g *Gateway) relayStream(w http.ResponseWriter, r *http.Request, x *exchang
 		}
 		return false, ttfb, transportError(r.Context(), u.Name, err)
 	}
-	// out starts with room for a few events, instead of growing to it through several copies.
 	sw := &streamWriter{w: w, rc: http.NewResponseController(w), model: treq.ClientModel, object: x.ep.chunkObject,
-		counter: g.tokenizer.NewStreamCounter(x.target), out: make([]byte, 0, 1024)}
+		counter: g.tokenizer.NewStreamCounter(x.target), buffers: &g.buffers}
 	if x.ep.surface != nil {
 		sw.surface, sw.native = x.ep.surface.newStream(treq, ops.native), ops.native
 		if x.ep.surface.costField != "" {
@@ -179,8 +180,10 @@ type streamWriter struct {
 	// usageChunk is the upstream's own usage chunk, when it sent one (OpenAI-compatible streams).
 	usageChunk []byte
 	// out holds the events relayed since the last flush: they go to the client in one write, because each
-	// write through Caddy's response writer also resets the connection's write deadline.
+	// write through Caddy's response writer also resets the connection's write deadline. It is lent by
+	// buffers from the first event queued to the flush, so that an idle stream holds none.
 	out      []byte
+	buffers  *transform.Buffers
 	writeErr error
 	// surface writes the events of a surface's stream (nil for chat and the other OpenAI endpoints); native
 	// says the upstream's events are relayed as they are, through Event.
@@ -253,6 +256,9 @@ func (s *streamWriter) Event(name string, data []byte) error {
 
 // writeEvent queues one named event.
 func (s *streamWriter) writeEvent(name string, data []byte) error {
+	if s.out == nil {
+		s.out = s.buffers.Get()
+	}
 	s.out = append(s.out, eventPrefix...)
 	s.out = append(s.out, name...)
 	s.out = append(s.out, '\n')
@@ -306,6 +312,9 @@ func (s *streamWriter) UsageChunk(chunk []byte) {
 // whitespace, as in an upstream event sent as several data lines or a pretty-printed upstream error) becomes a
 // space, or the client would take the event to end at the first one.
 func (s *streamWriter) write(data []byte) error {
+	if s.out == nil {
+		s.out = s.buffers.Get()
+	}
 	s.out = append(s.out, dataPrefix...)
 	start := len(s.out)
 	s.out = append(s.out, data...)
@@ -320,21 +329,17 @@ func (s *streamWriter) write(data []byte) error {
 	return s.writeErr
 }
 
-// flush writes the queued events to the client and flushes them. A buffer grown by a huge event is not kept.
+// flush writes the queued events to the client, flushes them and gives their buffer back.
 func (s *streamWriter) flush() error {
 	if s.writeErr == nil && len(s.out) > 0 {
 		if _, s.writeErr = s.w.Write(s.out); s.writeErr == nil {
 			s.writeErr = s.rc.Flush()
 		}
 	}
-	if cap(s.out) > maxKeptEventBuffer {
-		s.out = nil
-	}
-	s.out = s.out[:0]
+	s.buffers.Put(s.out)
+	s.out = nil
 	return s.writeErr
 }
-
-const maxKeptEventBuffer = 64 << 10
 
 // Usage implements transform.Sink.
 func (s *streamWriter) Usage(u usage.Usage, raw []byte) {

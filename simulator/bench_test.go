@@ -51,3 +51,18 @@ func BenchmarkChatCompletionStream(b *testing.B) {
 		sim.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(chatStream)))
 	}
 }
+
+// burst sends a stream's events without flushing between them; without it every event is flushed.
+func TestBurstStreamsWithoutFlushing(t *testing.T) {
+	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	for _, burst := range []bool{false, true} {
+		rec := httptest.NewRecorder()
+		New(Config{Burst: burst, CompletionTokens: 5}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(body)))
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "data: [DONE]") || strings.Count(rec.Body.String(), "data: ") < 6 {
+			t.Fatalf("burst %v: status %d, body %s", burst, rec.Code, rec.Body)
+		}
+		if rec.Flushed == burst {
+			t.Errorf("burst %v: flushed %v", burst, rec.Flushed)
+		}
+	}
+}

@@ -41,6 +41,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		fail_status <code>
 //		retry_after <duration>
 //		cut_after   <events>
+//		burst
 //		hang
 //		require_key <key>
 //	}
@@ -92,6 +93,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = noMoreArgs(d)
 		case "hang":
 			h.Hang = true
+			err = noMoreArgs(d)
+		case "burst":
+			h.Burst = true
 			err = noMoreArgs(d)
 		case "agent":
 			h.Agent = true

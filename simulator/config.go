@@ -132,6 +132,11 @@ type Config struct {
 	// failures, and as the RetryInfo retryDelay of Gemini 429s.
 	RetryAfter caddy.Duration `json:"retry_after,omitempty"`
 
+	// Burst writes a stream's events without flushing between them, so they leave together as the
+	// response writer's buffer fills, like a recorded answer replayed at once: what a relay's per-event work
+	// is measured with. Pacing (TokensPerSecond) still applies.
+	Burst bool `json:"burst,omitempty"`
+
 	// CutAfter, when positive, closes the connection mid-stream after that many events, without the
 	// stream's terminator. A non-streamed answer is cut after half of its body.
 	CutAfter int `json:"cut_after,omitempty"`
@@ -195,6 +200,7 @@ type knobs struct {
 	failRate                  float64
 	failStatus                int
 	cutAfter                  int
+	burst                     bool
 	hang                      bool
 	agent                     bool
 }
@@ -211,6 +217,7 @@ func (c Config) knobs() knobs {
 		failRate:         min(max(c.FailRate, 0), 1),
 		failStatus:       c.FailStatus,
 		cutAfter:         max(c.CutAfter, 0),
+		burst:            c.Burst,
 		hang:             c.Hang,
 		agent:            c.Agent,
 	}

@@ -32,6 +32,7 @@ type streamer struct {
 	buf      []byte
 	events   int
 	cutAfter int
+	burst    bool
 	tps      float64
 	first    time.Time // when the first token was due
 	tokens   int       // tokens sent so far
@@ -40,7 +41,7 @@ type streamer struct {
 func newStreamer(ctx context.Context, w http.ResponseWriter, f framing, k knobs) *streamer {
 	return &streamer{
 		ctx: ctx, w: w, rc: http.NewResponseController(w), framing: f,
-		buf: make([]byte, 0, 1024), cutAfter: k.cutAfter, tps: k.tokensPerSecond,
+		buf: make([]byte, 0, 1024), cutAfter: k.cutAfter, burst: k.burst, tps: k.tokensPerSecond,
 	}
 }
 
@@ -108,6 +109,9 @@ func (s *streamer) end() error {
 }
 
 func (s *streamer) flush() error {
+	if s.burst {
+		return nil
+	}
 	err := s.rc.Flush()
 	if errors.Is(err, http.ErrNotSupported) {
 		return nil

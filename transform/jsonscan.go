@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 
@@ -21,12 +20,8 @@ func scanJSON(b []byte, member func(key []byte, start, end int)) error {
 	return err
 }
 
-// unescapeKey returns a member key as JSON parsers read it: "mod\u0065l" is the key model. Keys without an
-// escape, all real ones, are returned as they are, without allocating.
+// unescapeKey returns a key that holds an escape as JSON parsers read it: "mod\u0065l" is the key model.
 func unescapeKey(raw []byte) []byte {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return raw
-	}
 	quoted := make([]byte, 0, len(raw)+2)
 	quoted = append(append(append(quoted, '"'), raw...), '"')
 	return []byte(gjson.ParseBytes(quoted).Str)
@@ -35,10 +30,11 @@ func unescapeKey(raw []byte) []byte {
 // scan is scanJSON without the depth check of invalid input: it stops at the first error.
 func scan(b []byte, member func(key []byte, start, end int)) error {
 	var (
-		stack    [MaxJSONDepth/64 + 1]uint64 // bit d set: the container at depth d+1 is an object
-		depth    int
-		key      []byte // the top-level member whose value is being read
-		valStart int
+		stack      [MaxJSONDepth/64 + 1]uint64 // bit d set: the container at depth d+1 is an object
+		depth      int
+		key        []byte // the top-level member whose value is being read
+		keyEscaped bool
+		valStart   int
 	)
 	i := skipSpace(b, 0)
 	for {
@@ -66,12 +62,12 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 			if c == '[' {
 				continue
 			}
-			k, next, err := scanKey(b, i)
+			k, esc, next, err := scanKey(b, i)
 			if err != nil {
 				return err
 			}
 			if i = next; depth == 1 {
-				key, valStart = k, i
+				key, keyEscaped, valStart = k, esc, i
 			}
 			continue
 		case '"':
@@ -98,7 +94,10 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 		// A value ended at i: close the containers it completes, up to the next value.
 		for {
 			if depth == 1 && member != nil && key != nil {
-				member(unescapeKey(key), valStart, i)
+				if keyEscaped {
+					key = unescapeKey(key)
+				}
+				member(key, valStart, i)
 				key = nil
 			}
 			i = skipSpace(b, i)
@@ -115,12 +114,12 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 			if b[i] == ',' {
 				i = skipSpace(b, i+1)
 				if object {
-					k, next, err := scanKey(b, i)
+					k, esc, next, err := scanKey(b, i)
 					if err != nil {
 						return err
 					}
 					if i = next; depth == 1 {
-						key, valStart = k, i
+						key, keyEscaped, valStart = k, esc, i
 					}
 				}
 				break
@@ -135,22 +134,22 @@ func scan(b []byte, member func(key []byte, start, end int)) error {
 	}
 }
 
-// scanKey reads an object member's key and colon at i, and returns the key's raw bytes and where its value
-// starts.
-func scanKey(b []byte, i int) ([]byte, int, error) {
+// scanKey reads an object member's key and colon at i, and returns the key's raw bytes, whether it holds an
+// escape, and where its value starts.
+func scanKey(b []byte, i int) ([]byte, bool, int, error) {
 	if i >= len(b) || b[i] != '"' {
-		return nil, 0, errJSONInvalid
+		return nil, false, 0, errJSONInvalid
 	}
-	end := stringEnd(b, i+1)
+	end, escaped := stringEndEscaped(b, i+1)
 	if end < 0 {
-		return nil, 0, errJSONInvalid
+		return nil, false, 0, errJSONInvalid
 	}
 	key := b[i+1 : end-1]
 	i = skipSpace(b, end)
 	if i >= len(b) || b[i] != ':' {
-		return nil, 0, errJSONInvalid
+		return nil, false, 0, errJSONInvalid
 	}
-	return key, skipSpace(b, i+1), nil
+	return key, escaped, skipSpace(b, i+1), nil
 }
 
 func skipSpace(b []byte, i int) int {
@@ -219,6 +218,13 @@ const (
 // the string is unterminated, holds a control character or a bad escape. It reads eight bytes at a time
 // until one of them is a quote, a backslash or a control character.
 func stringEnd(b []byte, i int) int {
+	end, _ := stringEndEscaped(b, i)
+	return end
+}
+
+// stringEndEscaped is stringEnd, also reporting whether the string holds an escape sequence.
+func stringEndEscaped(b []byte, i int) (int, bool) {
+	escaped := false
 	for {
 		for i+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[i:])
@@ -234,28 +240,29 @@ func stringEnd(b []byte, i int) int {
 			i++
 		}
 		if i >= len(b) {
-			return -1
+			return -1, false
 		}
 		switch b[i] {
 		case '"':
-			return i + 1
+			return i + 1, escaped
 		case '\\':
 			if i+1 >= len(b) {
-				return -1
+				return -1, false
 			}
+			escaped = true
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
-					return -1
+					return -1, false
 				}
 				i += 6
 			default:
-				return -1
+				return -1, false
 			}
 		default:
-			return -1 // a control character
+			return -1, false // a control character
 		}
 	}
 }

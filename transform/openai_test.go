@@ -69,6 +69,15 @@ func TestOpenAIStreamCutAndErrors(t *testing.T) {
 	if _, err := runOpenAIStream(t, chunk+finished); err != nil {
 		t.Fatalf("a stream that finished but omitted [DONE] is complete: %v", err)
 	}
+	// finish_reason text inside a string, a null one in another choice, or one in a later choice.
+	quoted := `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"\"finish_reason\":\"stop\" _reason\":\""},"finish_reason":null}]}` + "\n\n"
+	if _, err := runOpenAIStream(t, quoted); err == nil {
+		t.Fatal("finish_reason text inside content must not count as the stream's finish")
+	}
+	second := `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":null},{"index":1,"delta":{},"finish_reason":"length"}]}` + "\n\n"
+	if _, err := runOpenAIStream(t, chunk+second); err != nil {
+		t.Fatalf("a finish_reason in the second choice finishes the stream: %v", err)
+	}
 	_, err := runOpenAIStream(t, chunk+`data: {"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}`+"\n\n")
 	if e, ok := err.(*Error); !ok || e.Error() != "overloaded" {
 		t.Fatalf("in-stream error: %v", err)
@@ -132,5 +141,16 @@ func TestOpenAIStreamUsageWithSpaces(t *testing.T) {
 	if err != nil || len(sink.chunks) != 1 || len(sink.usages) != 1 || sink.usages[0].TotalTokens != 7 ||
 		!strings.Contains(string(sink.chunks[0]), `"model": "openai/gpt-4o-mini"`) {
 		t.Fatalf("err %v chunks %q usage %+v", err, sink.chunks, sink.usages)
+	}
+}
+
+// A key written with an escape is the key JSON parsers read: "mod\u0065l" is the model the client sees.
+func TestOpenAIStreamRewritesEscapedModelKey(t *testing.T) {
+	sink, err := runOpenAIStream(t, `data: {"id":"c","mod\u0065l":"upstream-name","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.chunks) != 1 || strings.Contains(string(sink.chunks[0]), "upstream-name") || !strings.Contains(string(sink.chunks[0]), `"openai/gpt-4o-mini"`) {
+		t.Fatalf("chunks %q", sink.chunks)
 	}
 }

@@ -61,3 +61,13 @@ func BenchmarkOpenAIRelay(b *testing.B) {
 	benchmarkRelay(b, openAIStreamBody(200, "\n"), func(r io.Reader) EventReader { return NewSSEReader(r, 0) },
 		func() StreamTranslator { return o.NewStream(req) }, "ns/event")
 }
+
+// BenchmarkScanChunk measures the validating scan of one typical OpenAI chunk.
+func BenchmarkScanChunk(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-Bx1","object":"chat.completion.chunk","created":1750000000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_34a54ae93c","choices":[{"index":0,"delta":{"content":" word1"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	s := &openAIStream{}
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		_ = scanJSON(chunk, s.member)
+	}
+}

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -26,7 +25,7 @@ type Event struct {
 // (Gemini ends events with CRLF), ignores comments and unknown fields, and holds at most one event in
 // memory, so a stream of any length is read in constant memory.
 type SSEReader struct {
-	r       *bufio.Reader
+	r       *streamBuffer
 	max     int
 	line    []byte
 	name    []byte
@@ -40,8 +39,20 @@ func NewSSEReader(r io.Reader, maxEvent int) *SSEReader {
 	if maxEvent <= 0 {
 		maxEvent = defaultMaxEventSize
 	}
-	return &SSEReader{r: bufio.NewReaderSize(r, 4<<10), max: maxEvent}
+	return NewPooledSSEReader(r, maxEvent, nil)
 }
+
+// NewPooledSSEReader is NewSSEReader reading bursts (events that arrive together, faster than 4 KiB per read)
+// into buffers lent by lender, in as few reads as reverse_proxy makes. Release gives back what it holds.
+func NewPooledSSEReader(r io.Reader, maxEvent int, lender *Buffers) *SSEReader {
+	if maxEvent <= 0 {
+		maxEvent = defaultMaxEventSize
+	}
+	return &SSEReader{r: newStreamBuffer(r, lender), max: maxEvent}
+}
+
+// Release gives back the buffer lent for a burst, if the reader holds one. The reader must not be used after.
+func (s *SSEReader) Release() { s.r.close() }
 
 // Next returns the next event that carries data. At the end of the stream it returns io.EOF; a final event
 // that the upstream did not terminate with a blank line is still returned first.
@@ -95,11 +106,11 @@ func (s *SSEReader) Next() (Event, error) {
 // its client when it is zero: events that arrived together then leave together, and none waits for the rest
 // of a later one.
 func (s *SSEReader) Buffered() int {
-	n := s.r.Buffered()
+	b := s.r.buffered()
+	n := len(b)
 	if n == 0 {
 		return 0
 	}
-	b, _ := s.r.Peek(n) // already buffered: never reads
 	// Next leaves the buffer at the start of a line, so a blank line is at its start or after a line break.
 	if b[0] == '\n' || bytes.HasPrefix(b, crlf) || bytes.Contains(b, lflf) || bytes.Contains(b, lfcrlf) {
 		return n
@@ -117,20 +128,20 @@ var (
 func (s *SSEReader) readLine() ([]byte, error) {
 	s.line = s.line[:0]
 	for {
-		frag, err := s.r.ReadSlice('\n')
-		switch err {
-		case nil:
+		frag, full, err := s.r.readSlice('\n')
+		switch {
+		case full:
+			if len(s.line)+len(frag) > s.max {
+				return nil, ErrEventTooLarge
+			}
+			s.line = append(s.line, frag...)
+		case err == nil:
 			if len(s.line) == 0 {
 				return trimEOL(frag), nil
 			}
 			s.line = append(s.line, frag...)
 			return trimEOL(s.line), nil
-		case bufio.ErrBufferFull:
-			if len(s.line)+len(frag) > s.max {
-				return nil, ErrEventTooLarge
-			}
-			s.line = append(s.line, frag...)
-		case io.EOF:
+		case err == io.EOF:
 			s.line = append(s.line, frag...)
 			if len(s.line) == 0 {
 				return nil, io.EOF
