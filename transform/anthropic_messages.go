@@ -87,24 +87,22 @@ func (a *Anthropic) passthrough(req *Request, path string) (*Outgoing, error) {
 // betas returns the anthropic-beta value for the client's: the client's betas the options allow (all when
 // Betas is empty), then the configured Beta's, each once.
 func (a *Anthropic) betas(client []string) string {
-	var out []string
-	add := func(list string, filter bool) {
-		for _, b := range strings.Split(list, ",") {
+	out := appendBetas(nil, client, a.opts.Betas)
+	return strings.Join(appendBetas(out, []string{a.opts.Beta}, nil), ",")
+}
+
+// appendBetas appends to out each beta named in values (anthropic-beta header values: comma-separated lists)
+// that allowed holds (any, when allowed is empty) and out does not have yet.
+func appendBetas(out, values, allowed []string) []string {
+	for _, v := range values {
+		for _, b := range strings.Split(v, ",") {
 			b = strings.TrimSpace(b)
-			if b == "" || containsString(out, b) {
-				continue
+			if b != "" && !containsString(out, b) && (len(allowed) == 0 || containsString(allowed, b)) {
+				out = append(out, b)
 			}
-			if filter && len(a.opts.Betas) > 0 && !containsString(a.opts.Betas, b) {
-				continue
-			}
-			out = append(out, b)
 		}
 	}
-	for _, v := range client {
-		add(v, true)
-	}
-	add(a.opts.Beta, false)
-	return strings.Join(out, ",")
+	return out
 }
 
 func containsString(list []string, s string) bool {

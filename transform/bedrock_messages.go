@@ -167,16 +167,7 @@ func (b *Bedrock) betas(client []string) []string {
 	if len(allowed) == 0 {
 		allowed = BedrockDefaultBetas
 	}
-	var out []string
-	for _, v := range client {
-		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if s != "" && containsString(allowed, s) && !containsString(out, s) {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
+	return appendBetas(nil, client, allowed)
 }
 
 // TranslateMessages returns InvokeModel's answer, an Anthropic Message, with model set to the client's name,
